@@ -1,0 +1,63 @@
+"""sensorfusion: sense people with many kinds of sensors at once.
+
+The public API is what this module exports; everything in ``_modules`` is private.
+"""
+
+from ._components import Command, Driver, DriverContext, Estimator, NoParams, Sink, StageContext
+from ._errors import (
+    ConfigError,
+    DriverError,
+    EndOfStream,
+    MissingDependencyError,
+    PluginError,
+    PluginLoadError,
+    SchemaError,
+    SensorfusionError,
+    StoreError,
+)
+from .hookspecs import hookimpl
+from .schema import (
+    FieldSpec,
+    Frame,
+    FrameKind,
+    FrameSet,
+    RigCalibration,
+    RigConfig,
+    SensorCalibration,
+    SkeletonSpec,
+    StreamSpec,
+    Transform,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Command",
+    "ConfigError",
+    "Driver",
+    "DriverContext",
+    "DriverError",
+    "EndOfStream",
+    "Estimator",
+    "FieldSpec",
+    "Frame",
+    "FrameKind",
+    "FrameSet",
+    "MissingDependencyError",
+    "NoParams",
+    "PluginError",
+    "PluginLoadError",
+    "RigCalibration",
+    "RigConfig",
+    "SchemaError",
+    "SensorCalibration",
+    "SensorfusionError",
+    "Sink",
+    "SkeletonSpec",
+    "StageContext",
+    "StoreError",
+    "StreamSpec",
+    "Transform",
+    "__version__",
+    "hookimpl",
+]

@@ -1,0 +1,5 @@
+"""Camera geometry: projection, unprojection and transforms (numpy reference tier)."""
+
+from ._pinhole import distort_normalized, look_at, project_pinhole, projection_matrix
+
+__all__ = ["distort_normalized", "look_at", "project_pinhole", "projection_matrix"]

@@ -1,0 +1,272 @@
+"""Camera models, radar models, rigid transforms and the rig calibration.
+
+Conventions: OpenCV camera axes (x right, y down, z forward), metres, radians,
+transforms named ``a_from_b`` so ``p_in_a = a_from_b @ p_in_b``, time offsets in int64 ns.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal, Union
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "CameraModel",
+    "DoubleSphereCamera",
+    "KannalaBrandtCamera",
+    "OmnidirectionalCamera",
+    "PinholeCamera",
+    "RadarModel",
+    "RigCalibration",
+    "SensorCalibration",
+    "Transform",
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Transform(_Model):
+    """A rigid transform ``a_from_b``: rotation matrix (row-major 3x3) and translation in metres."""
+
+    rotation: tuple[tuple[float, float, float], tuple[float, float, float], tuple[float, float, float]] = (
+        (1.0, 0.0, 0.0),
+        (0.0, 1.0, 0.0),
+        (0.0, 0.0, 1.0),
+    )
+    translation_m: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+    @field_validator("rotation")
+    @classmethod
+    def _orthonormal(cls, v: tuple[tuple[float, ...], ...]) -> tuple[tuple[float, ...], ...]:
+        r = np.asarray(v, dtype=np.float64)
+        err = float(np.abs(r @ r.T - np.eye(3)).max())
+        if err > 1e-6:
+            raise ValueError(f"rotation must be orthonormal (max |R R^T - I| = {err:.3g})")
+        if np.linalg.det(r) < 0:
+            raise ValueError("rotation must have determinant +1 (a reflection was given)")
+        return v
+
+    @classmethod
+    def from_matrix(cls, matrix: np.ndarray) -> Transform:
+        """From a 4x4 homogeneous matrix."""
+        m = np.asarray(matrix, dtype=np.float64)
+        if m.shape != (4, 4):
+            raise ValueError(f"expected a 4x4 matrix, got shape {m.shape}")
+        rot = tuple(tuple(float(x) for x in row) for row in m[:3, :3])
+        return cls(rotation=rot, translation_m=tuple(float(x) for x in m[:3, 3]))  # type: ignore[arg-type]
+
+    @classmethod
+    def from_rotvec(cls, rotvec_rad: np.ndarray, translation_m: np.ndarray) -> Transform:
+        """From an axis-angle vector (radians) and a translation (metres)."""
+        from scipy.spatial.transform import Rotation
+
+        m = np.eye(4)
+        m[:3, :3] = Rotation.from_rotvec(np.asarray(rotvec_rad, dtype=np.float64)).as_matrix()
+        m[:3, 3] = np.asarray(translation_m, dtype=np.float64)
+        return cls.from_matrix(m)
+
+    @property
+    def matrix(self) -> np.ndarray:
+        m = np.eye(4)
+        m[:3, :3] = np.asarray(self.rotation)
+        m[:3, 3] = np.asarray(self.translation_m)
+        return m
+
+    def inverse(self) -> Transform:
+        return Transform.from_matrix(np.linalg.inv(self.matrix))
+
+    def apply(self, points: np.ndarray) -> np.ndarray:
+        """Transform ``(*, 3)`` points."""
+        r = np.asarray(self.rotation)
+        return np.asarray(points) @ r.T + np.asarray(self.translation_m)
+
+
+class _CameraBase(_Model):
+    width: int = Field(gt=0)
+    height: int = Field(gt=0)
+
+
+class PinholeCamera(_CameraBase):
+    """Pinhole with Brown–Conrady distortion (OpenCV's rational model: k1..k6, p1, p2)."""
+
+    model: Literal["pinhole"] = "pinhole"
+    fx: float = Field(gt=0)
+    fy: float = Field(gt=0)
+    cx: float
+    cy: float
+    k1: float = 0.0
+    k2: float = 0.0
+    p1: float = 0.0
+    p2: float = 0.0
+    k3: float = 0.0
+    k4: float = 0.0
+    k5: float = 0.0
+    k6: float = 0.0
+
+    @property
+    def K(self) -> np.ndarray:
+        return np.array([[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]])
+
+    @property
+    def dist_coeffs(self) -> np.ndarray:
+        """OpenCV order: k1, k2, p1, p2, k3, k4, k5, k6."""
+        return np.array([self.k1, self.k2, self.p1, self.p2, self.k3, self.k4, self.k5, self.k6])
+
+
+class KannalaBrandtCamera(_CameraBase):
+    """Kannala–Brandt equidistant fisheye (OpenCV ``cv2.fisheye``: k1..k4)."""
+
+    model: Literal["kannala_brandt"] = "kannala_brandt"
+    fx: float = Field(gt=0)
+    fy: float = Field(gt=0)
+    cx: float
+    cy: float
+    k1: float = 0.0
+    k2: float = 0.0
+    k3: float = 0.0
+    k4: float = 0.0
+
+
+class OmnidirectionalCamera(_CameraBase):
+    """Scaramuzza / OCamCalib omnidirectional model.
+
+    ``poly`` are the cam2world polynomial coefficients a0, a1, ... (ascending), ``inv_poly``
+    the world2cam ones; ``(cx, cy)`` the centre in pixels (OpenCV x/y order) and
+    ``c, d, e`` the affine terms.
+    """
+
+    model: Literal["scaramuzza"] = "scaramuzza"
+    poly: tuple[float, ...]
+    inv_poly: tuple[float, ...] = ()
+    cx: float
+    cy: float
+    c: float = 1.0
+    d: float = 0.0
+    e: float = 0.0
+
+
+class DoubleSphereCamera(_CameraBase):
+    """Double sphere model (Usenko et al. 2018): fx, fy, cx, cy, xi, alpha."""
+
+    model: Literal["double_sphere"] = "double_sphere"
+    fx: float = Field(gt=0)
+    fy: float = Field(gt=0)
+    cx: float
+    cy: float
+    xi: float
+    alpha: float = Field(ge=0.0, le=1.0)
+
+
+CameraModel = Annotated[
+    Union[PinholeCamera, KannalaBrandtCamera, OmnidirectionalCamera, DoubleSphereCamera],
+    Field(discriminator="model"),
+]
+
+
+class RadarModel(_Model):
+    """An FMCW MIMO radar: antenna layout and chirp profile, with derived resolutions.
+
+    Antenna positions are in units of half a wavelength, ``(x, z)`` per antenna
+    (x along azimuth, z along elevation), as in TI's virtual-array diagrams.
+    """
+
+    model: Literal["fmcw"] = "fmcw"
+    start_freq_ghz: float = Field(gt=0)
+    freq_slope_mhz_per_us: float = Field(gt=0)
+    adc_samples: int = Field(gt=0)
+    sample_rate_ksps: float = Field(gt=0)
+    idle_time_us: float = Field(ge=0)
+    ramp_end_time_us: float = Field(gt=0)
+    chirps_per_frame: int = Field(gt=0, description="chirp loops per frame (per TX)")
+    frame_period_ms: float = Field(gt=0)
+    tx_positions: tuple[tuple[float, float], ...] = ((0.0, 0.0),)
+    rx_positions: tuple[tuple[float, float], ...] = ((0.0, 0.0), (1.0, 0.0), (2.0, 0.0), (3.0, 0.0))
+
+    @model_validator(mode="after")
+    def _sampling_fits_ramp(self) -> RadarModel:
+        sampling_us = self.adc_samples / self.sample_rate_ksps * 1e3
+        if sampling_us > self.ramp_end_time_us:
+            raise ValueError(
+                f"adc_samples / sample_rate ({sampling_us:.1f} us) exceeds ramp_end_time_us ({self.ramp_end_time_us})"
+            )
+        return self
+
+    @property
+    def wavelength_m(self) -> float:
+        return 299_792_458.0 / (self.start_freq_ghz * 1e9)
+
+    @property
+    def bandwidth_hz(self) -> float:
+        """Bandwidth actually sampled."""
+        return self.freq_slope_mhz_per_us * 1e12 * self.adc_samples / (self.sample_rate_ksps * 1e3)
+
+    @property
+    def range_resolution_m(self) -> float:
+        return 299_792_458.0 / (2.0 * self.bandwidth_hz)
+
+    @property
+    def max_range_m(self) -> float:
+        """For complex (IQ) sampling: fs * c / (2 * slope)."""
+        return self.sample_rate_ksps * 1e3 * 299_792_458.0 / (2.0 * self.freq_slope_mhz_per_us * 1e12)
+
+    @property
+    def chirp_period_s(self) -> float:
+        """Time between two chirps of the same TX (TDM-MIMO)."""
+        return len(self.tx_positions) * (self.idle_time_us + self.ramp_end_time_us) * 1e-6
+
+    @property
+    def max_velocity_m_per_s(self) -> float:
+        return self.wavelength_m / (4.0 * self.chirp_period_s)
+
+    @property
+    def velocity_resolution_m_per_s(self) -> float:
+        return self.wavelength_m / (2.0 * self.chirps_per_frame * self.chirp_period_s)
+
+    @property
+    def num_virtual_antennas(self) -> int:
+        return len(self.tx_positions) * len(self.rx_positions)
+
+    @property
+    def azimuth_resolution_rad(self) -> float:
+        """Boresight azimuth resolution of the virtual array's horizontal aperture."""
+        xs = {tx[0] + rx[0] for tx in self.tx_positions for rx in self.rx_positions}
+        n = max(len(xs), 1)
+        return 2.0 / n if n > 1 else math.pi
+
+
+class SensorCalibration(_Model):
+    """Where a sensor is and how it maps the world: ``world_from_sensor``, a model, a time offset.
+
+    ``time_offset_ns`` is added to the sensor's timestamps to put them on the rig's reference clock.
+    """
+
+    camera: CameraModel | None = None
+    radar: RadarModel | None = None
+    world_from_sensor: Transform = Field(default_factory=Transform)
+    time_offset_ns: int = 0
+
+
+class RigCalibration(_Model):
+    """Calibration of every sensor of a rig, by sensor id."""
+
+    sensors: dict[str, SensorCalibration] = Field(default_factory=dict)
+
+    def merged(self, other: RigCalibration) -> RigCalibration:
+        """``other``'s sensors, overridden by this calibration's (explicit beats provided)."""
+        return RigCalibration(sensors={**other.sensors, **self.sensors})
+
+    def camera(self, sensor_id: str) -> PinholeCamera | KannalaBrandtCamera | OmnidirectionalCamera | DoubleSphereCamera:
+        cal = self.sensors.get(sensor_id)
+        if cal is None or cal.camera is None:
+            from .._errors import ConfigError
+
+            raise ConfigError(
+                "no camera calibration for this sensor",
+                field_path=f"calibration.sensors.{sensor_id}.camera",
+                choices=sorted(k for k, v in self.sensors.items() if v.camera is not None),
+            )
+        return cal.camera

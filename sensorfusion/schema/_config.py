@@ -1,0 +1,283 @@
+"""The rig configuration (``rig.yaml``) and its validation.
+
+Every error raised here is a :class:`~sensorfusion.ConfigError` that names the field path
+(``sensors[1].driver``), the bad value and, where there is a closed set, the valid choices.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .._errors import ConfigError
+from ._calibration import RigCalibration
+from ._streams import QueuePolicy
+
+__all__ = [
+    "CalibrationConfig",
+    "QueueConfig",
+    "RecordConfig",
+    "RestartConfig",
+    "RigConfig",
+    "SensorConfig",
+    "SinkConfig",
+    "StageConfig",
+    "SyncConfig",
+    "format_loc",
+    "load_rig",
+    "match_streams",
+    "validate_params",
+]
+
+_ID = r"^[A-Za-z0-9_.\-]+$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RestartConfig(_Strict):
+    """Backoff for restarting a failed driver: ``initial_s * 2**k`` capped at ``max_s``."""
+
+    initial_s: float = Field(default=0.2, gt=0)
+    max_s: float = Field(default=5.0, gt=0)
+    max_restarts: int | None = Field(default=None, ge=0, description="None: restart forever")
+
+
+class SensorConfig(_Strict):
+    """One source. ``driver`` names a registered driver; ``params`` is validated by its ``Params``."""
+
+    id: str = Field(pattern=_ID)
+    driver: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    restart: RestartConfig = Field(default_factory=RestartConfig)
+
+
+class QueueConfig(_Strict):
+    """The bounded queue of framesets in front of a stage or sink."""
+
+    size: int = Field(default=16, ge=1)
+    policy: QueuePolicy = "block"
+
+
+class StageConfig(_Strict):
+    """An estimator stage: which estimator, on which streams (glob patterns), with what params."""
+
+    id: str = Field(pattern=_ID)
+    estimator: str
+    inputs: list[str] = Field(min_length=1)
+    params: dict[str, Any] = Field(default_factory=dict)
+    queue: QueueConfig = Field(default_factory=QueueConfig)
+
+
+class SinkConfig(_Strict):
+    """A sink: which sink, on which streams, with what params."""
+
+    id: str = Field(pattern=_ID)
+    sink: str
+    inputs: list[str] = Field(default_factory=lambda: ["*/*"])
+    params: dict[str, Any] = Field(default_factory=dict)
+    queue: QueueConfig = Field(default_factory=QueueConfig)
+
+
+class SyncConfig(_Strict):
+    """How source streams are grouped into framesets.
+
+    Attributes:
+        streams: patterns of the streams to group (default: every source stream).
+        reference: the stream whose frames define the sets (default: the lowest-rate
+            grouped stream, ties broken by name).
+        tolerance_ms: a frame joins a set when within this of the reference frame.
+        max_lateness_ms: how far back in sensor time a stream's frames may arrive out of order.
+        timeout_ms: wall time after which a set is emitted without a stream that has gone silent.
+        offsets_ns: per-stream offsets added to sensor time (on top of the calibration's
+            per-sensor ``time_offset_ns``).
+    """
+
+    streams: list[str] = Field(default_factory=lambda: ["*/*"])
+    reference: str | None = None
+    tolerance_ms: float = Field(default=10.0, ge=0)
+    max_lateness_ms: float = Field(default=0.0, ge=0)
+    timeout_ms: float = Field(default=1000.0, gt=0)
+    offsets_ns: dict[str, int] = Field(default_factory=dict)
+
+
+class RecordConfig(_Strict):
+    """How a session is written.
+
+    Attributes:
+        compression: chunk codec for frame data.
+        level: codec level (zstd: 1-22; ignored by lz4/none).
+        commit_interval_s: buffered frames are committed at least this often; after a
+            crash at most this much is lost.
+        streams: patterns of source streams to record (estimates are always recorded).
+    """
+
+    compression: Literal["zstd", "lz4", "none"] = "zstd"
+    level: int = Field(default=1, ge=1, le=22)
+    commit_interval_s: float = Field(default=0.5, gt=0, le=10)
+    streams: list[str] = Field(default_factory=lambda: ["*/*"])
+
+
+class CalibrationConfig(_Strict):
+    """Rig calibration: a file (JSON or YAML of :class:`RigCalibration`), inline sensors, or both
+    (inline entries override the file's)."""
+
+    file: str | None = None
+    sensors: dict[str, Any] = Field(default_factory=dict)
+
+
+class RigConfig(_Strict):
+    """A whole rig: sensors, calibration, synchronisation, stages, sinks, recording."""
+
+    name: str = "rig"
+    seed: int = 0
+    duration_s: float | None = Field(default=None, gt=0)
+    sensors: list[SensorConfig] = Field(min_length=1)
+    calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
+    sync: SyncConfig = Field(default_factory=SyncConfig)
+    stages: list[StageConfig] = Field(default_factory=list)
+    sinks: list[SinkConfig] = Field(default_factory=list)
+    record: RecordConfig = Field(default_factory=RecordConfig)
+
+    @field_validator("sensors")
+    @classmethod
+    def _unique_sensors(cls, v: list[SensorConfig]) -> list[SensorConfig]:
+        _unique([s.id for s in v], "sensors", "sensor id")
+        return v
+
+    @model_validator(mode="after")
+    def _unique_stage_ids(self) -> RigConfig:
+        ids = [s.id for s in self.stages] + [s.id for s in self.sinks]
+        _unique(ids, "stages", "stage or sink id")
+        clash = sorted(set(ids) & {s.id for s in self.sensors})
+        if clash:
+            idx = next(i for i, s in enumerate(self.stages + self.sinks) if s.id in clash)  # type: ignore[operator]
+            raise ConfigError(
+                "a stage id may not equal a sensor id (both name streams)",
+                field_path=f"stages[{idx}].id",
+                value=clash[0],
+            )
+        return self
+
+
+def _unique(ids: Sequence[str], path: str, what: str) -> None:
+    seen: dict[str, int] = {}
+    for i, x in enumerate(ids):
+        if x in seen:
+            raise ConfigError(f"duplicate {what} (first used at {path}[{seen[x]}])", field_path=f"{path}[{i}].id", value=x)
+        seen[x] = i
+
+
+def format_loc(loc: Iterable[int | str], prefix: str = "") -> str:
+    """``("sensors", 1, "driver")`` -> ``"sensors[1].driver"``."""
+    out = prefix
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _config_error_from_validation(exc: ValidationError, *, prefix: str = "", source: str | None = None) -> ConfigError:
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    loc = [p for p in first["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+    ctx = first.get("ctx") or {}
+    # A ConfigError raised inside a validator keeps its own path.
+    inner = ctx.get("error")
+    if isinstance(inner, ConfigError):
+        return ConfigError(
+            inner.reason,
+            field_path=format_loc([], prefix + ("." if prefix and inner.field_path else "") + inner.field_path)
+            if prefix
+            else inner.field_path,
+            value=inner.value,
+            choices=inner.choices,
+            source=source,
+        )
+    choices: list[str] | None = None
+    expected = ctx.get("expected")
+    if isinstance(expected, str) and first["type"] in {"literal_error", "enum"}:
+        choices = [c.strip().strip("'") for c in expected.replace(" or ", ",").split(",") if c.strip()]
+    msg = first["msg"]
+    if first["type"] == "extra_forbidden":
+        msg = "unknown field"
+        choices = None
+    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+    value = first.get("input") if first["type"] != "missing" else None
+    if isinstance(value, dict) and first["type"] != "extra_forbidden":
+        value = None
+    return ConfigError(msg + more, field_path=format_loc(loc, prefix), value=value, choices=choices, source=source)
+
+
+def validate_params(model: type[BaseModel], params: Mapping[str, Any], *, field_path: str, source: str | None = None) -> BaseModel:
+    """Validate a component's ``params`` block; errors name ``field_path`` + the inner path."""
+    try:
+        return model.model_validate(dict(params))
+    except ValidationError as exc:
+        raise _config_error_from_validation(exc, prefix=field_path, source=source) from None
+
+
+def load_rig(path: str | os.PathLike[str] | None = None, *, text: str | None = None) -> RigConfig:
+    """Parse and validate a rig file (structure only; components are checked when the rig is built)."""
+    source = str(path) if path is not None else "<rig>"
+    if text is None:
+        if path is None:
+            raise ConfigError("no rig file given")
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError("rig file not found", value=str(path))
+        text = p.read_text(encoding="utf-8")
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"invalid YAML: {problem}", field_path=where, source=source) from None
+    if not isinstance(raw, dict):
+        raise ConfigError("a rig file must be a mapping at the top level", value=type(raw).__name__, source=source)
+    try:
+        return RigConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise _config_error_from_validation(exc, source=source) from None
+    except ConfigError as exc:
+        exc.source = source
+        raise ConfigError(exc.reason, field_path=exc.field_path, value=exc.value, choices=exc.choices, source=source) from None
+
+
+def load_calibration(cfg: CalibrationConfig, *, base_dir: Path, source: str | None = None) -> RigCalibration:
+    """The calibration the rig file declares (file, then inline overrides)."""
+    sensors: dict[str, Any] = {}
+    if cfg.file is not None:
+        p = (base_dir / cfg.file) if not Path(cfg.file).is_absolute() else Path(cfg.file)
+        if not p.is_file():
+            raise ConfigError("calibration file not found", field_path="calibration.file", value=cfg.file, source=source)
+        text = p.read_text(encoding="utf-8")
+        try:
+            data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
+        except (json.JSONDecodeError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot parse calibration file: {exc}", field_path="calibration.file", value=cfg.file, source=source) from None
+        if not isinstance(data, dict) or "sensors" not in data:
+            raise ConfigError("calibration file must hold a mapping with 'sensors'", field_path="calibration.file", value=cfg.file, source=source)
+        sensors.update(data["sensors"])
+    sensors.update(cfg.sensors)
+    try:
+        return RigCalibration.model_validate({"sensors": sensors})
+    except ValidationError as exc:
+        raise _config_error_from_validation(exc, prefix="calibration", source=source) from None
+
+
+def match_streams(patterns: Sequence[str], names: Iterable[str]) -> list[str]:
+    """Stream names matching any of the glob ``patterns``, sorted."""
+    names = list(names)
+    return sorted({n for n in names for p in patterns if fnmatch.fnmatchcase(n, p)})
