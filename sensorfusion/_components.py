@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from .schema._calibration import RigCalibration
-from .schema._streams import FrameKind, FrameSet, Frame, StreamSpec
+from .schema._streams import Frame, FrameKind, FrameSet, StreamSpec
 
 if TYPE_CHECKING:
     from .schema._skeletons import SkeletonRegistry

@@ -16,7 +16,6 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from types import ModuleType
 from typing import Any, Generic, TypeVar
 
 import pluggy
@@ -104,7 +103,7 @@ def plugin_errors(plugin: str, what: str) -> Iterator[None]:
         yield
     except PluginError:
         raise
-    except Exception as exc:  # noqa: BLE001 - attribution is the point
+    except Exception as exc:
         raise PluginError(plugin, f"{what} raised {type(exc).__name__}: {exc}") from exc
 
 
@@ -134,7 +133,6 @@ class PluginHost:
             log.info("plugin autoload disabled by SENSORFUSION_DISABLE_PLUGIN_AUTOLOAD")
         for name, plugin in extra_plugins or []:
             self._register(plugin, name, "manual")
-        self.pm.check_pending()
 
     # -- loading ------------------------------------------------------------------------
     def _enable_tracing(self) -> None:
@@ -163,7 +161,7 @@ class PluginHost:
                 continue
             try:
                 plugin = ep.load()
-            except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the host
+            except Exception as exc:
                 reason = f"{type(exc).__name__}: {exc}"
                 log.warning("plugin %s skipped: %s", ep.name, reason)
                 self.records.append(PluginRecord(ep.name, "entrypoint", dist, version, "failed", reason))
@@ -173,15 +171,22 @@ class PluginHost:
     def _register(self, plugin: object, name: str, source: str, dist: str | None = None, version: str | None = None) -> None:
         record = PluginRecord(name, source, dist, version)
         self.records.append(record)
+        unknown = _unknown_hooks(plugin)
+        if unknown:
+            hook, suggestion = unknown[0]
+            record.status = "failed"
+            record.reason = f"PluginValidationError: unknown hook {hook!r}" + (f" (did you mean {suggestion!r}?)" if suggestion else "")
+            log.warning("plugin %s skipped: %s", name, record.reason)
+            return
         try:
             self.pm.register(plugin, name=name)
-        except Exception as exc:  # noqa: BLE001 - pluggy validation errors, duplicate names
+        except Exception as exc:
             record.status, record.reason = "failed", f"{type(exc).__name__}: {exc}"
             log.warning("plugin %s skipped: %s", name, record.reason)
             return
         try:
             self._collect(plugin, name, record)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self.pm.unregister(plugin)
             record.status, record.reason = "failed", str(exc)
             log.warning("plugin %s skipped: %s", name, record.reason)
@@ -233,7 +238,7 @@ class PluginHost:
             try:
                 argnames = impl.argnames
                 impl.function(**{k: v for k, v in kwargs.items() if k in argnames})
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.error("plugin %r: %s raised:\n%s", impl.plugin_name, hook_name, traceback.format_exc())
 
     def plugin_of(self, component: type) -> str:
@@ -249,6 +254,19 @@ def _check_component(cls: object, base: type, plugin: str, kind: str) -> None:
         raise PluginLoadError(plugin, f"{kind} {cls!r} is not a subclass of sensorfusion.{base.__name__}")
     if not isinstance(getattr(cls, "name", None), str) or not cls.name:  # type: ignore[attr-defined]
         raise PluginLoadError(plugin, f"{kind} class {cls.__name__} has no 'name'")
+
+
+def _unknown_hooks(plugin: object) -> list[tuple[str, str | None]]:
+    """Attributes that look like hooks (``sensorfusion_*``) but name no hook spec."""
+    import difflib
+
+    known = [n for n in dir(hookspecs) if n.startswith("sensorfusion_")]
+    out = []
+    for attr in dir(plugin):
+        if attr.startswith("sensorfusion_") and attr not in known and callable(getattr(plugin, attr, None)):
+            close = difflib.get_close_matches(attr, known, n=1)
+            out.append((attr, close[0] if close else None))
+    return out
 
 
 def _env_list(var: str) -> set[str] | None:
@@ -268,6 +286,3 @@ def get_plugin_host(*, reload: bool = False) -> PluginHost:
         _HOST = PluginHost()
     return _HOST
 
-
-def _module_name(obj: object) -> str:
-    return obj.__name__ if isinstance(obj, ModuleType) else type(obj).__name__

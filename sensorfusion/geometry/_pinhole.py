@@ -50,7 +50,7 @@ def projection_matrix(cam: PinholeCamera, world_from_camera: Transform) -> np.nd
     return cam.K @ m[:3, :]
 
 
-def look_at(eye_m: np.ndarray, target_m: np.ndarray, up: np.ndarray = np.array([0.0, 0.0, 1.0])) -> Transform:
+def look_at(eye_m: np.ndarray, target_m: np.ndarray, up: tuple[float, float, float] = (0.0, 0.0, 1.0)) -> Transform:
     """``world_from_camera`` of an OpenCV camera at ``eye_m`` looking at ``target_m`` (z forward,
     y down, so ``up`` maps to -y in the image)."""
     eye = np.asarray(eye_m, dtype=np.float64)

@@ -7,7 +7,7 @@ transforms named ``a_from_b`` so ``p_in_a = a_from_b @ p_in_b``, time offsets in
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -162,7 +162,7 @@ class DoubleSphereCamera(_CameraBase):
 
 
 CameraModel = Annotated[
-    Union[PinholeCamera, KannalaBrandtCamera, OmnidirectionalCamera, DoubleSphereCamera],
+    PinholeCamera | KannalaBrandtCamera | OmnidirectionalCamera | DoubleSphereCamera,
     Field(discriminator="model"),
 ]
 

@@ -75,6 +75,9 @@ class StageConfig(_Strict):
     inputs: list[str] = Field(min_length=1)
     params: dict[str, Any] = Field(default_factory=dict)
     queue: QueueConfig = Field(default_factory=QueueConfig)
+    on_error: Literal["stop", "skip"] = Field(
+        default="stop", description="stop: an exception ends the run (exit 1); skip: count it, record an event, go on"
+    )
 
 
 class SinkConfig(_Strict):
@@ -85,6 +88,7 @@ class SinkConfig(_Strict):
     inputs: list[str] = Field(default_factory=lambda: ["*/*"])
     params: dict[str, Any] = Field(default_factory=dict)
     queue: QueueConfig = Field(default_factory=QueueConfig)
+    on_error: Literal["stop", "skip"] = "stop"
 
 
 class SyncConfig(_Strict):

@@ -37,8 +37,8 @@ STREAM_NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+/[A-Za-z0-9_.\-]+$")
 QueuePolicy = Literal["drop_oldest", "block"]
 
 
-class FrameKind(str, enum.Enum):
-    """What a stream carries. The fields each kind conventionally has are in ``KIND_FIELDS``."""
+class FrameKind(enum.StrEnum):
+    """What a stream carries."""
 
     IMAGE = "image"
     DEPTH = "depth"

@@ -1,0 +1,7 @@
+"""``python -m sensorfusion``: the ``sensorfusion`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

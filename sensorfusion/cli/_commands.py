@@ -1,0 +1,195 @@
+"""The core subcommands: ``run``, ``plugins``, ``inspect``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from .._components import Command
+from .._errors import ConfigError, SensorfusionError
+
+__all__ = ["add_run_arguments", "core_commands", "run_rig"]
+
+EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
+
+
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("rig", metavar="RIG.yaml", help="the rig file")
+    p.add_argument("--out", metavar="SESSION.zarr", help="record into this session (default: sessions/<rig>-<time>.zarr)")
+    p.add_argument("--no-record", action="store_true", help="do not record a session")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing session at --out")
+    p.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this much sensor time (default: the rig's duration_s)")
+    p.add_argument("--max-frames", type=int, metavar="N", help="stop after N framesets")
+    p.add_argument("--fast", action="store_true", help="as fast as possible instead of paced to the wall clock")
+    p.add_argument("--replay", metavar="SESSION.zarr", help="use a recorded session as the source instead of the rig's sensors")
+    p.add_argument("--quiet", action="store_true", help="no live table or summary tables")
+    p.add_argument("--json", action="store_true", help="print the end-of-run summary as JSON on stdout")
+
+
+def _positive(name: str, value: float | int | None) -> None:
+    if value is not None and value <= 0:
+        raise ConfigError("must be > 0", field_path=f"--{name}", value=value)
+
+
+def run_rig(args: argparse.Namespace) -> int:
+    """``python -m sensorfusion.run``: exit 0 on success, 2 on invalid config/arguments, 1 on failure."""
+    from ..plugins import get_plugin_host
+    from ..scheduler._graph import build_rig
+    from ..scheduler._runner import Runner, RunOptions
+    from ..schema._config import load_rig
+
+    err = sys.stderr
+    try:
+        _positive("duration", args.duration)
+        _positive("max-frames", args.max_frames)
+        config = load_rig(args.rig)
+        host = get_plugin_host()
+        replace_sources = None
+        if args.replay:
+            replace_sources = [_replay_source(args.replay, fast=args.fast, host=host)]
+        out = None
+        if not args.no_record:
+            out = args.out or str(Path("sessions") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}.zarr")
+            if Path(out).exists() and not args.overwrite:
+                raise ConfigError("session already exists (use --overwrite or another --out)", field_path="--out", value=out)
+            if args.replay and Path(out).resolve() == Path(args.replay).resolve():
+                raise ConfigError("--out must differ from --replay", field_path="--out", value=out)
+        rig = build_rig(
+            config,
+            host,
+            base_dir=Path(args.rig).resolve().parent,
+            realtime=not args.fast,
+            source_name=str(args.rig),
+            replace_sources=replace_sources,
+            out_dir=str(Path(out).parent) if out else None,
+        )
+    except ConfigError as exc:
+        print(f"error: {exc}", file=err)
+        return EXIT_CONFIG
+    except SensorfusionError as exc:
+        print(f"error: {exc}", file=err)
+        return EXIT_FAILURE
+
+    options = RunOptions(
+        out=out,
+        realtime=not args.fast,
+        duration_s=args.duration if args.duration is not None else config.duration_s,
+        max_framesets=args.max_frames,
+        quiet=args.quiet or args.json,
+        overwrite=args.overwrite,
+        replay_of=args.replay,
+    )
+    runner = Runner(rig, host, options)
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def _on_term(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    if threading_is_main():
+        signal.signal(signal.SIGTERM, _on_term)
+    try:
+        result = runner.run()
+    finally:
+        if threading_is_main():
+            signal.signal(signal.SIGTERM, previous)
+    summary = result.summary
+    if args.json:
+        print(json.dumps(summary, default=str))
+    elif not args.quiet:
+        _print_headline(summary)
+    if result.error is not None:
+        print(f"error: {result.error}", file=err)
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
+def threading_is_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _print_headline(summary: dict[str, Any]) -> None:
+    for sid, figs in summary.get("sinks", {}).items():
+        if isinstance(figs, dict) and figs.get("mpjpe_mm") is not None:
+            print(f"MPJPE ({sid}): {figs['mpjpe_mm']:.1f} mm  (median {figs['median_mm']:.1f} mm, joint coverage {figs['joint_coverage']:.1%})")
+    print(f"framesets: {summary.get('framesets')}  wall: {summary.get('wall_s')} s" + (f"  session: {summary['out']}" if summary.get("out") else ""))
+
+
+def _replay_source(path: str, *, fast: bool, host: Any) -> Any:
+    from .._components import DriverContext
+    from .._errors import StoreError
+    from ..scheduler._graph import SourceNode
+    from ..schema._config import SensorConfig
+
+    if not Path(path).exists():
+        raise ConfigError("session not found", field_path="--replay", value=path)
+    cls = host.drivers.get("replay", field_path="--replay")
+    params = cls.Params.model_validate({"path": path, "timing": "fast" if fast else "recorded"})
+    try:
+        drv = cls(params, DriverContext(sensor_id="replay", realtime=not fast))
+        specs = list(drv.streams())
+    except StoreError as exc:
+        raise ConfigError(str(exc), field_path="--replay", value=path) from None
+    cfg = SensorConfig(id="replay", driver="replay", params={"path": path})
+    return SourceNode(cfg, drv, host.drivers.plugin_of("replay"), specs)
+
+
+def _cmd_plugins(args: argparse.Namespace) -> int:
+    from ..plugins import get_plugin_host
+
+    host = get_plugin_host()
+    if args.json:
+        print(json.dumps({"plugins": [r.as_json() for r in host.records]}, indent=2))
+        return EXIT_OK
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title="sensorfusion plugins", title_justify="left")
+    for col in ("name", "source", "distribution", "status", "provides / reason"):
+        t.add_column(col)
+    for r in host.records:
+        what = r.reason if r.status != "loaded" else "; ".join(f"{k}: {', '.join(v)}" for k, v in r.provides.items())
+        status = {"loaded": "[green]loaded[/]", "failed": "[red]failed[/]"}.get(r.status, r.status)
+        t.add_row(r.name, r.source, f"{r.dist or '-'} {r.version or ''}".strip(), status, what or "")
+    Console().print(t)
+    return EXIT_OK
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from .._errors import StoreError
+    from ..store import format_inspect, inspect_session
+
+    try:
+        info = inspect_session(args.session)
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+    else:
+        print(format_inspect(info))
+    return EXIT_OK
+
+
+def _cfg_plugins(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="machine-readable output (documented in docs/cli.md)")
+
+
+def _cfg_inspect(p: argparse.ArgumentParser) -> None:
+    p.add_argument("session", metavar="SESSION", help="a session (.zarr folder)")
+    p.add_argument("--json", action="store_true", help="machine-readable output (documented in docs/cli.md)")
+
+
+def core_commands() -> list[Command]:
+    return [
+        Command("run", "run a rig (same as python -m sensorfusion.run)", add_run_arguments, run_rig),
+        Command("plugins", "list plugins, what they provide, and why any failed to load", _cfg_plugins, _cmd_plugins),
+        Command("inspect", "print a session's streams, counts, time ranges, drops and events", _cfg_inspect, _cmd_inspect),
+    ]

@@ -1,0 +1,560 @@
+"""The session writer: buffered, crash-safe appends of frames to a Zarr v3 session.
+
+Layout (see ``docs/architecture.md``, "Session store")::
+
+    session.zarr/
+      zarr.json        attrs: schema_version, created, software, rig, calibration,
+                       finished, summary, stats
+      streams/<sensor>/<channel>/              one group per source stream
+        attrs: spec, count (committed frames, authoritative), items (ragged only),
+               t_first_ns, t_last_ns
+        t_sensor_ns (T,) int64   t_host_ns (T,) int64   seq (T,) int64
+        <field> (T, *shape)                    fixed streams
+        <field> (N, *item_shape) + offsets (T+1,) int64   ragged streams
+      estimates/<stage>/<sensor>/<channel>/    same layout, stage outputs
+      events/          attrs: events = [{t_ns, kind, source, message, ...}, ...]
+
+Crash safety: every file of a Zarr ``LocalStore`` is written to a temporary name and
+renamed into place, so each chunk and each ``zarr.json`` is either the old or the new
+version. A commit first grows the arrays and writes the new frames, and only then
+rewrites each stream's ``count``; readers never look past ``count``. After a kill the
+session opens and everything up to the last commit reads back; arrays may be longer
+than ``count`` and whatever lies past it is ignored.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import math
+import os
+import platform
+import threading
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import zarr
+from zarr.codecs import BloscCodec, ZstdCodec
+
+from .._errors import ConfigError, StoreError
+from ..schema._calibration import RigCalibration
+from ..schema._streams import Frame, StreamSpec
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Compression",
+    "SessionWriter",
+    "stream_group_path",
+    "stream_key",
+]
+
+log = logging.getLogger("sensorfusion.store")
+
+SCHEMA_VERSION = 1
+"""Version of the on-disk layout written by this code. Readers open this and every older one."""
+
+Compression = Literal["zstd", "lz4", "none"]
+
+_MIB = 1 << 20
+_TARGET_CHUNK_BYTES = 4 * _MIB  # data chunks aim at 1-8 MiB
+_MAX_CHUNK_BYTES = 8 * _MIB  # a single frame above this is split along its first axis
+_MAX_FRAMES_PER_CHUNK = 16384  # tiny frames: cap the chunk length (partial-chunk rewrites stay cheap)
+_MAX_ITEMS_PER_CHUNK = 65536
+_TIME_CHUNK = 16384  # timestamps, seq and offsets
+_TIME_ARRAYS = ("t_sensor_ns", "t_host_ns", "seq")
+
+
+def stream_key(name: str, stage: str | None) -> str:
+    """``"cam0/image"`` for a source stream, ``"<stage>:<sensor>/<channel>"`` for an estimate."""
+    return name if stage is None else f"{stage}:{name}"
+
+
+def stream_group_path(name: str, stage: str | None) -> str:
+    """Path of a stream's group inside the session."""
+    return f"streams/{name}" if stage is None else f"estimates/{stage}/{name}"
+
+
+def _software_versions() -> dict[str, str]:
+    import numcodecs
+
+    import sensorfusion
+
+    return {
+        "sensorfusion": sensorfusion.__version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "zarr": zarr.__version__,
+        "numcodecs": numcodecs.__version__,
+    }
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, (Path, _dt.datetime)):
+        return str(obj)
+    if hasattr(obj, "model_dump"):
+        return obj.model_dump(mode="json")
+    raise TypeError(f"not JSON-serialisable: {type(obj).__name__}")
+
+
+def jsonable(value: Any, what: str) -> Any:
+    """``value`` as plain JSON types (numpy scalars converted); :class:`StoreError` otherwise."""
+    try:
+        return json.loads(json.dumps(value, default=_json_default))
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"{what} must be JSON-serialisable: {exc}") from exc
+
+
+def _compressors(compression: str, level: int, itemsize: int) -> list[Any] | None:
+    if compression == "zstd":
+        return [ZstdCodec(level=level, checksum=False)]
+    if compression == "lz4":
+        # Blosc's LZ4 is part of the Zarr v3 spec; byte-shuffle helps multi-byte data (depth).
+        shuffle = "noshuffle" if itemsize == 1 else "shuffle"
+        return [BloscCodec(cname="lz4", clevel=5, shuffle=shuffle, typesize=itemsize)]
+    if compression == "none":
+        return None
+    raise ConfigError("unknown compression", field_path="record.compression", value=compression,
+                      choices=["zstd", "lz4", "none"])
+
+
+def _data_chunks(item_shape: tuple[int, ...], itemsize: int, max_len: int) -> tuple[int, ...]:
+    """Chunk shape for an array ``(T, *item_shape)``: about 4 MiB a chunk, at least one item;
+    one item above 8 MiB is split along its first axis."""
+    inner = tuple(max(1, d) for d in item_shape)
+    item_bytes = max(1, math.prod(inner) * itemsize)
+    n = max(1, min(max_len, _TARGET_CHUNK_BYTES // item_bytes))
+    if n == 1 and item_bytes > _MAX_CHUNK_BYTES and inner:
+        parts = math.ceil(item_bytes / _TARGET_CHUNK_BYTES)
+        rows = max(1, math.ceil(inner[0] / parts))
+        return (1, rows, *inner[1:])
+    return (n, *inner)
+
+
+@dataclass
+class _Stream:
+    """Writer-side state of one stream."""
+
+    spec: StreamSpec
+    stage: str | None
+    key: str
+    group: Any  # zarr.Group
+    arrays: dict[str, Any]  # name -> zarr.Array
+    count: int = 0
+    items: int = 0
+    t_first_ns: int | None = None
+    t_last_ns: int | None = None
+    pending: list[Frame] = field(default_factory=list)
+    pending_bytes: int = 0
+    pending_since: float | None = None  # monotonic time the oldest pending frame arrived
+    dropped: int = 0
+    frames_written: int = 0
+    bytes_written: int = 0
+
+
+class SessionWriter:
+    """Writes one recording session (Zarr v3) from any number of producer threads.
+
+    ``write`` only validates and buffers a frame; ``commit`` appends everything buffered
+    to the store. Use it in one of two modes:
+
+    * foreground: call :meth:`maybe_commit` (or :meth:`commit`) from your loop;
+    * background: :meth:`start` launches a writer thread that commits every
+      ``commit_interval_s``, so producers never wait on compression.
+
+    The buffer is bounded by ``max_buffer_mb``. When a frame would exceed it, a
+    background-mode writer drops the frame (``write`` returns ``False``; the drop is
+    counted per stream in the stored stats and the first drop of each stream is an event);
+    a foreground writer commits inline instead, so nothing is lost.
+
+    Compression of the chunks of one commit runs in parallel (Zarr's codec threads, and a
+    small pool that appends several streams at once).
+
+    Args:
+        path: the session directory (``*.zarr``), created.
+        rig: the rig configuration as a JSON-serialisable dict (stored as ``rig``).
+        calibration: the rig calibration (stored as ``calibration``).
+        compression: ``zstd`` (level ``level``), ``lz4`` (Blosc-LZ4) or ``none``.
+        level: the zstd level (1-22).
+        commit_interval_s: background commit period; also the ``maybe_commit`` period.
+        overwrite: replace an existing session at ``path`` instead of raising StoreError.
+        max_buffer_mb: bound on buffered, not yet committed frame bytes.
+        workers: threads appending streams in parallel (default: CPU count, at most 4).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        rig: Mapping[str, Any],
+        calibration: RigCalibration | None,
+        compression: Compression = "zstd",
+        level: int = 1,
+        commit_interval_s: float = 0.5,
+        overwrite: bool = False,
+        max_buffer_mb: float = 1024.0,
+        workers: int | None = None,
+    ) -> None:
+        if compression not in ("zstd", "lz4", "none"):
+            raise ConfigError("unknown compression", field_path="record.compression", value=compression,
+                              choices=["zstd", "lz4", "none"])
+        if not 1 <= level <= 22:
+            raise ConfigError("zstd level must be 1-22", field_path="record.level", value=level)
+        if commit_interval_s <= 0:
+            raise ConfigError("must be > 0", field_path="record.commit_interval_s", value=commit_interval_s)
+        if max_buffer_mb <= 0:
+            raise ConfigError("must be > 0", field_path="max_buffer_mb", value=max_buffer_mb)
+        self.path = Path(path)
+        self.compression: Compression = compression
+        self.level = level
+        self.commit_interval_s = float(commit_interval_s)
+        self.max_buffer_bytes = int(max_buffer_mb * _MIB)
+        if self.path.exists() and not overwrite:
+            raise StoreError(f"{self.path} already exists (pass overwrite=True to replace it)")
+        cal = calibration.model_dump(mode="json") if calibration is not None else None
+        root_attrs = {
+            "schema_version": SCHEMA_VERSION,
+            "created": _dt.datetime.now(_dt.UTC).isoformat(),
+            "software": _software_versions(),
+            "rig": jsonable(dict(rig), "rig"),
+            "calibration": cal,
+            "finished": False,
+            "summary": None,
+            "stats": {},
+        }
+        try:
+            self._root = zarr.open_group(self.path, mode="w" if overwrite else "w-", zarr_format=3)
+            self._root.attrs.update(root_attrs)
+            self._root.require_group("streams")
+            self._events_group = self._root.require_group("events")
+            self._events_group.attrs.update({"events": []})
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StoreError(f"cannot create session at {self.path}: {exc}") from exc
+
+        self._lock = threading.Lock()  # guards buffers, streams, events, stats
+        self._commit_lock = threading.Lock()  # one commit at a time
+        self._streams: dict[str, _Stream] = {}
+        self._events: list[dict[str, Any]] = []
+        self._events_dirty = False
+        self._user_stats: dict[str, Any] = {}
+        self._stats_dirty = True
+        self._buffered_bytes = 0
+        self._buffer_peak = 0
+        self._commits = 0
+        self._commit_time_s = 0.0
+        self._max_lag_s = 0.0
+        self._last_lag_s = 0.0
+        self._last_commit = time.monotonic()
+        self._closed = False
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        n_workers = workers if workers is not None else min(4, os.cpu_count() or 1)
+        self._pool = ThreadPoolExecutor(max_workers=max(1, n_workers), thread_name_prefix="sf-store")
+
+    # ------------------------------------------------------------------ streams
+    def add_stream(self, spec: StreamSpec, *, stage: str | None = None) -> None:
+        """Declare a stream (``stage=None``: a source stream, else an output of ``stage``).
+
+        Adding the same spec twice is a no-op; another spec under the same name is an error.
+        """
+        if stage is not None and (not stage or "/" in stage or ":" in stage):
+            raise StoreError(f"invalid stage name {stage!r}")
+        key = stream_key(spec.name, stage)
+        with self._lock:
+            self._check_open()
+            existing = self._streams.get(key)
+            if existing is not None:
+                if existing.spec != spec:
+                    raise StoreError(f"stream {key} was already added with another spec")
+                return
+            try:
+                st = self._create_stream(spec, stage, key)
+            except Exception as exc:
+                raise StoreError(f"cannot create stream {key} in {self.path}: {exc}") from exc
+            self._streams[key] = st
+
+    def _create_stream(self, spec: StreamSpec, stage: str | None, key: str) -> _Stream:
+        group = self._root.require_group(stream_group_path(spec.name, stage))
+        attrs: dict[str, Any] = {"spec": spec.model_dump(mode="json"), "count": 0, "t_first_ns": None,
+                                 "t_last_ns": None}
+        if spec.ragged:
+            attrs["items"] = 0
+        group.attrs.update(attrs)
+        config = {"write_empty_chunks": True}
+        arrays: dict[str, Any] = {}
+        ts_codecs = _compressors(self.compression, self.level, 8)
+        for name in _TIME_ARRAYS:
+            arrays[name] = group.create_array(name, shape=(0,), chunks=(_TIME_CHUNK,), dtype="int64",
+                                              compressors=ts_codecs, fill_value=0, config=config)
+        for fname, fspec in spec.fields.items():
+            dtype = np.dtype(fspec.dtype)
+            max_len = _MAX_ITEMS_PER_CHUNK if spec.ragged else _MAX_FRAMES_PER_CHUNK
+            chunks = _data_chunks(tuple(fspec.shape), dtype.itemsize, max_len)
+            arrays[fname] = group.create_array(
+                fname, shape=(0, *fspec.shape), chunks=chunks, dtype=dtype,
+                compressors=_compressors(self.compression, self.level, dtype.itemsize),
+                fill_value=0, config=config,
+            )
+        if spec.ragged:
+            offsets = group.create_array("offsets", shape=(1,), chunks=(_TIME_CHUNK,), dtype="int64",
+                                         compressors=ts_codecs, fill_value=0, config=config)
+            offsets[0:1] = np.zeros(1, dtype=np.int64)
+            arrays["offsets"] = offsets
+        return _Stream(spec=spec, stage=stage, key=key, group=group, arrays=arrays)
+
+    # ------------------------------------------------------------------ producers
+    def write(self, frame: Frame, *, stage: str | None = None) -> bool:
+        """Buffer one frame of a declared stream. Thread-safe and cheap (no compression).
+
+        Returns ``False`` when a background writer's buffer is full and the frame was
+        dropped (counted). Raises :class:`SchemaError` for a frame that breaks its stream's
+        contract and :class:`StoreError` for an undeclared stream, a closed writer or a
+        failed background commit. Do not modify the frame's arrays after writing them.
+        """
+        self._raise_if_failed()
+        key = stream_key(frame.stream, stage)
+        st = self._streams.get(key)
+        if st is None:
+            raise StoreError(f"stream {key} was not added to the session (call add_stream first)")
+        st.spec.validate_frame(frame)
+        nbytes = frame.nbytes
+        while True:
+            with self._lock:
+                self._check_open()
+                over = self._buffered_bytes > 0 and self._buffered_bytes + nbytes > self.max_buffer_bytes
+                if not over:
+                    if not st.pending:
+                        st.pending_since = time.monotonic()
+                    st.pending.append(frame)
+                    st.pending_bytes += nbytes
+                    self._buffered_bytes += nbytes
+                    self._buffer_peak = max(self._buffer_peak, self._buffered_bytes)
+                    return True
+                if self._thread is not None:
+                    st.dropped += 1
+                    self._stats_dirty = True
+                    if st.dropped == 1:
+                        self._add_event("drop", "recorder",
+                                        f"recorder buffer over {self.max_buffer_bytes / _MIB:.0f} MiB; dropping frames",
+                                        None, {"stream": key})
+                    return False
+            self.commit()  # foreground: apply back-pressure instead of dropping
+
+    def event(self, kind: str, source: str, message: str, t_ns: int | None = None, **extra: Any) -> None:
+        """Record an event (drop, error, reconnect...); stored at the next commit."""
+        with self._lock:
+            self._add_event(kind, source, message, t_ns, extra)
+
+    def _add_event(self, kind: str, source: str, message: str, t_ns: int | None, extra: Mapping[str, Any]) -> None:
+        ev: dict[str, Any] = {"t_ns": int(t_ns) if t_ns is not None else time.time_ns(), "kind": str(kind),
+                              "source": str(source), "message": str(message)}
+        for k, v in jsonable(dict(extra), f"event {kind!r} extras").items():
+            if k not in ev:
+                ev[k] = v
+        self._events.append(ev)
+        self._events_dirty = True
+
+    def set_stats(self, stats: Mapping[str, Any]) -> None:
+        """Replace the run statistics stored in ``stats`` (the writer adds its own under ``recorder``)."""
+        value = jsonable(dict(stats), "stats")
+        with self._lock:
+            self._user_stats = value
+            self._stats_dirty = True
+
+    def stats(self) -> dict[str, Any]:
+        """The writer's own figures: frames and raw bytes written, drops, commits, lag, buffer."""
+        with self._lock:
+            return self._recorder_stats()
+
+    def _recorder_stats(self) -> dict[str, Any]:
+        return {
+            "frames_written": sum(s.frames_written for s in self._streams.values()),
+            "bytes_written": sum(s.bytes_written for s in self._streams.values()),
+            "dropped": {k: s.dropped for k, s in sorted(self._streams.items()) if s.dropped},
+            "commits": self._commits,
+            "commit_time_s": round(self._commit_time_s, 6),
+            "max_lag_s": round(self._max_lag_s, 6),
+            "last_lag_s": round(self._last_lag_s, 6),
+            "buffer_peak_mb": round(self._buffer_peak / _MIB, 3),
+            "max_buffer_mb": round(self.max_buffer_bytes / _MIB, 3),
+            "compression": self.compression,
+        }
+
+    @property
+    def dropped(self) -> int:
+        """Frames dropped because the buffer was full (all streams)."""
+        return sum(s.dropped for s in self._streams.values())
+
+    # ------------------------------------------------------------------ commits
+    def maybe_commit(self) -> bool:
+        """Commit when ``commit_interval_s`` has passed since the last commit; true if it did."""
+        if time.monotonic() - self._last_commit >= self.commit_interval_s:
+            self.commit()
+            return True
+        return False
+
+    def commit(self) -> None:
+        """Append every buffered frame to the store, then publish the new counts, events and stats."""
+        with self._commit_lock:
+            t0 = time.monotonic()
+            with self._lock:
+                batches: list[tuple[_Stream, list[Frame], int, float | None]] = []
+                for st in self._streams.values():
+                    if st.pending:
+                        batches.append((st, st.pending, st.pending_bytes, st.pending_since))
+                        st.pending, st.pending_bytes, st.pending_since = [], 0, None
+                events = list(self._events) if self._events_dirty else None
+                self._events_dirty = False
+                batch_bytes = sum(b[2] for b in batches)
+            try:
+                futures = [(st, self._pool.submit(self._append, st, frames)) for st, frames, _, _ in batches]
+                new_state = []
+                failure: BaseException | None = None
+                for st, fut in futures:  # wait for every stream before publishing or failing
+                    try:
+                        new_state.append((st, fut.result()))
+                    except Exception as exc:
+                        failure = failure or exc
+                if failure is not None:
+                    raise failure
+                # the data is in place: publish each stream's committed count (attrs last)
+                for st, (count, items, t_first, t_last) in new_state:
+                    attrs: dict[str, Any] = {"count": count, "t_first_ns": t_first, "t_last_ns": t_last}
+                    if st.spec.ragged:
+                        attrs["items"] = items
+                    st.group.attrs.update(attrs)
+                    st.count, st.items, st.t_first_ns, st.t_last_ns = count, items, t_first, t_last
+                if events is not None:
+                    self._events_group.attrs.update({"events": events})
+            except Exception as exc:
+                with self._lock:
+                    self._buffered_bytes -= batch_bytes
+                if isinstance(exc, StoreError):
+                    raise
+                raise StoreError(f"commit to {self.path} failed: {type(exc).__name__}: {exc}") from exc
+            now = time.monotonic()
+            with self._lock:
+                self._buffered_bytes -= batch_bytes
+                for st, frames, nbytes, _ in batches:
+                    st.frames_written += len(frames)
+                    st.bytes_written += nbytes
+                oldest = [b[3] for b in batches if b[3] is not None]
+                if oldest:
+                    self._last_lag_s = now - min(oldest)
+                    self._max_lag_s = max(self._max_lag_s, self._last_lag_s)
+                self._commits += 1
+                self._commit_time_s += now - t0
+                self._last_commit = now
+                stats = {**self._user_stats, "recorder": self._recorder_stats()}
+            try:
+                self._root.attrs.update({"stats": stats})
+            except Exception as exc:
+                raise StoreError(f"commit to {self.path} failed writing stats: {exc}") from exc
+
+    def _append(self, st: _Stream, frames: list[Frame]) -> tuple[int, int, int | None, int | None]:
+        """Write ``frames`` after the committed ones; returns the new count, items, first and last time."""
+        n0, k = st.count, len(frames)
+        t_sensor = np.fromiter((f.t_sensor_ns for f in frames), dtype=np.int64, count=k)
+        _put(st.arrays["t_sensor_ns"], n0, t_sensor)
+        _put(st.arrays["t_host_ns"], n0, np.fromiter((f.t_host_ns for f in frames), dtype=np.int64, count=k))
+        _put(st.arrays["seq"], n0, np.fromiter((f.seq for f in frames), dtype=np.int64, count=k))
+        items = st.items
+        if st.spec.ragged:
+            first = next(iter(st.spec.fields))
+            lengths = np.fromiter((f.data[first].shape[0] for f in frames), dtype=np.int64, count=k)
+            n_new = int(lengths.sum())
+            for fname in st.spec.fields:
+                if n_new:
+                    values = np.concatenate([np.asarray(f.data[fname]) for f in frames], axis=0)
+                    _put(st.arrays[fname], items, values)
+            _put(st.arrays["offsets"], n0 + 1, items + np.cumsum(lengths))
+            items += n_new
+        else:
+            for fname in st.spec.fields:
+                _put(st.arrays[fname], n0, np.stack([np.asarray(f.data[fname]) for f in frames]))
+        t_first = st.t_first_ns if st.t_first_ns is not None else int(t_sensor[0])
+        return n0 + k, items, t_first, int(t_sensor[-1])
+
+    # ------------------------------------------------------------------ background mode
+    def start(self) -> SessionWriter:
+        """Launch the background writer thread (commits every ``commit_interval_s``)."""
+        with self._lock:
+            self._check_open()
+            if self._thread is not None:
+                return self
+            self._thread = threading.Thread(target=self._run, name="sf-session-writer", daemon=True)
+            self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(max(0.0, self.commit_interval_s - (time.monotonic() - self._last_commit))):
+            if time.monotonic() - self._last_commit < self.commit_interval_s:
+                continue
+            try:
+                self.commit()
+            except BaseException as exc:
+                log.error("session writer for %s failed: %s", self.path, exc)
+                self._error = exc
+                return
+
+    def close(self, summary: Mapping[str, Any] | None = None) -> None:
+        """Stop the background thread, commit what is buffered, mark the session finished."""
+        with self._lock:
+            if self._closed:
+                return
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        try:
+            self._raise_if_failed()
+            self.commit()
+            with self._lock:
+                self._closed = True
+            self._root.attrs.update({
+                "finished": True,
+                "summary": jsonable(dict(summary or {}), "summary"),
+            })
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StoreError(f"closing {self.path} failed: {exc}") from exc
+        finally:
+            with self._lock:
+                self._closed = True
+            self._pool.shutdown(wait=True)
+
+    def __enter__(self) -> SessionWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ helpers
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"session writer for {self.path} is closed")
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise StoreError(f"session writer for {self.path} failed: {self._error}") from self._error
+
+
+def _put(arr: Any, start: int, data: np.ndarray) -> None:
+    """Write ``data`` at ``arr[start:]``, growing the array's first axis to fit exactly."""
+    stop = start + data.shape[0]
+    if arr.shape[0] != stop:
+        arr.resize((stop, *arr.shape[1:]))
+    if data.shape[0]:
+        arr[start:stop] = data
