@@ -70,7 +70,8 @@ def run_rig(args: argparse.Namespace) -> int:
             out_dir=str(Path(out).parent) if out else None,
         )
     except ConfigError as exc:
-        print(f"error: {exc}", file=err)
+        where = "" if exc.source or exc.field_path.startswith("--") else f"{args.rig}: "
+        print(f"error: {where}{exc}", file=err)
         return EXIT_CONFIG
     except SensorfusionError as exc:
         print(f"error: {exc}", file=err)

@@ -1,0 +1,81 @@
+"""Malformed rig files and arguments exit 2 with the field path, the bad value and the choices."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from sensorfusion import ConfigError
+from sensorfusion.run import main as run_main
+from sensorfusion.schema import load_rig
+
+GOOD = """
+name: counters
+sensors:
+  - {id: a, driver: sfx.counter, params: {rate_hz: 100, frames: 10}}
+  - {id: b, driver: sfx.counter, params: {rate_hz: 50, frames: 5}}
+stages:
+  - {id: total, estimator: sfx.sum, inputs: ["*/value"]}
+"""
+
+
+def run_text(tmp_path, text, *extra):
+    rig = tmp_path / "rig.yaml"
+    rig.write_text(textwrap.dedent(text))
+    return run_main([str(rig), "--fast", "--no-record", "--quiet", *extra])
+
+
+@pytest.mark.parametrize(
+    ("text", "expect"),
+    [
+        pytest.param(GOOD.replace("driver: sfx.counter, params: {rate_hz: 50", "driver: sfx.countr, params: {rate_hz: 50"),
+                     ["sensors[1].driver", "unknown driver", "'sfx.countr'", "valid choices:", "sfx.counter", "replay"], id="unknown-driver"),
+        pytest.param(GOOD.replace("rate_hz: 50", "rate_hz: fast"), ["sensors[1].params.rate_hz", "'fast'", "valid number"], id="wrong-type"),
+        pytest.param(GOOD.replace("frames: 5}", "frames: 5, fps: 3}"), ["sensors[1].params.fps", "unknown field"], id="unknown-param"),
+        pytest.param(GOOD.replace("id: b,", "id: a,"), ["sensors[1].id", "duplicate sensor id", "'a'"], id="duplicate-sensor"),
+        pytest.param(GOOD + "  - {id: t2, estimator: sfx.sum, inputs: ['nothere/*']}\n", ["stages[1].inputs", "'nothere/*'", "a/value"], id="input-matches-nothing"),
+        pytest.param(GOOD.replace("estimator: sfx.sum", "estimator: sfx.summ"), ["stages[0].estimator", "unknown estimator", "sfx.sum"], id="unknown-estimator"),
+        pytest.param(GOOD + "sync: {reference: c/value}\n", ["sync.reference", "'c/value'", "a/value, b/value"], id="bad-reference"),
+        pytest.param(GOOD + "record: {compression: gzip}\n", ["record.compression", "'gzip'", "zstd", "lz4", "none"], id="bad-choice"),
+        pytest.param(GOOD + "sensors_typo: 1\n", ["sensors_typo", "unknown field"], id="unknown-top-level"),
+        pytest.param("name: x\nsensors: [\n", ["invalid YAML", "line"], id="bad-yaml"),
+        pytest.param("- just\n- a list\n", ["mapping at the top level"], id="not-a-mapping"),
+        pytest.param("name: x\n", ["sensors", "Field required"], id="missing-sensors"),
+        pytest.param(GOOD + "calibration: {file: nowhere.json}\n", ["calibration.file", "calibration file not found", "nowhere.json"], id="missing-calibration-file"),
+        pytest.param(GOOD + "calibration: {sensors: {zz: {}}}\n", ["calibration.sensors.zz", "produces no stream"], id="calibration-unknown-sensor"),
+        pytest.param(GOOD + "calibration: {sensors: {a: {camera: {model: pinhol, width: 1, height: 1}}}}\n",
+                     ["calibration.sensors.a.camera", "pinhol"], id="bad-camera-model"),
+    ],
+)
+def test_bad_rig_exits_2_with_field_path(fixture_plugins, tmp_path, capsys, text, expect):
+    assert run_text(tmp_path, text) == 2
+    err = capsys.readouterr().err
+    for e in expect:
+        assert e in err, f"{e!r} not in {err!r}"
+
+
+def test_missing_camera_calibration_names_the_sensor(fixture_plugins, tmp_path, capsys):
+    text = GOOD.replace("estimator: sfx.sum", "estimator: triangulate.dlt")
+    # counters are not keypoint streams: the estimator rejects the kind first
+    assert run_text(tmp_path, text) == 2
+    err = capsys.readouterr().err
+    assert "stages[0].inputs" in err and "keypoints2d" in err
+
+
+def test_bad_arguments_exit_2(fixture_plugins, tmp_path, capsys):
+    assert run_text(tmp_path, GOOD, "--duration", "-1") == 2
+    assert "--duration" in capsys.readouterr().err
+    assert run_main(["nowhere.yaml"]) == 2
+    assert run_main(["--bogus"]) == 2
+
+
+def test_good_rig_runs(fixture_plugins, tmp_path):
+    assert run_text(tmp_path, GOOD) == 0
+
+
+def test_load_rig_error_object_carries_fields():
+    with pytest.raises(ConfigError) as info:
+        load_rig(text="sensors: [{id: a, driver: x}]\nrecord: {compression: brotli}\n")
+    e = info.value
+    assert e.field_path == "record.compression" and e.value == "brotli" and e.choices == ["zstd", "lz4", "none"]
