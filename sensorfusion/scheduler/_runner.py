@@ -165,6 +165,7 @@ class Runner:
         failures = 0
         specs = {s.name: s for s in node.streams}
         opened = False
+        failed_at_ns = 0
         try:
             while not self.ctl.stop.is_set():
                 try:
@@ -172,7 +173,8 @@ class Runner:
                         drv.open()
                         opened = True
                         if failures:
-                            self.event("driver_restarted", sid, f"reopened after {failures} failure(s)")
+                            gap_ns = time.time_ns() - failed_at_ns
+                            self.event("driver_restarted", sid, f"reopened after {failures} failure(s); gap {gap_ns / 1e9:.3f} s", gap_ns=gap_ns)
                     frames = drv.read()
                     backoff = restart.initial_s
                     for f in frames:
@@ -193,6 +195,7 @@ class Runner:
                     break
                 except Exception as exc:
                     failures += 1
+                    failed_at_ns = time.time_ns()
                     try:
                         drv.close()
                     except Exception:
@@ -207,7 +210,6 @@ class Runner:
                         f"{type(exc).__name__}: {exc}",
                         plugin=node.plugin,
                         restart_in_s=backoff,
-                        gap_start_ns=time.time_ns(),
                     )
                     self.host.notify("sensorfusion_driver_failed", run=self.run_info, sensor_id=sid, error=exc, restart_in_s=backoff)
                     if self.ctl.stop.wait(backoff):

@@ -1,0 +1,104 @@
+"""The runner: restarts, attribution of estimator errors, limits, clean stop on SIGINT."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+from sensorfusion.run import main as run_main
+
+RIG = """
+name: counters
+sensors:
+  - {id: a, driver: sfx.counter, params: {rate_hz: 100, frames: 60, fail_at: [10, 30], fail_times: 3}, restart: {initial_s: 0.01}}
+  - {id: b, driver: sfx.counter, params: {rate_hz: 100, frames: 60}}
+sync: {tolerance_ms: 3, timeout_ms: 100000}
+stages:
+  - {id: total, estimator: sfx.sum, inputs: ["*/value"], params: PARAMS}
+"""
+
+
+def write(tmp_path, params="{}", extra=""):
+    rig = tmp_path / "rig.yaml"
+    rig.write_text(textwrap.dedent(RIG.replace("PARAMS", params)) + extra)
+    return str(rig)
+
+
+def summary_of(capsys):
+    out = capsys.readouterr()
+    return json.loads(out.out.strip().splitlines()[-1]), out.err
+
+
+def test_failing_driver_is_restarted_and_the_other_goes_on(fixture_plugins, tmp_path, capsys):
+    assert run_main([write(tmp_path), "--fast", "--no-record", "--json"]) == 0
+    s, _ = summary_of(capsys)
+    kinds = [e["kind"] for e in s["events"] if e["source"] == "a"]
+    assert kinds.count("driver_failed") == 6 and kinds.count("driver_restarted") == 6
+    restarts = [e for e in s["events"] if e["kind"] == "driver_restarted"]
+    assert all(e["gap_ns"] >= 10_000_000 for e in restarts)
+    fails = [e for e in s["events"] if e["kind"] == "driver_failed"]
+    assert fails[0]["plugin"] == "sfx_good"
+    # backoff doubles while it keeps failing, and starts again after a good read
+    assert [f["restart_in_s"] for f in fails] == [0.01, 0.02, 0.04, 0.01, 0.02, 0.04]
+    assert s["streams"]["a/value"]["count"] == 60 and s["streams"]["b/value"]["count"] == 60
+    assert s["framesets"] == 60
+
+
+def test_estimator_that_raises_is_named_and_the_run_fails(fixture_plugins, tmp_path, capsys):
+    assert run_main([write(tmp_path, "{raise_at: 5}"), "--fast", "--no-record", "--json"]) == 1
+    s, err = summary_of(capsys)
+    assert "plugin 'sfx_good'" in err and "stage 'total'" in err and "sfx.sum" in err and "ValueError: boom" in err
+    assert "frameset 5" in err
+    assert s["error"] and s["stages"]["total"]["errors"] == 1
+
+
+def test_on_error_skip_counts_and_goes_on(fixture_plugins, tmp_path, capsys):
+    from pathlib import Path
+
+    rig = Path(write(tmp_path, "{raise_at: 5}"))
+    rig.write_text(rig.read_text().replace("params: {raise_at: 5}}", "params: {raise_at: 5}, on_error: skip}"))
+    rig = str(rig)
+    assert run_main([rig, "--fast", "--no-record", "--json"]) == 0
+    s, _ = summary_of(capsys)
+    assert s["stages"]["total"]["errors"] == 1 and s["stages"]["total"]["count"] == 59
+    assert any(e["kind"] == "stage_error" and "sfx_good" in e["message"] for e in s["events"])
+
+
+def test_max_frames_and_duration_limit_framesets(fixture_plugins, tmp_path, capsys):
+    assert run_main([write(tmp_path), "--fast", "--no-record", "--json", "--max-frames", "7"]) == 0
+    assert summary_of(capsys)[0]["framesets"] == 7
+    assert run_main([write(tmp_path), "--fast", "--no-record", "--json", "--duration", "0.1"]) == 0
+    assert summary_of(capsys)[0]["framesets"] == 10  # 0..90 ms at 100 Hz
+
+
+def test_sigint_stops_cleanly_and_flushes(fixture_plugins, tmp_path):
+    rig = tmp_path / "rig.yaml"
+    rig.write_text(textwrap.dedent(RIG.replace("PARAMS", "{}").replace("frames: 60", "frames: 100000")))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(fixture_plugins), os.environ.get("PYTHONPATH", "")])}
+    out = tmp_path / "s.zarr"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sensorfusion.run", str(rig), "--json", "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    time.sleep(3.0)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    s = json.loads(stdout.strip().splitlines()[-1])
+    assert s["interrupted"] is True and s["framesets"] > 10
+    from sensorfusion.store import Session
+
+    sess = Session.open(str(out))
+    assert sess.finished
+    counts = {n: i.count for n, i in sess.streams().items()}
+    assert counts["a/value"] >= s["framesets"]
+    est = sess.estimates()
+    assert sum(i.count for i in est.values()) == s["framesets"]
