@@ -490,6 +490,10 @@ class Runner:
                 snap["stages"][stream[6:]]["drops"][reason] = n
             else:
                 snap["streams"].setdefault(stream, {"count": 0, "drops": {}})["drops"][reason] = n
+        flat: dict[str, dict[str, int]] = {}
+        for (stream, reason), n in sorted(drops.items()):
+            flat.setdefault(stream, {})[reason] = n
+        snap["drops"] = flat
         snap["framesets"] = self.framesets
         snap["partial_framesets"] = self.sync.stats.partial_sets
         return snap

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Development entry point: ./dev.sh setup | demo [ARGS] | test [PYTEST ARGS] | bench
+# Every command sets up first (idempotent: a stamp skips reinstalling when nothing changed).
+set -euo pipefail
+cd "$(dirname "$0")"
+PY=${PYTHON:-python3}
+VENV=${SENSORFUSION_VENV:-.venv}
+
+distributions() {
+  # the core first, then every distribution of the monorepo
+  echo "-e .[test]"
+  for d in calibration drivers/* plugins/*; do
+    [ -f "$d/pyproject.toml" ] && echo "-e $d"
+  done
+  return 0
+}
+
+setup() {
+  if [ ! -x "$VENV/bin/python" ]; then
+    "$PY" -m venv "$VENV"
+  fi
+  local stamp="$VENV/.sensorfusion-installed"
+  local want
+  want=$( (cat constraints.txt; for f in pyproject.toml calibration/pyproject.toml drivers/*/pyproject.toml plugins/*/pyproject.toml; do [ -f "$f" ] && { echo "$f"; cat "$f"; }; done) | sha256sum | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    return 0
+  fi
+  # Debian libraries that vendor wheels need (pyrealsense2 -> libusb); only when a driver needs them.
+  if [ -d drivers/realsense ] && ! ldconfig -p 2>/dev/null | grep -q libusb-1.0; then
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+      apt-get update -qq && apt-get install -y -qq libusb-1.0-0 >/dev/null
+    else
+      echo "note: install Debian's libusb-1.0-0 for the RealSense driver" >&2
+    fi
+  fi
+  # constraints.txt pins torch==2.13.0 (an unpinned torch pulls gigabytes of CUDA wheels)
+  # shellcheck disable=SC2046
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c constraints.txt $(distributions)
+  echo "$want" > "$stamp"
+}
+
+case "${1:-}" in
+  setup)
+    setup
+    ;;
+  demo)
+    shift
+    setup
+    exec "$VENV/bin/python" -m sensorfusion.run examples/sim_rig.yaml --out "sessions/sim-demo.zarr" --overwrite "$@"
+    ;;
+  test)
+    shift
+    setup
+    exec "$VENV/bin/python" -m pytest "$@"
+    ;;
+  bench)
+    shift
+    setup
+    for b in benchmarks/bench_*.py; do "$VENV/bin/python" "$b" "$@"; done
+    ;;
+  *)
+    echo "usage: ./dev.sh setup | demo [run options] | test [pytest options] | bench" >&2
+    exit 2
+    ;;
+esac
