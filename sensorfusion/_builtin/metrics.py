@@ -77,8 +77,10 @@ class MpjpeSink(Sink):
                     rows.append(i)
                     cols.append(gid[int(x)])
         else:
-            d = np.nanmean(np.linalg.norm(ej[:, None] - gj[None], axis=-1), axis=-1) if len(ej) and len(gj) else np.zeros((len(ej), len(gj)))
-            d = np.where(np.isfinite(d), d, 1e9)
+            dist = np.linalg.norm(ej[:, None] - gj[None], axis=-1)  # (E, G, J)
+            ok = np.isfinite(dist)
+            n_ok = ok.sum(axis=-1)
+            d = np.where(n_ok > 0, np.where(ok, dist, 0.0).sum(axis=-1) / np.maximum(n_ok, 1), 1e9)
             r, c = linear_sum_assignment(d) if d.size else (np.array([], int), np.array([], int))
             keep = d[r, c] <= self.p.max_match_distance_m
             rows, cols = list(r[keep]), list(c[keep])

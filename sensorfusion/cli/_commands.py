@@ -77,11 +77,18 @@ def run_rig(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=err)
         return EXIT_FAILURE
 
+    duration_s = args.duration if args.duration is not None else config.duration_s
+    max_framesets = args.max_frames
+    if args.replay and args.duration is None and args.max_frames is None:
+        # re-run what was run: the recorded run's limits, not the rig file's
+        limits = _recorded_limits(args.replay)
+        if limits is not None:
+            duration_s, max_framesets = limits.get("duration_s"), limits.get("max_framesets")
     options = RunOptions(
         out=out,
         realtime=not args.fast,
-        duration_s=args.duration if args.duration is not None else config.duration_s,
-        max_framesets=args.max_frames,
+        duration_s=duration_s,
+        max_framesets=max_framesets,
         quiet=args.quiet or args.json,
         overwrite=args.overwrite,
         replay_of=args.replay,
@@ -140,6 +147,14 @@ def _replay_source(path: str, *, fast: bool, host: Any) -> Any:
         raise ConfigError(str(exc), field_path="--replay", value=path) from None
     cfg = SensorConfig(id="replay", driver="replay", params={"path": path})
     return SourceNode(cfg, drv, host.drivers.plugin_of("replay"), specs)
+
+
+def _recorded_limits(path: str) -> dict[str, Any] | None:
+    from ..store import Session
+
+    summary = Session.open(path).summary or {}
+    limits = summary.get("limits")
+    return limits if isinstance(limits, dict) else None
 
 
 def _cmd_plugins(args: argparse.Namespace) -> int:

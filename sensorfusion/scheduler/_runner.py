@@ -415,7 +415,10 @@ class Runner:
             self._threads.append(t)
         for name in self.rig.source_specs:
             spec = self.rig.source_specs[name]
-            self.bus.add_stream(name, spec.queue_size, spec.queue_policy)
+            # Live sources keep their own policy; --fast sources (files, replays, simulation)
+            # are never dropped: they wait for the pipeline instead.
+            policy = spec.queue_policy if self.opt.realtime else "block"
+            self.bus.add_stream(name, spec.queue_size, policy)
         workers = [threading.Thread(target=self._dispatch_loop, name="dispatcher", daemon=True)]
         workers += [threading.Thread(target=self._stage_loop, args=(i,), name=f"stage:{s.id}", daemon=True) for i, s in enumerate(self.rig.stages)]
         workers += [threading.Thread(target=self._sink_loop, args=(i,), name=f"sink:{s.id}", daemon=True) for i, s in enumerate(self.rig.sinks)]
@@ -510,6 +513,7 @@ class Runner:
             "interrupted": interrupted,
             "error": str(self.ctl.error) if self.ctl.error else None,
             "sync_reference": self.rig.sync_reference,
+            "limits": {"duration_s": self.opt.duration_s, "max_framesets": self.opt.max_framesets},
             **self._stats_dict(live=False),
             "estimators": {},
             "sinks": {},
