@@ -13,7 +13,7 @@ import importlib.metadata
 import logging
 import os
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -138,10 +138,10 @@ class PluginHost:
     def _enable_tracing(self) -> None:
         tracer = logging.getLogger("sensorfusion.hooks")
 
-        def before(hook_name: str, impls: list[Any], kwargs: dict[str, Any]) -> None:
+        def before(hook_name: str, impls: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
             tracer.warning("hook %s(%s) -> %s", hook_name, kwargs, [i.plugin_name for i in impls])
 
-        def after(outcome: Any, hook_name: str, impls: list[Any], kwargs: dict[str, Any]) -> None:
+        def after(outcome: Any, hook_name: str, impls: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
             tracer.warning("hook %s returned %r", hook_name, outcome.get_result() if outcome.exception is None else outcome.exception)
 
         self._undo_trace = self.pm.add_hookcall_monitoring(before, after)
@@ -156,7 +156,7 @@ class PluginHost:
             if only is not None and ep.name not in only:
                 self.records.append(PluginRecord(ep.name, "entrypoint", dist, version, "disabled", "not in SENSORFUSION_PLUGINS"))
                 continue
-            if ep.name in blocked:
+            if blocked and ep.name in blocked:
                 self.records.append(PluginRecord(ep.name, "entrypoint", dist, version, "blocked", "in SENSORFUSION_BLOCK_PLUGINS"))
                 continue
             try:
@@ -244,7 +244,7 @@ class PluginHost:
     def plugin_of(self, component: type) -> str:
         for reg in (self.drivers, self.estimators, self.sinks):
             name = getattr(component, "name", None)
-            if name in reg:
+            if isinstance(name, str) and name in reg:
                 return reg.plugin_of(name)
         return component.__module__
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from .._components import Driver, DriverContext, Estimator, Sink, StageContext
 from .._errors import ConfigError, PluginError, SensorfusionError
 from ..plugins import PluginHost, plugin_errors
@@ -77,22 +79,22 @@ def build_rig(
     if replace_sources is not None:
         sources = replace_sources
     else:
-        for i, sc in enumerate(config.sensors):
+        for i, sensor_cfg in enumerate(config.sensors):
             path = f"sensors[{i}]"
-            cls = host.drivers.get(sc.driver, field_path=f"{path}.driver")
-            plugin = host.drivers.plugin_of(sc.driver)
-            params = validate_params(cls.Params, sc.params, field_path=f"{path}.params", source=src)
-            ctx = DriverContext(sensor_id=sc.id, seed=config.seed, realtime=realtime)
+            driver_cls = host.drivers.get(sensor_cfg.driver, field_path=f"{path}.driver")
+            plugin = host.drivers.plugin_of(sensor_cfg.driver)
+            params = validate_params(driver_cls.Params, sensor_cfg.params, field_path=f"{path}.params", source=src)
+            dctx = DriverContext(sensor_id=sensor_cfg.id, seed=config.seed, realtime=realtime)
             try:
-                with plugin_errors(plugin, f"driver {sc.driver!r} ({path})"):
-                    drv = cls(params, ctx)
+                with plugin_errors(plugin, f"driver {sensor_cfg.driver!r} ({path})"):
+                    drv = driver_cls(params, dctx)
                     specs = list(drv.streams())
             except PluginError as exc:
                 cause = exc.__cause__
                 if isinstance(cause, ConfigError):
                     raise ConfigError(cause.reason, field_path=cause.field_path or path, value=cause.value, choices=cause.choices, source=src) from None
                 raise
-            sources.append(SourceNode(sc, drv, plugin, specs))
+            sources.append(SourceNode(sensor_cfg, drv, plugin, specs))
 
     # Streams: unique across sources.
     source_specs: dict[str, StreamSpec] = {}
@@ -108,9 +110,9 @@ def build_rig(
     provided = RigCalibration()
     for node in sources:
         with plugin_errors(node.plugin, f"driver {node.config.driver!r}.calibration()"):
-            cal = node.driver.calibration()
-        if cal is not None:
-            provided = cal.merged(provided)
+            driver_cal = node.driver.calibration()
+        if driver_cal is not None:
+            provided = driver_cal.merged(provided)
     calibration = calib_explicit.merged(provided)
     for sensor in calib_explicit.sensors:
         if not any(s.startswith(sensor + "/") for s in source_specs):
@@ -183,6 +185,7 @@ def build_rig(
                 stage_id=sc.id, inputs=specs, calibration=calibration, skeletons=host.skeletons, seed=config.seed, out_dir=out_dir
             )
             est = _instantiate(cls, params, ctx, plugin, f"estimator {sc.estimator!r} ({path})", path, src)
+            assert isinstance(est, Estimator)
             with plugin_errors(plugin, f"estimator {sc.estimator!r}.outputs()"):
                 outs = list(est.outputs())
             for o in outs:
@@ -219,7 +222,7 @@ def build_rig(
         if not matched:
             raise ConfigError("input patterns match no stream", field_path=f"{path}.inputs", value=kc.inputs, choices=sorted(available), source=src)
         params = validate_params(cls_s.Params, kc.params, field_path=f"{path}.params", source=src)
-        ctx = StageContext(
+        sink_ctx = StageContext(
             stage_id=kc.id, inputs=[available[m] for m in matched], calibration=calibration, skeletons=host.skeletons, seed=config.seed, out_dir=out_dir
         )
         sink = _instantiate(cls_s, params, ctx, plugin, f"sink {kc.sink!r} ({path})", path, src)
@@ -240,7 +243,9 @@ def build_rig(
     )
 
 
-def _instantiate(cls: type, params: object, ctx: StageContext, plugin: str, what: str, path: str, src: str | None) -> object:
+def _instantiate(
+    cls: type[Estimator] | type[Sink], params: BaseModel, ctx: StageContext, plugin: str, what: str, path: str, src: str | None
+) -> Estimator | Sink:
     try:
         with plugin_errors(plugin, what):
             return cls(params, ctx)

@@ -448,11 +448,11 @@ class Runner:
                 t.join(timeout=10)
             self._report_drops()
             summary = self._summary(interrupted)
-            for node in list(self.rig.stages) + list(self.rig.sinks):
+            for stage_node in list(self.rig.stages) + list(self.rig.sinks):
                 try:
-                    node.component.close()
+                    stage_node.component.close()
                 except Exception as exc:
-                    self.event("close_error", node.id, f"{type(exc).__name__}: {exc}", plugin=node.plugin)
+                    self.event("close_error", stage_node.id, f"{type(exc).__name__}: {exc}", plugin=stage_node.plugin)
             if self.writer is not None:
                 self.writer.set_stats(self._stats_dict(live=False))
                 self.writer.close(summary=summary)

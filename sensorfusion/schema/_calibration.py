@@ -57,7 +57,7 @@ class Transform(_Model):
         if m.shape != (4, 4):
             raise ValueError(f"expected a 4x4 matrix, got shape {m.shape}")
         rot = tuple(tuple(float(x) for x in row) for row in m[:3, :3])
-        return cls(rotation=rot, translation_m=tuple(float(x) for x in m[:3, 3]))  # type: ignore[arg-type]
+        return cls(rotation=rot, translation_m=tuple(float(x) for x in m[:3, 3]))  # type: ignore[arg-type,unused-ignore]
 
     @classmethod
     def from_rotvec(cls, rotvec_rad: np.ndarray, translation_m: np.ndarray) -> Transform:
@@ -82,7 +82,8 @@ class Transform(_Model):
     def apply(self, points: np.ndarray) -> np.ndarray:
         """Transform ``(*, 3)`` points."""
         r = np.asarray(self.rotation)
-        return np.asarray(points) @ r.T + np.asarray(self.translation_m)
+        out: np.ndarray = np.asarray(points) @ r.T + np.asarray(self.translation_m)
+        return out
 
 
 class _CameraBase(_Model):

@@ -49,7 +49,7 @@ def frames_for(draw: st.DrawFn, spec: StreamSpec, *, seq: int = 0, t_sensor_ns: 
     for key, f in spec.fields.items():
         shape = (n, *f.shape) if n is not None else f.shape
         dtype = np.dtype(f.dtype)
-        elements = st.floats(allow_nan=True, allow_infinity=True, width=dtype.itemsize * 8) if dtype.kind == "f" else None
+        elements = st.floats(allow_nan=True, allow_infinity=True, width=32 if dtype.itemsize == 4 else 64) if dtype.kind == "f" else None
         data[key] = draw(hnp.arrays(dtype, shape, elements=elements))
     t = draw(timestamps_ns()) if t_sensor_ns is None else t_sensor_ns
     return Frame(stream=spec.name, t_sensor_ns=t, t_host_ns=t, seq=seq, data=data)
