@@ -119,6 +119,7 @@ class StageContext:
         skeletons: the skeleton registry (built-ins plus plugins').
         seed: the rig's seed.
         out_dir: where a sink may write files (``None`` when not recording).
+        config_path: where the stage sits in ``rig.yaml`` (``stages[2]``), for error field paths.
     """
 
     stage_id: str
@@ -127,6 +128,11 @@ class StageContext:
     skeletons: SkeletonRegistry
     seed: int = 0
     out_dir: str | None = None
+    config_path: str = ""
+
+    def param_path(self, name: str) -> str:
+        """The field path of one of this stage's params, e.g. ``stages[2].params.min_views``."""
+        return f"{self.config_path or self.stage_id}.params.{name}"
 
     def inputs_of_kind(self, kind: FrameKind) -> list[StreamSpec]:
         return [s for s in self.inputs if s.kind == kind]

@@ -24,8 +24,15 @@ from sensorfusion import (
     StreamSpec,
 )
 from sensorfusion._builtin.replay import ReplayDriver, ReplayParams, sensorfusion_add_drivers
-from sensorfusion.store import SCHEMA_VERSION, Session, SessionWriter, StreamInfo, format_inspect, inspect_session
-from sensorfusion.store import _reader
+from sensorfusion.store import (
+    SCHEMA_VERSION,
+    Session,
+    SessionWriter,
+    StreamInfo,
+    _reader,
+    format_inspect,
+    inspect_session,
+)
 
 H, W = 24, 32
 

@@ -51,7 +51,7 @@ class DltTriangulator(Estimator):
         skeletons = {s.skeleton for s in context.inputs}
         if len(skeletons) != 1 or None in skeletons:
             raise ConfigError(
-                "all inputs must declare the same skeleton", field_path=f"stages.{context.stage_id}.inputs", value=sorted(map(str, skeletons))
+                "all inputs must declare the same skeleton", field_path=f"{context.config_path or context.stage_id}.inputs", value=sorted(map(str, skeletons))
             )
         self.skeleton = context.skeletons.get(str(next(iter(skeletons))))
         self.views = [s.name for s in context.inputs]

@@ -45,7 +45,7 @@ class MpjpeSink(Sink):
             if spec is None or spec.kind != FrameKind.SKELETON3D:
                 raise ConfigError(
                     "not a 3D skeleton stream among the sink's inputs",
-                    field_path=f"sinks.{context.stage_id}.params.{field_name}",
+                    field_path=context.param_path(field_name),
                     value=stream,
                     choices=sorted(s.name for s in context.inputs if s.kind == FrameKind.SKELETON3D),
                 )
@@ -53,7 +53,7 @@ class MpjpeSink(Sink):
         gt = context.skeletons.get(str(specs[params.ground_truth].skeleton))
         pairs = [(est.joints.index(j), gt.joints.index(j)) for j in est.joints if j in gt.joints]
         if not pairs:
-            raise ConfigError("the estimate and ground-truth skeletons share no joint", field_path=f"sinks.{context.stage_id}.params")
+            raise ConfigError("the estimate and ground-truth skeletons share no joint", field_path=context.param_path("estimate"))
         self.ei = np.array([a for a, _ in pairs])
         self.gi = np.array([b for _, b in pairs])
         self.errors_m: list[np.ndarray] = []

@@ -182,7 +182,13 @@ def build_rig(
                             )
             params = validate_params(cls.Params, sc.params, field_path=f"{path}.params", source=src)
             ctx = StageContext(
-                stage_id=sc.id, inputs=specs, calibration=calibration, skeletons=host.skeletons, seed=config.seed, out_dir=out_dir
+                stage_id=sc.id,
+                inputs=specs,
+                calibration=calibration,
+                skeletons=host.skeletons,
+                seed=config.seed,
+                out_dir=out_dir,
+                config_path=path,
             )
             est = _instantiate(cls, params, ctx, plugin, f"estimator {sc.estimator!r} ({path})", path, src)
             assert isinstance(est, Estimator)
@@ -223,9 +229,15 @@ def build_rig(
             raise ConfigError("input patterns match no stream", field_path=f"{path}.inputs", value=kc.inputs, choices=sorted(available), source=src)
         params = validate_params(cls_s.Params, kc.params, field_path=f"{path}.params", source=src)
         sink_ctx = StageContext(
-            stage_id=kc.id, inputs=[available[m] for m in matched], calibration=calibration, skeletons=host.skeletons, seed=config.seed, out_dir=out_dir
+            stage_id=kc.id,
+            inputs=[available[m] for m in matched],
+            calibration=calibration,
+            skeletons=host.skeletons,
+            seed=config.seed,
+            out_dir=out_dir,
+            config_path=path,
         )
-        sink = _instantiate(cls_s, params, ctx, plugin, f"sink {kc.sink!r} ({path})", path, src)
+        sink = _instantiate(cls_s, params, sink_ctx, plugin, f"sink {kc.sink!r} ({path})", path, src)
         sinks.append(StageNode(kc.id, "sink", sink, plugin, kc.sink, matched, [], kc.queue.size, kc.queue.policy, kc.on_error))
 
     record_streams = match_streams(config.record.streams, source_specs)

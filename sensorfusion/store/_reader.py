@@ -339,7 +339,7 @@ def _merge(readers: list[_StreamReader]) -> Iterator[Frame]:
                 yield frame.t_host_ns, idx, frame.seq, i, frame
                 i += 1
             return
-        cache_start, cache = -1, []  # out of order on disk: read the block around each index
+        cache_start, cache = -1, list[Frame]()  # out of order on disk: read the block around each index
         for i in order.tolist():
             if not cache_start <= i < cache_start + len(cache):
                 cache_start = i

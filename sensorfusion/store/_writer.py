@@ -25,6 +25,7 @@ than ``count`` and whatever lies past it is ignored.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 import logging
 import math
@@ -32,11 +33,11 @@ import os
 import platform
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import zarr
@@ -45,6 +46,9 @@ from zarr.codecs import BloscCodec, ZstdCodec
 from .._errors import ConfigError, StoreError
 from ..schema._calibration import RigCalibration
 from ..schema._streams import Frame, StreamSpec
+
+if TYPE_CHECKING:
+    from zarr.core.array_spec import ArrayConfigParams
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -68,6 +72,7 @@ _MAX_FRAMES_PER_CHUNK = 16384  # tiny frames: cap the chunk length (partial-chun
 _MAX_ITEMS_PER_CHUNK = 65536
 _TIME_CHUNK = 16384  # timestamps, seq and offsets
 _TIME_ARRAYS = ("t_sensor_ns", "t_host_ns", "seq")
+_GROUP_BYTES = 16 * _MIB  # one write task covers whole chunks of about this many bytes
 
 
 def stream_key(name: str, stage: str | None) -> str:
@@ -81,7 +86,7 @@ def stream_group_path(name: str, stage: str | None) -> str:
 
 
 def _software_versions() -> dict[str, str]:
-    import numcodecs
+    import numcodecs  # type: ignore[import-untyped]
 
     import sensorfusion
 
@@ -119,7 +124,7 @@ def _compressors(compression: str, level: int, itemsize: int) -> list[Any] | Non
         return [ZstdCodec(level=level, checksum=False)]
     if compression == "lz4":
         # Blosc's LZ4 is part of the Zarr v3 spec; byte-shuffle helps multi-byte data (depth).
-        shuffle = "noshuffle" if itemsize == 1 else "shuffle"
+        shuffle: Literal["noshuffle", "shuffle"] = "noshuffle" if itemsize == 1 else "shuffle"
         return [BloscCodec(cname="lz4", clevel=5, shuffle=shuffle, typesize=itemsize)]
     if compression == "none":
         return None
@@ -188,7 +193,7 @@ class SessionWriter:
         commit_interval_s: background commit period; also the ``maybe_commit`` period.
         overwrite: replace an existing session at ``path`` instead of raising StoreError.
         max_buffer_mb: bound on buffered, not yet committed frame bytes.
-        workers: threads appending streams in parallel (default: CPU count, at most 4).
+        workers: threads issuing chunk writes in parallel (default: twice the CPU count, at most 8).
     """
 
     def __init__(
@@ -260,7 +265,7 @@ class SessionWriter:
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        n_workers = workers if workers is not None else min(4, os.cpu_count() or 1)
+        n_workers = workers if workers is not None else min(8, 2 * (os.cpu_count() or 1))
         self._pool = ThreadPoolExecutor(max_workers=max(1, n_workers), thread_name_prefix="sf-store")
 
     # ------------------------------------------------------------------ streams
@@ -292,7 +297,7 @@ class SessionWriter:
         if spec.ragged:
             attrs["items"] = 0
         group.attrs.update(attrs)
-        config = {"write_empty_chunks": True}
+        config: ArrayConfigParams = {"write_empty_chunks": True}
         arrays: dict[str, Any] = {}
         ts_codecs = _compressors(self.compression, self.level, 8)
         for name in _TIME_ARRAYS:
@@ -419,16 +424,7 @@ class SessionWriter:
                 self._events_dirty = False
                 batch_bytes = sum(b[2] for b in batches)
             try:
-                futures = [(st, self._pool.submit(self._append, st, frames)) for st, frames, _, _ in batches]
-                new_state = []
-                failure: BaseException | None = None
-                for st, fut in futures:  # wait for every stream before publishing or failing
-                    try:
-                        new_state.append((st, fut.result()))
-                    except Exception as exc:
-                        failure = failure or exc
-                if failure is not None:
-                    raise failure
+                new_state = self._write_batches([(st, frames) for st, frames, _, _ in batches])
                 # the data is in place: publish each stream's committed count (attrs last)
                 for st, (count, items, t_first, t_last) in new_state:
                     attrs: dict[str, Any] = {"count": count, "t_first_ns": t_first, "t_last_ns": t_last}
@@ -463,29 +459,75 @@ class SessionWriter:
             except Exception as exc:
                 raise StoreError(f"commit to {self.path} failed writing stats: {exc}") from exc
 
+    def _write_batches(
+        self, batches: list[tuple[_Stream, list[Frame]]]
+    ) -> list[tuple[_Stream, tuple[int, int, int | None, int | None]]]:
+        """Write every batch, all streams and chunk groups concurrently; returns the new state
+        of each stream. Raises the first failure after every write has finished."""
+        tasks: list[Callable[[], None]] = []
+        new_state = []
+        for st, frames in batches:
+            new_state.append((st, self._plan(st, frames, tasks)))
+        futures = [self._pool.submit(task) for task in tasks]
+        failure: BaseException | None = None
+        for fut in futures:  # wait for every write before publishing or failing
+            try:
+                fut.result()
+            except Exception as exc:
+                failure = failure or exc
+        if failure is not None:
+            raise failure
+        return new_state
+
     def _append(self, st: _Stream, frames: list[Frame]) -> tuple[int, int, int | None, int | None]:
-        """Write ``frames`` after the committed ones; returns the new count, items, first and last time."""
+        """Write ``frames`` after the committed ones without publishing ``count`` (tests use it
+        to simulate a commit interrupted before its last step)."""
+        ((_, state),) = self._write_batches([(st, frames)])
+        return state
+
+    def _plan(self, st: _Stream, frames: list[Frame], tasks: list[Callable[[], None]]) -> tuple[
+            int, int, int | None, int | None]:
+        """Grow ``st``'s arrays for ``frames`` and queue the writes into ``tasks``; returns the new
+        count, items, first and last sensor time."""
         n0, k = st.count, len(frames)
+        n1 = n0 + k
         t_sensor = np.fromiter((f.t_sensor_ns for f in frames), dtype=np.int64, count=k)
-        _put(st.arrays["t_sensor_ns"], n0, t_sensor)
-        _put(st.arrays["t_host_ns"], n0, np.fromiter((f.t_host_ns for f in frames), dtype=np.int64, count=k))
-        _put(st.arrays["seq"], n0, np.fromiter((f.seq for f in frames), dtype=np.int64, count=k))
+        t_host = np.fromiter((f.t_host_ns for f in frames), dtype=np.int64, count=k)
+        seq = np.fromiter((f.seq for f in frames), dtype=np.int64, count=k)
+        for name, values in (("t_sensor_ns", t_sensor), ("t_host_ns", t_host), ("seq", seq)):
+            _resize(st.arrays[name], n1)
+            tasks.append(functools.partial(_write, st.arrays[name], n0, values))
         items = st.items
         if st.spec.ragged:
             first = next(iter(st.spec.fields))
             lengths = np.fromiter((f.data[first].shape[0] for f in frames), dtype=np.int64, count=k)
             n_new = int(lengths.sum())
             for fname in st.spec.fields:
+                _resize(st.arrays[fname], items + n_new)
                 if n_new:
-                    values = np.concatenate([np.asarray(f.data[fname]) for f in frames], axis=0)
-                    _put(st.arrays[fname], items, values)
-            _put(st.arrays["offsets"], n0 + 1, items + np.cumsum(lengths))
+                    tasks.append(functools.partial(_write_concat, st.arrays[fname], items,
+                                                   [f.data[fname] for f in frames]))
+            _resize(st.arrays["offsets"], n1 + 1)
+            tasks.append(functools.partial(_write, st.arrays["offsets"], n0 + 1, items + np.cumsum(lengths)))
             items += n_new
         else:
             for fname in st.spec.fields:
-                _put(st.arrays[fname], n0, np.stack([np.asarray(f.data[fname]) for f in frames]))
+                arr = st.arrays[fname]
+                _resize(arr, n1)
+                chunk_len = int(arr.chunks[0])
+                frame_bytes = max(1, frames[0].data[fname].nbytes)
+                # groups of whole chunks of about 16 MiB, so chunks compress in parallel and
+                # no two writes touch the same chunk
+                per_group = chunk_len * max(1, _GROUP_BYTES // (chunk_len * frame_bytes))
+                i = 0
+                while i < k:
+                    pos = n0 + i
+                    stop = min(k, i + (per_group - pos % chunk_len if pos % chunk_len else per_group))
+                    tasks.append(functools.partial(_write_stack, arr, pos,
+                                                   [f.data[fname] for f in frames[i:stop]]))
+                    i = stop
         t_first = st.t_first_ns if st.t_first_ns is not None else int(t_sensor[0])
-        return n0 + k, items, t_first, int(t_sensor[-1])
+        return n1, items, t_first, int(t_sensor[-1])
 
     # ------------------------------------------------------------------ background mode
     def start(self) -> SessionWriter:
@@ -551,10 +593,22 @@ class SessionWriter:
             raise StoreError(f"session writer for {self.path} failed: {self._error}") from self._error
 
 
-def _put(arr: Any, start: int, data: np.ndarray) -> None:
-    """Write ``data`` at ``arr[start:]``, growing the array's first axis to fit exactly."""
-    stop = start + data.shape[0]
-    if arr.shape[0] != stop:
-        arr.resize((stop, *arr.shape[1:]))
+def _resize(arr: Any, length: int) -> None:
+    """Set the length of an array's first axis (metadata only)."""
+    if arr.shape[0] != length:
+        arr.resize((length, *arr.shape[1:]))
+
+
+def _write(arr: Any, start: int, data: np.ndarray) -> None:
     if data.shape[0]:
-        arr[start:stop] = data
+        arr[start : start + data.shape[0]] = data
+
+
+def _write_stack(arr: Any, start: int, items: list[np.ndarray]) -> None:
+    # one frame: a view, no copy
+    data = items[0][np.newaxis] if len(items) == 1 else np.stack(items)
+    _write(arr, start, data)
+
+
+def _write_concat(arr: Any, start: int, items: list[np.ndarray]) -> None:
+    _write(arr, start, np.concatenate(items, axis=0))
