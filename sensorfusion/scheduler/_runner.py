@@ -121,6 +121,7 @@ class Runner:
         self._threads: list[threading.Thread] = []
         self._sources_alive = 0
         self._sources_lock = threading.Lock()
+        self._t_start_ns = time.time_ns()
 
     # -- events ----------------------------------------------------------------------------
     def event(self, kind: str, source: str, message: str, **extra: Any) -> None:
@@ -159,6 +160,7 @@ class Runner:
         drv = node.driver
         drv.context.realtime = self.opt.realtime
         drv.context.stop = self.ctl.stop
+        drv.context.start_ns = self._t_start_ns
         sid = node.config.id
         restart = node.config.restart
         backoff = restart.initial_s
@@ -423,6 +425,7 @@ class Runner:
         workers += [threading.Thread(target=self._stage_loop, args=(i,), name=f"stage:{s.id}", daemon=True) for i, s in enumerate(self.rig.stages)]
         workers += [threading.Thread(target=self._sink_loop, args=(i,), name=f"sink:{s.id}", daemon=True) for i, s in enumerate(self.rig.sinks)]
         live = LiveTable(self, enabled=not self.opt.quiet)
+        self._t_start_ns = time.time_ns()
         try:
             for t in workers + self._threads:
                 t.start()

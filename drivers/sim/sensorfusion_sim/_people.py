@@ -23,6 +23,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from sensorfusion.schema import builtin_skeletons
 
 __all__ = [
@@ -128,10 +129,13 @@ def heights_from_joints(joints_m: np.ndarray) -> np.ndarray:
 
 def capsule_radii_m(heights_m: np.ndarray) -> np.ndarray:
     """Capsule radii ``(P, B)`` in metres for people of the given heights."""
-    return np.asarray(heights_m, dtype=np.float64)[:, None] * CAPSULE_RADIUS_PER_HEIGHT[None, :]
+    out: np.ndarray = np.asarray(heights_m, dtype=np.float64)[:, None] * CAPSULE_RADIUS_PER_HEIGHT[None, :]
+    return out
 
 
-def body_capsules(joints_m: np.ndarray, heights_m: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def body_capsules(
+    joints_m: np.ndarray, heights_m: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The capsules of each body: endpoints ``a_m``, ``b_m`` ``(P, B, 3)`` and ``radius_m`` ``(P, B)``.
 
     ``B`` is :data:`NUM_CAPSULES` (names in :data:`CAPSULE_NAMES`). Heights, when not given,
@@ -227,7 +231,9 @@ class PeopleSim:
             their paths cross (person 1 starts 1.6 s later, so they pass ~1.8 m apart).
     """
 
-    def __init__(self, seed: int = 0, people: int = 3, room_m: tuple[float, float] = (6.0, 6.0), *, crossing: bool = True) -> None:
+    def __init__(
+        self, seed: int = 0, people: int = 3, room_m: tuple[float, float] = (6.0, 6.0), *, crossing: bool = True
+    ) -> None:
         if people < 0:
             raise ValueError(f"people must be >= 0, got {people}")
         if min(room_m) < 2.0:
@@ -243,7 +249,7 @@ class PeopleSim:
             _Person(float(h), np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(p,))))
             for p, h in enumerate(self.heights_m)
         ]
-        self._margin_m = 0.6
+        self._margin_m = 0.8
         self._start(crossing)
 
     # -- public ------------------------------------------------------------------------------
@@ -303,13 +309,20 @@ class PeopleSim:
         return float(rng.uniform(-hx, hx)), float(rng.uniform(-hy, hy))
 
     def _walk(
-        self, t0: float, start: tuple[float, float], heading: float, target: tuple[float, float], speed: float, *, straight: bool = False
+        self,
+        t0: float,
+        start: tuple[float, float],
+        heading: float,
+        target: tuple[float, float],
+        speed: float,
+        *,
+        straight: bool = False,
     ) -> _Segment:
         dist = math.dist(start, target)
         if straight:
             c = 0.45 * dist
         else:
-            c = min(0.45 * dist, self._room_reach(start, heading, 0.3))
+            c = min(0.45 * dist, self._room_reach(start, heading, 0.6))
         p1 = (start[0] + c * math.cos(heading), start[1] + c * math.sin(heading))
         ctrl = (start, p1, target)
         us = np.linspace(0.0, 1.0, 65)
@@ -355,7 +368,7 @@ class PeopleSim:
                 new_heading = heading + delta - math.copysign(0.5, delta)
                 person.append(self._turn(t0, pos, heading, new_heading))
                 t0, heading = person.segments[-1].t1_s, new_heading
-            if self._room_reach(pos, heading, 0.3) < 0.15:
+            if self._room_reach(pos, heading, 0.6) < 0.15:
                 person.append(self._turn(t0, pos, heading, heading + _wrap(bearing - heading)))
                 t0, heading = person.segments[-1].t1_s, heading + _wrap(bearing - heading)
             person.append(self._walk(t0, pos, heading, target, speed))
@@ -366,7 +379,9 @@ class PeopleSim:
             duration = float(rng.uniform(2.5, 4.5))
             side = int(rng.choice([1, -1]))
             freq = float(rng.uniform(1.4, 2.2))
-            person.append(_Segment("wave", t0, t0 + duration, pos[0], pos[1], heading, heading, side=side, freq_hz=freq))
+            person.append(
+                _Segment("wave", t0, t0 + duration, pos[0], pos[1], heading, heading, side=side, freq_hz=freq)
+            )
         elif kind == "crouch":
             duration = float(rng.uniform(2.5, 4.0))
             depth = float(rng.uniform(0.15, 0.24)) * person.height_m

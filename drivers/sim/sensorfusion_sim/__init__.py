@@ -1,0 +1,34 @@
+"""sensorfusion-sim: the SDK's embedded default rig.
+
+Simulated people walking, waving, crouching and turning in a room, filmed by a
+hardware-synced ring of calibrated pinhole cameras (``sim.rig``), and a simulated 2D
+keypoint detector that projects the ground truth with a realistic error model
+(``sim.keypoints2d``). Everything is a pure function of the rig seed and the frame index.
+"""
+
+from ._detector import SimKeypointDetector, SimKeypointParams
+from ._driver import SimRigDriver, SimRigParams
+from ._occlusion import joint_occlusion
+from ._people import CAPSULE_NAMES, PeopleSim, body_capsules, capsule_radii_m, heights_from_joints
+from ._render import CameraRenderer, RenderBuffers
+from ._rig import camera_ids, make_rig
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CAPSULE_NAMES",
+    "CameraRenderer",
+    "PeopleSim",
+    "RenderBuffers",
+    "SimKeypointDetector",
+    "SimKeypointParams",
+    "SimRigDriver",
+    "SimRigParams",
+    "__version__",
+    "body_capsules",
+    "camera_ids",
+    "capsule_radii_m",
+    "heights_from_joints",
+    "joint_occlusion",
+    "make_rig",
+]
