@@ -166,7 +166,7 @@ def test_waits_for_a_slow_stream_without_timeout():
 
 def test_empty_and_edge_cases():
     assert Synchronizer(["a/x"], "a/x", tolerance_ns=0, timeout_ns=None).flush() == []
-    with pytest.raises(ConfigError, match="sync.reference"):
+    with pytest.raises(ConfigError, match=r"sync\.reference"):
         Synchronizer(["a/x"], "b/x", tolerance_ns=0)
     assert default_reference([("a/x", 30.0), ("b/x", 10.0), ("c/x", 0.0)]) == "b/x"
     with pytest.raises(ConfigError):

@@ -3,7 +3,7 @@
 from ._bus import FrameBus
 from ._graph import BuiltRig, build_rig
 from ._runinfo import RunInfo
-from ._runner import RunOptions, RunResult, Runner
+from ._runner import Runner, RunOptions, RunResult
 from ._stats import Meter, StatsBook
 from ._sync import Synchronizer, SyncStats, default_reference
 
