@@ -291,9 +291,13 @@ def test_background_mode_threads_and_drops(tmp_path: Path) -> None:
         t.start()
     for t in threads:
         t.join()
+    deadline = time.monotonic() + 10
+    while w.stats()["commits"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert w.stats()["commits"] >= 1, "the background thread commits on its own"
     w.close()
     s = Session.open(path)
-    assert s.stats["recorder"]["commits"] >= 2
+    assert s.finished and s.stats["recorder"]["commits"] >= 2
     for name in ("cam0/image", "cam1/image"):
         assert [f.seq for f in s.read(name)] == list(range(40))
 
@@ -320,6 +324,18 @@ def test_background_mode_threads_and_drops(tmp_path: Path) -> None:
     assert Session.open(path3).streams()["cam0/image"].count >= 6  # committed without close
     w.close()
     assert Session.open(path3).streams()["cam0/image"].count == 10
+
+
+def test_chunking() -> None:
+    from sensorfusion.store._writer import _data_chunks
+
+    assert _data_chunks((720, 1280, 3), 1, 16384) == (1, 720, 1280, 3)  # 2.6 MiB: one frame a chunk
+    assert _data_chunks((720, 1280), 2, 16384) == (2, 720, 1280)
+    assert _data_chunks((4,), 4, 16384) == (16384, 4)  # tiny frames: capped length
+    assert _data_chunks((17, 3), 4, 65536) == (20560, 17, 3)  # 4 MiB of 204-byte items
+    big = _data_chunks((2160, 3840, 3), 1, 16384)  # 24 MiB frame: split along rows
+    assert big[0] == 1 and big[1] < 2160 and big[1] * 3840 * 3 <= 8 * 2**20
+    assert _data_chunks((0, 3), 4, 16384)[1:] == (1, 3)
 
 
 def test_maybe_commit(tmp_path: Path) -> None:

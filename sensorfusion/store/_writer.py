@@ -86,7 +86,7 @@ def stream_group_path(name: str, stage: str | None) -> str:
 
 
 def _software_versions() -> dict[str, str]:
-    import numcodecs  # type: ignore[import-untyped]
+    import numcodecs  # type: ignore[import-untyped, unused-ignore]
 
     import sensorfusion
 
@@ -415,6 +415,8 @@ class SessionWriter:
         with self._commit_lock:
             t0 = time.monotonic()
             with self._lock:
+                if self._closed:
+                    return
                 batches: list[tuple[_Stream, list[Frame], int, float | None]] = []
                 for st in self._streams.values():
                     if st.pending:
