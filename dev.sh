@@ -10,9 +10,16 @@ distributions() {
   # the core first, then every distribution of the monorepo
   echo "-e .[test]"
   for d in calibration drivers/* plugins/*; do
-    [ -f "$d/pyproject.toml" ] && echo "-e $d"
+    if [ -f "$d/pyproject.toml" ]; then echo "-e $d"; fi
   done
-  return 0
+}
+
+stamp_input() {
+  # what the install depends on: the pins and every distribution's pyproject
+  cat constraints.txt
+  for f in pyproject.toml calibration/pyproject.toml drivers/*/pyproject.toml plugins/*/pyproject.toml; do
+    if [ -f "$f" ]; then echo "$f"; cat "$f"; fi
+  done
 }
 
 setup() {
@@ -21,7 +28,7 @@ setup() {
   fi
   local stamp="$VENV/.sensorfusion-installed"
   local want
-  want=$( (cat constraints.txt; for f in pyproject.toml calibration/pyproject.toml drivers/*/pyproject.toml plugins/*/pyproject.toml; do [ -f "$f" ] && { echo "$f"; cat "$f"; }; done) | sha256sum | cut -d' ' -f1)
+  want=$(stamp_input | sha256sum | cut -d' ' -f1)
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     return 0
   fi
