@@ -106,6 +106,11 @@ class Runner:
             max_lateness_ns=int(sync.max_lateness_ms * 1e6),
             timeout_ns=int(sync.timeout_ms * 1e6),
             offsets_ns=rig.sync_offsets_ns,
+            min_gap_ns={
+                name: int(0.5e9 / rig.source_specs[name].rate_hz)
+                for name in rig.sync_streams
+                if sync.rate_watermarks and rig.source_specs[name].rate_hz > 0
+            },
         )
         self.run_info = RunInfo(
             rig_name=rig.config.name,

@@ -24,6 +24,12 @@ Set ``r`` is final when ``W_ref >= min(t_next_ref, t_r + 2 * tolerance)`` and, f
 other stream, ``W_s >= t_r + tolerance``. A stream that has sent nothing for
 ``timeout`` (measured on host arrival stamps, so replays behave as recorded) is treated
 as silent and sets are emitted without it: these are *partial* sets.
+
+Latency: without more knowledge a set waits for the next reference frame (one reference
+period). With ``min_gap_ns`` a stream promises that consecutive frames are at least that
+far apart (e.g. half its period), so its watermark is ``max_seen + min_gap - max_lateness``
+and a set goes out as soon as its frames are in. Frames that break the promise can come
+too late for their set and are then dropped as ``late``.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ INF = float("inf")
 class _Stream:
     name: str
     offset_ns: int
+    min_gap_ns: int = 0
     keys: list[tuple[int, int]] = field(default_factory=list)  # (t_adj, seq), sorted
     frames: list[Frame] = field(default_factory=list)
     max_seen: float = -INF
@@ -73,6 +80,7 @@ class Synchronizer:
         timeout_ns: silence (on host arrival stamps) after which a stream is left out.
         offsets_ns: per-stream offsets added to sensor time.
         max_pending: frames buffered per stream before the oldest are dropped (``unmatched``).
+        min_gap_ns: per-stream promised minimum gap between consecutive frames (see above).
     """
 
     def __init__(
@@ -85,6 +93,7 @@ class Synchronizer:
         timeout_ns: int | None = 1_000_000_000,
         offsets_ns: Mapping[str, int] | None = None,
         max_pending: int = 1024,
+        min_gap_ns: Mapping[str, int] | None = None,
     ) -> None:
         if reference not in streams:
             raise ConfigError("reference stream is not among the synchronized streams", field_path="sync.reference", value=reference, choices=sorted(streams))
@@ -97,7 +106,8 @@ class Synchronizer:
         self.timeout_ns = timeout_ns
         self.max_pending = max_pending
         self.expected = tuple(sorted(streams))
-        self._streams = {s: _Stream(s, int(offsets.get(s, 0))) for s in streams}
+        gaps = dict(min_gap_ns or {})
+        self._streams = {s: _Stream(s, int(offsets.get(s, 0)), min_gap_ns=max(0, int(gaps.get(s, 0)))) for s in streams}
         self._others = [self._streams[s] for s in self.expected if s != reference]
         self._ref = self._streams[reference]
         self._latest_host_ns: int | None = None
@@ -172,7 +182,7 @@ class Synchronizer:
             last = st.last_host_ns if st.last_host_ns is not None else self._first_host_ns
             if last is not None and self._latest_host_ns - last > self.timeout_ns:
                 return INF  # silent: do not wait for it
-        return st.max_seen - self.max_lateness_ns
+        return st.max_seen + st.min_gap_ns - self.max_lateness_ns
 
     def _try_emit(self) -> FrameSet | None:
         ref = self._ref

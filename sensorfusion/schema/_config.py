@@ -103,6 +103,7 @@ class SyncConfig(_Strict):
         timeout_ms: wall time after which a set is emitted without a stream that has gone silent.
         offsets_ns: per-stream offsets added to sensor time (on top of the calibration's
             per-sensor ``time_offset_ns``).
+        rate_watermarks: trust each stream's declared ``rate_hz`` to emit sets with lower latency.
     """
 
     streams: list[str] = Field(default_factory=lambda: ["*/*"])
@@ -111,6 +112,11 @@ class SyncConfig(_Strict):
     max_lateness_ms: float = Field(default=0.0, ge=0)
     timeout_ms: float = Field(default=1000.0, gt=0)
     offsets_ns: dict[str, int] = Field(default_factory=dict)
+    rate_watermarks: bool = Field(
+        default=False,
+        description="streams with a declared rate promise frames at least half a period apart: sets go out "
+        "as soon as their frames are in instead of one reference period later",
+    )
 
 
 class RecordConfig(_Strict):
