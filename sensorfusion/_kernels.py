@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, Literal, TypeVar
 
 from ._errors import ConfigError
 
@@ -48,7 +48,7 @@ def cuda_available() -> bool:
     try:
         from numba import cuda
 
-        return bool(cuda.is_available())
+        return bool(cuda.is_available())  # type: ignore[no-untyped-call]
     except Exception:  # no driver, no toolkit
         return False
 
@@ -75,7 +75,7 @@ def resolve_tier(tier: str = "auto", *, field_path: str = "tier") -> Tier:
         raise ConfigError(
             "the cuda tier needs a GPU (or NUMBA_ENABLE_CUDASIM=1 to simulate one)", field_path=field_path, value=tier, choices=available_tiers()
         )
-    return cast(Tier, tier)
+    return tier  # type: ignore[return-value]
 
 
 def get_kernel(name: str, tier: str = "auto") -> Callable[..., Any]:

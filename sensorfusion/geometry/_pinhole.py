@@ -1,17 +1,51 @@
-"""Pinhole + Brown–Conrady projection, numpy reference tier.
+"""Pinhole + Brown–Conrady (OpenCV rational model k1..k6, tangential p1, p2).
 
-Shapes: points ``(*, N, 3)`` in the world, pixels ``(*, N, 2)``. The Numba CPU and CUDA
-tiers with the same signature arrive with the camera-geometry work; this reference is
-what they are tested against.
+Two layers:
+
+* the model kernels ``geometry.pinhole.*`` (numpy reference here, Numba CPU loops here over
+  the scalar functions of :mod:`._numba_models`, CUDA in :mod:`._cuda`), taking the flat
+  parameter array ``[fx, fy, cx, cy, k1, k2, p1, p2, k3, k4, k5, k6]``;
+* the original helpers used by the DLT stage and the simulator (``project_pinhole``,
+  ``projection_matrix``, ``look_at``, ``distort_normalized``), unchanged.
+
+Model: ``x' = x/z, y' = y/z``, ``r² = x'² + y'²``,
+``x'' = x' (1 + k1 r² + k2 r⁴ + k3 r⁶)/(1 + k4 r² + k5 r⁴ + k6 r⁶) + 2 p1 x'y' + p2 (r² + 2x'²)``,
+``y'' = y' (…)/(…) + p1 (r² + 2y'²) + 2 p2 x'y'``, ``u = fx x'' + cx``, ``v = fy y'' + cy``.
+Points with ``z <= 0`` project to NaN.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from numba import njit, prange
 
 from ..schema._calibration import PinholeCamera, Transform
+from ._numba_models import (
+    NEWTON_MAX_ITER,
+    NEWTON_RESIDUAL_TOL,
+    pinhole_project_point,
+    pinhole_project_point_jacobian,
+    pinhole_undistort_pixel,
+    pinhole_unproject_pixel,
+)
+from ._tiers import register_model
 
-__all__ = ["distort_normalized", "look_at", "project_pinhole", "projection_matrix"]
+__all__ = [
+    "distort_normalized",
+    "look_at",
+    "pinhole_project_cpu",
+    "pinhole_project_jacobian_cpu",
+    "pinhole_project_jacobian_numpy",
+    "pinhole_project_numpy",
+    "pinhole_undistort_points_cpu",
+    "pinhole_undistort_points_numpy",
+    "pinhole_unproject_cpu",
+    "pinhole_unproject_numpy",
+    "project_pinhole",
+    "projection_matrix",
+]
 
 
 def distort_normalized(xy: np.ndarray, cam: PinholeCamera) -> np.ndarray:
@@ -64,3 +98,154 @@ def look_at(eye_m: np.ndarray, target_m: np.ndarray, up: tuple[float, float, flo
     m = np.eye(4)
     m[:3, 0], m[:3, 1], m[:3, 2], m[:3, 3] = x, y, z, eye
     return Transform.from_matrix(m)
+
+
+# --------------------------------------------------------------------------------------------
+# numpy reference tier (flat parameter array)
+# --------------------------------------------------------------------------------------------
+
+
+def _distort_np(params: np.ndarray, xn: np.ndarray, yn: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Distorted normalized point and the Jacobian entries (j00, j01, j11; j10 == j01)."""
+    k1, k2, p1, p2, k3, k4, k5, k6 = (float(v) for v in params[4:12])
+    r2 = xn * xn + yn * yn
+    a = 1 + k1 * r2 + k2 * r2**2 + k3 * r2**3
+    b = 1 + k4 * r2 + k5 * r2**2 + k6 * r2**3
+    da = k1 + 2 * k2 * r2 + 3 * k3 * r2**2
+    db = k4 + 2 * k5 * r2 + 3 * k6 * r2**2
+    radial = a / b
+    drad = (da * b - a * db) / b**2
+    xd = xn * radial + 2 * p1 * xn * yn + p2 * (r2 + 2 * xn**2)
+    yd = yn * radial + p1 * (r2 + 2 * yn**2) + 2 * p2 * xn * yn
+    j00 = radial + 2 * xn**2 * drad + 2 * p1 * yn + 6 * p2 * xn
+    j01 = 2 * xn * yn * drad + 2 * p1 * xn + 2 * p2 * yn
+    j11 = radial + 2 * yn**2 * drad + 6 * p1 * yn + 2 * p2 * xn
+    return xd, yd, j00, j01, j11
+
+
+def pinhole_project_jacobian_numpy(params: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pixels ``(M, 2)`` and d(pixel)/d(point) ``(M, 2, 3)``; NaN where ``z <= 0``."""
+    x, y, z = points[:, 0], points[:, 1], points[:, 2]
+    fx, fy, cx, cy = (float(v) for v in params[:4])
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        xn, yn = x / z, y / z
+        xd, yd, a, b, d = _distort_np(params, xn, yn)
+        uv = np.stack([fx * xd + cx, fy * yd + cy], axis=-1)
+        jac = np.empty((len(points), 2, 3))
+        jac[:, 0, 0], jac[:, 0, 1], jac[:, 0, 2] = fx * a / z, fx * b / z, -fx * (a * xn + b * yn) / z
+        jac[:, 1, 0], jac[:, 1, 1], jac[:, 1, 2] = fy * b / z, fy * d / z, -fy * (b * xn + d * yn) / z
+    bad = ~((z > 0) & np.isfinite(points).all(-1) & np.isfinite(uv).all(-1))
+    uv[bad] = np.nan
+    jac[bad] = np.nan
+    return uv, jac
+
+
+def pinhole_project_numpy(params: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Pixels ``(M, 2)`` of camera-frame points ``(M, 3)``."""
+    return pinhole_project_jacobian_numpy(params, points)[0]
+
+
+def pinhole_undistort_points_numpy(params: np.ndarray, pixels: np.ndarray) -> np.ndarray:
+    """Ideal normalized ``(M, 2)`` by 2-D Newton (same cap and tolerances as the Numba tiers)."""
+    fx, fy, cx, cy = (float(v) for v in params[:4])
+    xd = (pixels[:, 0] - cx) / fx
+    yd = (pixels[:, 1] - cy) / fy
+    xn, yn = xd.copy(), yd.copy()
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        for _ in range(NEWTON_MAX_ITER):
+            fxd, fyd, a, b, d = _distort_np(params, xn, yn)
+            rx, ry = fxd - xd, fyd - yd
+            det = a * d - b * b
+            xn = xn - (d * rx - b * ry) / det
+            yn = yn - (a * ry - b * rx) / det
+        fxd, fyd, _a, _b, _d = _distort_np(params, xn, yn)
+        ok = np.abs(fxd - xd) + np.abs(fyd - yd) <= NEWTON_RESIDUAL_TOL * (1 + np.abs(xd) + np.abs(yd))
+    out = np.stack([xn, yn], axis=-1)
+    out[~ok] = np.nan
+    return out
+
+
+def pinhole_unproject_numpy(params: np.ndarray, pixels: np.ndarray) -> np.ndarray:
+    """Unit rays ``(M, 3)``."""
+    xy = pinhole_undistort_points_numpy(params, pixels)
+    ray = np.concatenate([xy, np.ones((len(xy), 1))], axis=-1)
+    out: np.ndarray = ray / np.linalg.norm(ray, axis=-1, keepdims=True)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Numba CPU tier: prange over points, calling the scalar functions
+# --------------------------------------------------------------------------------------------
+
+
+@njit(parallel=True, cache=True)
+def pinhole_project_cpu(params: Any, points: Any) -> Any:
+    """Numba CPU twin of :func:`pinhole_project_numpy`."""
+    n = points.shape[0]
+    out = np.empty((n, 2))
+    for i in prange(n):
+        u, v = pinhole_project_point(params, points[i, 0], points[i, 1], points[i, 2])
+        out[i, 0] = u
+        out[i, 1] = v
+    return out
+
+
+@njit(parallel=True, cache=True)
+def pinhole_project_jacobian_cpu(params: Any, points: Any) -> Any:
+    """Numba CPU twin of :func:`pinhole_project_jacobian_numpy`."""
+    n = points.shape[0]
+    uv = np.empty((n, 2))
+    jac = np.empty((n, 2, 3))
+    for i in prange(n):
+        r = pinhole_project_point_jacobian(params, points[i, 0], points[i, 1], points[i, 2])
+        uv[i, 0] = r[0]
+        uv[i, 1] = r[1]
+        jac[i, 0, 0] = r[2]
+        jac[i, 0, 1] = r[3]
+        jac[i, 0, 2] = r[4]
+        jac[i, 1, 0] = r[5]
+        jac[i, 1, 1] = r[6]
+        jac[i, 1, 2] = r[7]
+    return uv, jac
+
+
+@njit(parallel=True, cache=True)
+def pinhole_unproject_cpu(params: Any, pixels: Any) -> Any:
+    """Numba CPU twin of :func:`pinhole_unproject_numpy`."""
+    n = pixels.shape[0]
+    out = np.empty((n, 3))
+    for i in prange(n):
+        x, y, z = pinhole_unproject_pixel(params, pixels[i, 0], pixels[i, 1])
+        out[i, 0] = x
+        out[i, 1] = y
+        out[i, 2] = z
+    return out
+
+
+@njit(parallel=True, cache=True)
+def pinhole_undistort_points_cpu(params: Any, pixels: Any) -> Any:
+    """Numba CPU twin of :func:`pinhole_undistort_points_numpy`."""
+    n = pixels.shape[0]
+    out = np.empty((n, 2))
+    for i in prange(n):
+        x, y = pinhole_undistort_pixel(params, pixels[i, 0], pixels[i, 1])
+        out[i, 0] = x
+        out[i, 1] = y
+    return out
+
+
+register_model(
+    "pinhole",
+    {
+        "project": pinhole_project_numpy,
+        "project_jacobian": pinhole_project_jacobian_numpy,
+        "unproject": pinhole_unproject_numpy,
+        "undistort_points": pinhole_undistort_points_numpy,
+    },
+    {
+        "project": pinhole_project_cpu,
+        "project_jacobian": pinhole_project_jacobian_cpu,
+        "unproject": pinhole_unproject_cpu,
+        "undistort_points": pinhole_undistort_points_cpu,
+    },
+)
