@@ -75,7 +75,7 @@ def resolve_tier(tier: str = "auto", *, field_path: str = "tier") -> Tier:
         raise ConfigError(
             "the cuda tier needs a GPU (or NUMBA_ENABLE_CUDASIM=1 to simulate one)", field_path=field_path, value=tier, choices=available_tiers()
         )
-    return tier  # type: ignore[return-value]
+    return tier
 
 
 def get_kernel(name: str, tier: str = "auto") -> Callable[..., Any]:
