@@ -53,6 +53,7 @@ class DriverContext:
         start_ns: host time at which the run started.
         stop: set when the run stops; a blocking ``read`` should return soon after.
         log: a logger named after the sensor.
+        emit: set by the scheduler; use :meth:`event` rather than calling it.
     """
 
     sensor_id: str
@@ -61,6 +62,15 @@ class DriverContext:
     start_ns: int = field(default_factory=time.time_ns)
     stop: threading.Event = field(default_factory=threading.Event)
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("sensorfusion.driver"))
+    emit: Callable[[str, str, dict[str, Any]], None] | None = None
+
+    def event(self, kind: str, message: str, **extra: Any) -> None:
+        """Record an event (``corrupt_frame``, ``resync``, ``reconnect``...) in the session's
+        events, the live log and the run summary. Cheap; rate-limit bursts yourself."""
+        if self.emit is not None:
+            self.emit(kind, message, extra)
+        else:
+            self.log.info("%s %s: %s", kind, self.sensor_id, message)
 
     @staticmethod
     def now_ns() -> int:
@@ -106,6 +116,11 @@ class Driver(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the device. Must be safe to call after a failed ``open``."""
+
+    def summary(self) -> dict[str, Any]:
+        """Figures for the end-of-run summary (frames parsed, corrupt bytes, resyncs...); the
+        scheduler stores them under ``summary["drivers"][sensor_id]`` and in the session."""
+        return {}
 
 
 @dataclass

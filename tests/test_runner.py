@@ -47,6 +47,9 @@ def test_failing_driver_is_restarted_and_the_other_goes_on(fixture_plugins, tmp_
     assert [f["restart_in_s"] for f in fails] == [0.01, 0.02, 0.04, 0.01, 0.02, 0.04]
     assert s["streams"]["a/value"]["count"] == 60 and s["streams"]["b/value"]["count"] == 60
     assert s["framesets"] == 60
+    assert s["drivers"]["a"] == {"frames_read": 60, "opens": 7} and s["drivers"]["b"]["opens"] == 1
+    (cp,) = [e for e in s["events"] if e["kind"] == "checkpoint" and e["source"] == "a"]
+    assert cp["frame"] == 3 and cp["plugin"] == "sfx_good"
 
 
 def test_estimator_that_raises_is_named_and_the_run_fails(fixture_plugins, tmp_path, capsys):

@@ -166,6 +166,8 @@ class Runner:
         drv.context.realtime = self.opt.realtime
         drv.context.stop = self.ctl.stop
         drv.context.start_ns = self._t_start_ns
+        sid_for_events = node.config.id
+        drv.context.emit = lambda kind, message, extra: self.event(kind, sid_for_events, message, plugin=node.plugin, **extra)
         sid = node.config.id
         restart = node.config.restart
         backoff = restart.initial_s
@@ -523,11 +525,19 @@ class Runner:
             "sync_reference": self.rig.sync_reference,
             "limits": {"duration_s": self.opt.duration_s, "max_framesets": self.opt.max_framesets},
             **self._stats_dict(live=False),
+            "drivers": {},
             "estimators": {},
             "sinks": {},
             "events": [{k: v for k, v in e.items() if k != "traceback"} for e in self.events],
             "wall_s": round((time.time_ns() - self.run_info.start_ns) / 1e9, 3),
         }
+        for src in self.rig.sources:
+            try:
+                figures = src.driver.summary()
+                if figures:
+                    out["drivers"][src.config.id] = figures
+            except Exception as exc:
+                out["drivers"][src.config.id] = {"error": f"summary() raised {exc!r}"}
         for node in self.rig.stages:
             try:
                 out["estimators"][node.id] = node.component.summary()

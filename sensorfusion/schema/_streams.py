@@ -101,7 +101,6 @@ class StreamSpec(BaseModel):
         ragged: if true, every field has a variable leading dimension shared by all fields.
         rate_hz: nominal rate (0 when unknown); used for defaults and statistics only.
         skeleton: the skeleton spec name for keypoint and skeleton streams.
-        sensor_kind: free-form description of the producing sensor (``camera``, ``radar``...).
         queue_size: frames buffered between the source thread and the pipeline.
         queue_policy: what happens when that buffer is full.
         attrs: small JSON-serialisable extras stored with the stream.
