@@ -54,6 +54,8 @@ class DriverContext:
         stop: set when the run stops; a blocking ``read`` should return soon after.
         log: a logger named after the sensor.
         emit: set by the scheduler; use :meth:`event` rather than calling it.
+        config_path: where the sensor sits in ``rig.yaml`` (``sensors[1]``), for error field paths.
+        base_dir: the rig file's folder; resolve relative paths in params against it.
     """
 
     sensor_id: str
@@ -63,6 +65,18 @@ class DriverContext:
     stop: threading.Event = field(default_factory=threading.Event)
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("sensorfusion.driver"))
     emit: Callable[[str, str, dict[str, Any]], None] | None = None
+    config_path: str = ""
+    base_dir: str = "."
+
+    def param_path(self, name: str) -> str:
+        """The field path of one of this driver's params, e.g. ``sensors[1].params.port``."""
+        return f"{self.config_path or 'sensors.' + self.sensor_id}.params.{name}"
+
+    def resolve(self, path: str) -> str:
+        """``path`` made absolute against the rig file's folder (absolute paths unchanged)."""
+        import os
+
+        return path if os.path.isabs(path) else os.path.normpath(os.path.join(self.base_dir, path))
 
     def event(self, kind: str, message: str, **extra: Any) -> None:
         """Record an event (``corrupt_frame``, ``resync``, ``reconnect``...) in the session's

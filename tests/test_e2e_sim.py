@@ -115,6 +115,7 @@ def test_killed_recording_opens_and_keeps_all_but_the_last_second(tmp_path):
     rig.write_text(SMALL)
     proc = subprocess.Popen(
         [sys.executable, "-m", "sensorfusion.run", str(rig), "--out", str(out), "--quiet"],
+        env={**os.environ, "SENSORFUSION_PLUGINS": "sim"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )

@@ -82,7 +82,11 @@ def test_max_frames_and_duration_limit_framesets(fixture_plugins, tmp_path, caps
 def test_sigint_stops_cleanly_and_flushes(fixture_plugins, tmp_path):
     rig = tmp_path / "rig.yaml"
     rig.write_text(textwrap.dedent(RIG.replace("PARAMS", "{}").replace("frames: 60", "frames: 100000")))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(fixture_plugins), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(fixture_plugins), os.environ.get("PYTHONPATH", "")]),
+        "SENSORFUSION_PLUGINS": "sfx_good",
+    }
     out = tmp_path / "s.zarr"
     proc = subprocess.Popen(
         [sys.executable, "-m", "sensorfusion.run", str(rig), "--json", "--out", str(out)],
@@ -91,7 +95,10 @@ def test_sigint_stops_cleanly_and_flushes(fixture_plugins, tmp_path):
         text=True,
         env=env,
     )
-    time.sleep(3.0)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (out / "zarr.json").exists():
+        time.sleep(0.05)
+    time.sleep(1.5)  # recording for a while
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 0, stderr

@@ -84,7 +84,9 @@ def build_rig(
             driver_cls = host.drivers.get(sensor_cfg.driver, field_path=f"{path}.driver")
             plugin = host.drivers.plugin_of(sensor_cfg.driver)
             params = validate_params(driver_cls.Params, sensor_cfg.params, field_path=f"{path}.params", source=src)
-            dctx = DriverContext(sensor_id=sensor_cfg.id, seed=config.seed, realtime=realtime)
+            dctx = DriverContext(
+                sensor_id=sensor_cfg.id, seed=config.seed, realtime=realtime, config_path=path, base_dir=str(base_dir)
+            )
             try:
                 with plugin_errors(plugin, f"driver {sensor_cfg.driver!r} ({path})"):
                     drv = driver_cls(params, dctx)
@@ -109,8 +111,14 @@ def build_rig(
     # Calibration: what drivers know, overridden by the rig file.
     provided = RigCalibration()
     for node in sources:
-        with plugin_errors(node.plugin, f"driver {node.config.driver!r}.calibration()"):
-            driver_cal = node.driver.calibration()
+        try:
+            with plugin_errors(node.plugin, f"driver {node.config.driver!r}.calibration()"):
+                driver_cal = node.driver.calibration()
+        except PluginError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ConfigError):
+                raise ConfigError(cause.reason, field_path=cause.field_path, value=cause.value, choices=cause.choices, source=src) from None
+            raise
         if driver_cal is not None:
             provided = driver_cal.merged(provided)
     calibration = calib_explicit.merged(provided)
