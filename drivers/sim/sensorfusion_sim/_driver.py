@@ -22,7 +22,9 @@ from sensorfusion import (
 )
 from sensorfusion.schema import PinholeCamera
 
+from ._depth import DepthCameraParams, DepthCameras
 from ._people import NUM_JOINTS, PeopleSim
+from ._radar import SimRadar
 from ._render import CameraRenderer
 from ._rig import camera_ids, make_rig
 
@@ -52,6 +54,14 @@ class SimRigParams(BaseModel):
     k1: float = Field(default=0.0, description="Brown–Conrady radial distortion k1")
     k2: float = Field(default=0.0, description="Brown–Conrady radial distortion k2")
     crossing: bool = Field(default=True, description="people 0 and 1 start by crossing each other's path")
+    radars: int = Field(default=0, ge=0, le=4, description="simulated FMCW radars radar0.. on the walls")
+    radar_adc: bool = Field(default=True, description="produce radar{i}/adc ADC cubes [chirps, tx, rx, samples]")
+    radar_points: bool = Field(default=True, description="produce radar{i}/points (an on-chip point cloud)")
+    radar_noise_std: float = Field(default=0.002, ge=0, description="ADC noise (std per real component)")
+    depth_cameras: int = Field(default=0, ge=0, description="simulated RGB-D cameras depth0.. (image + aligned depth)")
+    depth: DepthCameraParams = Field(
+        default_factory=DepthCameraParams, description="RGB-D placement and depth error model"
+    )
 
     @model_validator(mode="after")
     def _room_fits(self) -> SimRigParams:
@@ -94,7 +104,10 @@ class SimRigDriver(_Driver):
             k2=params.k2,
         )
         self.camera_ids = camera_ids(params.cameras)
+        self.radars = [SimRadar(i, context.seed, params.room_m, params.fps, params.radar_noise_std) for i in range(params.radars)]
         self._renderers: list[CameraRenderer] | None = None
+        self.depth_cameras = DepthCameras(params.depth_cameras, params.depth, seed=context.seed, width=params.width,
+                                          height=params.height, fps=params.fps, room_m=params.room_m)  # fmt: skip
         self._next_index = 0
         self._failed_at: set[int] = set()
         self._anchor_ns: int | None = None
@@ -116,6 +129,9 @@ class SimRigDriver(_Driver):
                 )
                 for cid in self.camera_ids
             ]
+        for radar in self.radars:
+            out += radar.streams(adc=self.p.radar_adc, points=self.p.radar_points)
+        out += self.depth_cameras.streams()
         out.append(
             StreamSpec(
                 name=GT_STREAM,
@@ -138,6 +154,11 @@ class SimRigDriver(_Driver):
         return out
 
     def calibration(self) -> RigCalibration:
+        if self.depth_cameras.ids:
+            radars = {r.sensor_id: r.calibration() for r in self.radars}
+            return RigCalibration(sensors={**self.rig.sensors, **radars, **self.depth_cameras.rig.sensors})
+        if self.radars:
+            return RigCalibration(sensors={**self.rig.sensors, **{r.sensor_id: r.calibration() for r in self.radars}})
         return self.rig
 
     def open(self) -> None:
@@ -184,6 +205,9 @@ class SimRigDriver(_Driver):
         t_host_ns = self.context.now_ns()  # one exposure, delivered together
         frames = [Frame(name, t_ns, t_host_ns, index, {"image": image}) for name, image in images]
         gt: dict[str, np.ndarray] = {"joints": joints.astype(np.float32), "person_id": ids}
+        for radar in self.radars:
+            frames += radar.frames(self.people, index, t_ns, t_host_ns, adc=self.p.radar_adc, points=self.p.radar_points)
+        frames += self.depth_cameras.frames_at(index, t_ns, t_host_ns, joints, ids, self.people.heights_m)
         frames.append(Frame(GT_STREAM, t_ns, t_host_ns, index, gt))
         return frames
 
