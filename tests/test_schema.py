@@ -134,6 +134,7 @@ def test_random_streams_round_trip_through_a_session(tmp_path_factory, data):
     for a, b in zip(frames, back, strict=True):
         assert (a.t_sensor_ns, a.seq) == (b.t_sensor_ns, b.seq)
         for k in a.data:
+            assert isinstance(b.data[k], np.ndarray), f"{k} came back as {type(b.data[k]).__name__}"
             assert a.data[k].dtype == b.data[k].dtype and a.data[k].shape == b.data[k].shape
             assert a.data[k].tobytes() == b.data[k].tobytes()
 

@@ -126,7 +126,12 @@ def threading_is_main() -> bool:
 def _print_headline(summary: dict[str, Any]) -> None:
     for sid, figs in summary.get("sinks", {}).items():
         if isinstance(figs, dict) and figs.get("mpjpe_mm") is not None:
-            print(f"MPJPE ({sid}): {figs['mpjpe_mm']:.1f} mm  (median {figs['median_mm']:.1f} mm, joint coverage {figs['joint_coverage']:.1%})")
+            extra = []
+            if figs.get("median_mm") is not None:
+                extra.append(f"median {figs['median_mm']:.1f} mm")
+            if figs.get("joint_coverage") is not None:
+                extra.append(f"joint coverage {figs['joint_coverage']:.1%}")
+            print(f"MPJPE ({sid}): {figs['mpjpe_mm']:.1f} mm" + (f"  ({', '.join(extra)})" if extra else ""))
     print(f"framesets: {summary.get('framesets')}  wall: {summary.get('wall_s')} s" + (f"  session: {summary['out']}" if summary.get("out") else ""))
 
 

@@ -141,7 +141,7 @@ class _StreamReader:
         data = {f: np.asarray(self._array(f)[start:stop]) for f in self.spec.fields}
         return [
             Frame(stream=name, t_sensor_ns=int(ts["t_sensor_ns"][i]), t_host_ns=int(ts["t_host_ns"][i]),
-                  seq=int(ts["seq"][i]), data={f: v[i] for f, v in data.items()})
+                  seq=int(ts["seq"][i]), data={f: v[i, ...] for f, v in data.items()})
             for i in range(stop - start)
         ]
 
