@@ -1,0 +1,17 @@
+"""sensorfusion-onnx: keypoint estimators for user-supplied ONNX models (RTMPose/SimCC, RTMO, YOLO-pose)."""
+
+from ._estimator import FAMILIES, OnnxKeypoints, OnnxKeypointsParams
+from ._geometry import RTMPOSE_MEAN, RTMPOSE_STD, box_to_center_scale, decode_simcc, letterbox, nms, topdown_affine
+
+__all__ = [
+    "FAMILIES",
+    "RTMPOSE_MEAN",
+    "RTMPOSE_STD",
+    "OnnxKeypoints",
+    "OnnxKeypointsParams",
+    "box_to_center_scale",
+    "decode_simcc",
+    "letterbox",
+    "nms",
+    "topdown_affine",
+]
