@@ -79,3 +79,25 @@ def test_load_rig_error_object_carries_fields():
         load_rig(text="sensors: [{id: a, driver: x}]\nrecord: {compression: brotli}\n")
     e = info.value
     assert e.field_path == "record.compression" and e.value == "brotli" and e.choices == ["zstd", "lz4", "none"]
+
+
+def test_calibration_file_in_a_foreign_format_is_read_through_the_toolkit(fixture_plugins, tmp_path, capsys):
+    pytest.importorskip("sensorfusion_calibration", reason="the calibration toolkit (calibration/) is not installed")
+    import os
+    from pathlib import Path
+
+    data = Path(os.environ.get("SENSORFUSION_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+    toml = data / "pose2sim-demo-single" / "calibration" / "Calib_qualisys.toml"
+    if not toml.exists():
+        pytest.skip(f"reference data not found at {toml}")
+    from sensorfusion.schema._config import CalibrationConfig, load_calibration
+
+    cal = load_calibration(CalibrationConfig(file=str(toml)), base_dir=tmp_path)
+    assert len(cal.sensors) == 4
+    assert all(c.camera is not None and c.camera.model == "pinhole" for c in cal.sensors.values())
+    bad = tmp_path / "weird.txt"
+    bad.write_text("no calibration here\n")
+    with pytest.raises(ConfigError, match=r"calibration\.(file|format)"):
+        load_calibration(CalibrationConfig(file=str(bad)), base_dir=tmp_path)
+    with pytest.raises(ConfigError, match=r"calibration\.format.*valid choices"):
+        load_calibration(CalibrationConfig(file=str(toml), format="nope"), base_dir=tmp_path)
