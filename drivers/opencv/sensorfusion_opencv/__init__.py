@@ -6,7 +6,7 @@ calibration of each view). ``cv2`` is imported only when a source opens, so the 
 registers without it and using a driver raises :class:`sensorfusion.MissingDependencyError`.
 """
 
-from ._calib import find_camera, load_calibration_file, rig_calibration_from_toml
+from ._calib import find_camera, load_calibration_file
 from ._drivers import (
     CameraDriver,
     CameraParams,
@@ -41,5 +41,4 @@ __all__ = [
     "__version__",
     "find_camera",
     "load_calibration_file",
-    "rig_calibration_from_toml",
 ]
