@@ -126,9 +126,9 @@ class Dca1000Driver(_Driver):
         super().__init__(params, context)
         p: Dca1000Params = self.params  # type: ignore[assignment]
         self.p = p
-        path = Path(p.cfg)
+        path = Path(self.context.resolve(p.cfg))
         if not path.is_file():
-            raise ConfigError("cfg file not found", field_path="params.cfg", value=p.cfg)
+            raise ConfigError("cfg file not found", field_path=self.context.param_path("cfg"), value=p.cfg)
         text = path.read_text()
         self.model, _ = parse_cfg(text, part=p.part)
         self.layout = adc_layout_from_cfg(text, part=p.part)

@@ -121,6 +121,11 @@ class UartParams(BaseModel):
     command_timeout_s: float = Field(default=2.0, gt=0, description="timeout of each CLI command")
     read_timeout_s: float = Field(default=0.5, gt=0, description="read() returns empty after this long without a frame")
     stop_on_close: bool = Field(default=True, description="send sensorStop when closing")
+    clock: Literal["host", "device"] = Field(
+        default="host",
+        description="t_sensor_ns: 'host' = host time of the first frame + frames x period; 'device' = the "
+        "board's frame number x period (starts at 0 with the board, as the simulated rig's clock does)",
+    )
     emulate: str | None = Field(
         default=None,
         description="'module:callable' giving the frames of an in-process UartEmulator the driver talks to "
@@ -138,7 +143,8 @@ class UartDriver(_Driver):
     for the people-counting/tracking formats, ``<id>/tracks`` (ragged: ``track_id``,
     ``position_m (3,)``, ``velocity_m_per_s (3,)``, ``acceleration_m_per_s2 (3,)``,
     ``confidence``). ``t_sensor_ns`` = host time of the first frame + (frame number - first
-    frame number) x frame period; ``seq`` follows the frame number (gaps are lost frames).
+    frame number) x frame period (``clock: host``), or frame number x frame period
+    (``clock: device``); ``seq`` follows the frame number (gaps are lost frames).
     Corrupt, truncated and dropped frames are counted (:meth:`summary`) and logged.
     """
 
@@ -151,16 +157,16 @@ class UartDriver(_Driver):
         self.p = p
         self.model = None
         if p.cfg is not None:
-            path = Path(p.cfg)
+            path = Path(self.context.resolve(p.cfg))
             if not path.is_file():
-                raise ConfigError("cfg file not found", field_path="params.cfg", value=p.cfg)
+                raise ConfigError("cfg file not found", field_path=self.context.param_path("cfg"), value=p.cfg)
             self._cfg_text: str | None = path.read_text()
             self.model, _ = parse_cfg(self._cfg_text, part=p.part)
         else:
             self._cfg_text = None
         period_ms = self.model.frame_period_ms if self.model is not None else p.frame_period_ms
         if period_ms is None:
-            raise ConfigError("give a cfg or frame_period_ms", field_path="params.frame_period_ms")
+            raise ConfigError("give a cfg or frame_period_ms", field_path=self.context.param_path("frame_period_ms"))
         self.period_ns = round(period_ms * 1e6)
         self._data: Any = None
         self._config: Any = None
@@ -173,9 +179,13 @@ class UartDriver(_Driver):
         self._emulator: Any = None
         self._payloads: Iterator[bytes] | None = None
         if p.emulate is None and p.data_port is None:
-            raise ConfigError("give data_port (a board) or emulate (an emulated one)", field_path="params.data_port")
+            raise ConfigError(
+                "give data_port (a board) or emulate (an emulated one)", field_path=self.context.param_path("data_port")
+            )
         if p.emulate is not None and (":" not in p.emulate):
-            raise ConfigError("emulate must be 'module:callable'", field_path="params.emulate", value=p.emulate)
+            raise ConfigError(
+                "emulate must be 'module:callable'", field_path=self.context.param_path("emulate"), value=p.emulate
+            )
 
     def streams(self) -> list[StreamSpec]:
         sid = self.context.sensor_id
@@ -229,7 +239,9 @@ class UartDriver(_Driver):
                 source = getattr(importlib.import_module(module), attr)
             except (ImportError, AttributeError) as exc:
                 raise ConfigError(
-                    f"cannot import the emulate callable: {exc}", field_path="params.emulate", value=p.emulate
+                    f"cannot import the emulate callable: {exc}",
+                    field_path=self.context.param_path("emulate"),
+                    value=p.emulate,
                 ) from exc
             items = source(
                 seed=self.context.seed, format=p.format, frame_period_s=self.period_ns / 1e9, **p.emulate_params
@@ -265,8 +277,11 @@ class UartDriver(_Driver):
 
     def _frames_of(self, rf: RadarFrame, t_host: int) -> list[Frame]:
         if self._t0_ns is None:
-            self._t0_ns = t_host
-            self._fn0 = rf.frame_number
+            if self.p.clock == "device":
+                self._t0_ns, self._fn0 = 0, 0
+            else:
+                self._t0_ns = t_host
+                self._fn0 = rf.frame_number
         rel = (rf.frame_number - self._fn0) & 0xFFFFFFFF
         if rel >= 1 << 31:  # the firmware restarted its counter: start a new epoch
             self._t0_ns, self._fn0, rel = t_host, rf.frame_number, 0

@@ -299,3 +299,29 @@ def test_params_need_a_port_or_an_emulator() -> None:
 
     with pytest.raises(ConfigError, match="data_port"):
         UartDriver(UartDriver.Params.model_validate({"frame_period_ms": 50.0}), DriverContext(sensor_id="r"))
+
+
+@pytest.mark.parametrize("clock", ["device", "host"])
+def test_clock_device_counts_from_the_board_frame_number(tmp_path: Path, clock: str) -> None:
+    """``clock: device`` stamps frame number x period (the board's clock, like the simulated
+    rig's); ``host`` anchors the first frame at host time."""
+    from sensorfusion.run import main
+    from sensorfusion.store import Session
+
+    cfg = _cfg_path(tmp_path)
+    rig = tmp_path / "rig.yaml"
+    out = tmp_path / "s.zarr"
+    rig.write_text(
+        "name: ti-clock\nsensors:\n  - id: radar0\n    driver: ti_mmwave.uart\n    params:\n"
+        f"      cfg: {cfg}\n      format: oob\n      clock: {clock}\n"
+        "      emulate: sensorfusion_ti_mmwave.emulator:random_clouds\n      emulate_params: {max_points: 5}\n"
+    )
+    assert main([str(rig), "--max-frames", "10", "--out", str(out), "--fast", "--quiet"]) == 0
+    ts = Session.open(str(out)).timestamps("radar0/points")
+    period = np.diff(ts["t_sensor_ns"])
+    assert np.all(period > 0)
+    if clock == "device":
+        assert np.array_equal(ts["t_sensor_ns"] % period[0], np.zeros_like(ts["t_sensor_ns"]))
+        assert ts["t_sensor_ns"][0] < 10 * period[0]
+    else:
+        assert abs(int(ts["t_sensor_ns"][0]) - int(ts["t_host_ns"][0])) < 5_000_000_000
