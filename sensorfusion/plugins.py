@@ -37,7 +37,7 @@ __all__ = [
 log = logging.getLogger("sensorfusion.plugins")
 
 ENTRY_POINT_GROUP = "sensorfusion"
-BUILTIN_PLUGINS = ("sensorfusion._builtin.replay", "sensorfusion._builtin.fusion", "sensorfusion._builtin.core")
+BUILTIN_PLUGINS = ("sensorfusion._builtin.replay", "sensorfusion._builtin.fusion", "sensorfusion._builtin.triangulate_cmd", "sensorfusion._builtin.core")
 
 T = TypeVar("T")
 

@@ -1,27 +1,34 @@
-"""Built-in plugin: ``triangulate.dlt``, the simple confidence-weighted DLT fusion stage.
+"""Built-in plugin: the fusion stages.
 
-It needs person ids that agree across views (the simulator's oracle identities, or an
-upstream association stage); detections with ``person_id < 0`` are counted and skipped.
+* ``triangulate.dlt`` — the simple confidence-weighted DLT; needs person ids that agree across
+  views (detections with ``person_id < 0`` are counted and skipped).
+* ``triangulate`` — one person, robust triangulation (outlier views rejected, Gauss–Newton
+  refinement), any calibrated camera model, optional filter.
+* ``multiperson`` — several people without ids: cross-view association, robust triangulation,
+  tracking with persistent ids, and filtering.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from .._components import Estimator, StageContext
 from .._errors import ConfigError
+from .._kernels import resolve_tier
+from ..fusion._cameras import view_model
 from ..fusion._dlt import triangulate_dlt
+from ..fusion._pipeline import FusionSettings, PersonFusion
 from ..geometry._pinhole import project_pinhole, projection_matrix
 from ..geometry._undistort import undistort_pixels
 from ..hookspecs import hookimpl
 from ..schema._calibration import PinholeCamera
 from ..schema._streams import FieldSpec, FrameKind, FrameSet, StreamSpec
 
-__all__ = ["DltTriangulator"]
+__all__ = ["DltTriangulator", "MultiPersonFusion", "SinglePersonFusion"]
 
 
 class DltParams(BaseModel):
@@ -51,7 +58,9 @@ class DltTriangulator(Estimator):
         skeletons = {s.skeleton for s in context.inputs}
         if len(skeletons) != 1 or None in skeletons:
             raise ConfigError(
-                "all inputs must declare the same skeleton", field_path=f"{context.config_path or context.stage_id}.inputs", value=sorted(map(str, skeletons))
+                "all inputs must declare the same skeleton",
+                field_path=f"{context.config_path or context.stage_id}.inputs",
+                value=sorted(map(str, skeletons)),
             )
         self.skeleton = context.skeletons.get(str(next(iter(skeletons))))
         self.views = [s.name for s in context.inputs]
@@ -154,6 +163,160 @@ class DltTriangulator(Estimator):
         }
 
 
+class RobustParams(BaseModel):
+    """Parameters shared by ``triangulate`` and ``multiperson``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_confidence: float = Field(default=0.3, ge=0, le=1, description="2D keypoints at or below this are left out")
+    min_views: int = Field(default=2, ge=2, description="views needed to triangulate a joint")
+    robust: bool = Field(default=True, description="reject views that reproject farther than threshold_px")
+    threshold_px: float = Field(default=15.0, gt=0, description="outlier threshold on the reprojection error (pixels)")
+    refine_iters: int = Field(default=2, ge=0, le=50, description="Gauss-Newton iterations after the linear solution")
+    tier: Literal["auto", "numpy", "cpu", "cuda"] = Field(default="auto", description="kernel tier")
+    filter: Literal["none", "one_euro", "kalman"] = Field(
+        default="one_euro", description="online temporal filter per track"
+    )
+    one_euro_min_cutoff_hz: float = Field(default=2.0, gt=0, description="One-Euro minimum cut-off frequency")
+    one_euro_beta: float = Field(default=20.0, ge=0, description="One-Euro speed coefficient")
+    kalman_process_noise: float = Field(default=5.0, gt=0, description="Kalman white-acceleration density (m^2/s^3)")
+    kalman_measurement_noise_m: float = Field(default=0.015, gt=0, description="Kalman measurement noise (m, 1 sigma)")
+    bone_lengths: bool = Field(
+        default=False, description="hold each track's bone lengths at their median of the first 30 frames"
+    )
+
+
+class MultiPersonParams(RobustParams):
+    max_ray_distance_m: float = Field(
+        default=0.15, gt=0, description="association: median ray-to-ray distance for a match"
+    )
+    min_common_joints: int = Field(default=3, ge=1, description="association: joints two detections must share")
+    min_joints: int = Field(default=5, ge=1, description="a person hypothesis needs this many triangulated joints")
+    merge_distance_m: float = Field(
+        default=0.25, gt=0, description="hypotheses closer than this (median joint) with disjoint views merge"
+    )
+    max_track_distance_m: float = Field(
+        default=0.4, gt=0, description="tracking gate: mean joint distance to the prediction"
+    )
+    max_speed_m_s: float = Field(
+        default=2.0, ge=0, description="tracking gate grows by this speed while a track is unseen"
+    )
+    max_missing_s: float = Field(
+        default=1.0, ge=0, description="a track unseen this long dies (re-identification window)"
+    )
+    birth_hits: int = Field(default=2, ge=1, description="frames a new track needs before it is reported")
+
+
+class _FusionStage(Estimator):
+    input_kinds = (FrameKind.KEYPOINTS2D,)
+    requires_camera_calibration = True
+    multiperson: ClassVar[bool] = True
+
+    def __init__(self, params: BaseModel, context: StageContext) -> None:
+        super().__init__(params, context)
+        assert isinstance(params, RobustParams)
+        self.p = params
+        skeletons = {s.skeleton for s in context.inputs}
+        if len(skeletons) != 1 or None in skeletons:
+            raise ConfigError(
+                "all inputs must declare the same skeleton",
+                field_path=f"{context.config_path or context.stage_id}.inputs",
+                value=sorted(map(str, skeletons)),
+            )
+        self.skeleton = context.skeletons.get(str(next(iter(skeletons))))
+        self.views = [s.name for s in context.inputs]
+        models = [
+            view_model(
+                context.calibration.camera(s.sensor),
+                context.calibration.sensors[s.sensor].world_from_sensor,
+                field_path=f"calibration.sensors.{s.sensor}.camera.model",
+            )
+            for s in context.inputs
+        ]
+        resolve_tier(params.tier, field_path=context.param_path("tier"))
+        extra = params.model_dump(exclude=set(RobustParams.model_fields)) if self.multiperson else {}
+        settings = FusionSettings(
+            multiperson=self.multiperson,
+            **{k: v for k, v in params.model_dump().items() if k in RobustParams.model_fields},
+            **extra,
+        )
+        self.fusion = PersonFusion(models, self.skeleton.parents, settings)
+        self.out_name = f"{context.stage_id}/skeleton3d"
+        self._persons = 0
+
+    def outputs(self) -> list[StreamSpec]:
+        J = self.skeleton.num_joints
+        return [
+            StreamSpec(
+                name=self.out_name,
+                kind=FrameKind.SKELETON3D,
+                ragged=True,
+                skeleton=self.skeleton.name,
+                fields={
+                    "joints": FieldSpec(dtype="float32", shape=(J, 3)),
+                    "person_id": FieldSpec(dtype="int64"),
+                    "reprojection_error_px": FieldSpec(dtype="float32", shape=(J,)),
+                    "views": FieldSpec(dtype="int8", shape=(J,)),
+                    "status": FieldSpec(dtype="int8", shape=(J,)),
+                },
+            )
+        ]
+
+    def process(self, frameset: FrameSet) -> Mapping[str, Mapping[str, np.ndarray]]:
+        dets: list[np.ndarray | None] = []
+        for name in self.views:
+            f = frameset.get(name)
+            dets.append(None if f is None else np.asarray(f["keypoints"]))
+        r = self.fusion.step(frameset.t_ref_ns * 1e-9, dets)
+        K, J = len(r.track_id), self.skeleton.num_joints
+        self._persons += K
+        return {
+            self.out_name: {
+                "joints": r.joints.astype(np.float32).reshape(K, J, 3),
+                "person_id": r.track_id.astype(np.int64),
+                "reprojection_error_px": r.reprojection_error_px.astype(np.float32).reshape(K, J),
+                "views": np.minimum(r.views, 127).astype(np.int8).reshape(K, J),
+                "status": r.status.astype(np.int8).reshape(K, J),
+            }
+        }
+
+    def summary(self) -> dict[str, Any]:
+        per_view = self.fusion.reprojection_summary()
+        tr = self.fusion.tracker
+        out: dict[str, Any] = {
+            "framesets": self.fusion.frames,
+            "person_frames": self._persons,
+            "per_view": {name: s for name, s in zip(self.views, per_view, strict=True)},
+        }
+        if self.multiperson:
+            out.update(tracks_born=tr.births, tracks_died=tr.deaths, reidentified=tr.reidentified)
+        return out
+
+
+class SinglePersonFusion(_FusionStage):
+    """One person seen by several cameras: per view the detection with the highest total
+    confidence, robust triangulation (outlier views rejected, Gauss–Newton refinement), an
+    optional temporal filter. Any calibrated camera model. Output ``<stage>/skeleton3d``:
+    ``joints (J, 3)`` world metres, ``person_id`` (0), ``reprojection_error_px (J,)`` (mean over
+    inlier views), ``views (J,)`` inlier views, ``status (J,)`` TriangulationStatus bits."""
+
+    name = "triangulate"
+    Params = RobustParams
+    multiperson = False
+
+
+class MultiPersonFusion(_FusionStage):
+    """Several people, no ids needed (``person_id`` of the input is ignored): cross-view
+    association by ray distances with cycle-consistent grouping, robust triangulation, merging of
+    split hypotheses, tracking with persistent ids (Hungarian, birth/death, re-identification
+    after short occlusions) and a filter per track. Output as ``triangulate``, with
+    ``person_id`` the track id."""
+
+    name = "multiperson"
+    Params = MultiPersonParams
+    multiperson = True
+
+
 @hookimpl
 def sensorfusion_add_estimators() -> Sequence[type[Estimator]]:
-    return [DltTriangulator]
+    return [DltTriangulator, SinglePersonFusion, MultiPersonFusion]
