@@ -7,11 +7,15 @@ PY=${PYTHON:-python3}
 VENV=${SENSORFUSION_VENV:-.venv}
 
 distributions() {
-  # the core first, then every distribution of the monorepo
-  echo "-e .[test]"
-  for d in calibration drivers/* plugins/*; do
-    if [ -f "$d/pyproject.toml" ]; then echo "-e $d"; fi
-  done
+  # the core first, then every distribution of the monorepo, each with all its extras
+  # (optional vendor libraries, test and benchmark peers) so the whole suite runs
+  "$VENV/bin/python" - <<'PY'
+import glob, pathlib, tomllib
+dirs = ["."] + sorted(d for d in ["calibration", *glob.glob("drivers/*"), *glob.glob("plugins/*")] if pathlib.Path(d, "pyproject.toml").is_file())
+for d in dirs:
+    extras = sorted(tomllib.loads(pathlib.Path(d, "pyproject.toml").read_text()).get("project", {}).get("optional-dependencies", {}))
+    print(f"-e {d}[{','.join(extras)}]" if extras else f"-e {d}")
+PY
 }
 
 stamp_input() {
@@ -41,8 +45,12 @@ setup() {
     fi
   fi
   # constraints.txt pins torch==2.13.0 (an unpinned torch pulls gigabytes of CUDA wheels)
-  # shellcheck disable=SC2046
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c constraints.txt $(distributions)
+  local args
+  args=$(distributions)
+  set -f  # the [extras] must not be globbed
+  # shellcheck disable=SC2086
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c constraints.txt $args
+  set +f
   echo "$want" > "$stamp"
 }
 

@@ -100,7 +100,12 @@ def test_sigint_stops_cleanly_and_flushes(fixture_plugins, tmp_path):
         time.sleep(0.05)
     time.sleep(1.5)  # recording for a while
     proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=60)
+    try:
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
     assert proc.returncode == 0, stderr
     s = json.loads(stdout.strip().splitlines()[-1])
     assert s["interrupted"] is True and s["framesets"] > 10

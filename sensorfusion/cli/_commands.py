@@ -94,18 +94,23 @@ def run_rig(args: argparse.Namespace) -> int:
         replay_of=args.replay,
     )
     runner = Runner(rig, host, options)
-    previous = signal.getsignal(signal.SIGTERM)
 
-    def _on_term(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        # First Ctrl-C / SIGTERM: a clean stop (drain, flush). A second one: stop now.
+        if runner.stop_requested:
+            raise KeyboardInterrupt
+        runner.request_stop()
 
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     if threading_is_main():
-        signal.signal(signal.SIGTERM, _on_term)
+        for s in previous:
+            signal.signal(s, _on_signal)
     try:
         result = runner.run()
     finally:
         if threading_is_main():
-            signal.signal(signal.SIGTERM, previous)
+            for s, h in previous.items():
+                signal.signal(s, h)
     summary = result.summary
     if args.json:
         print(json.dumps(summary, default=str))

@@ -127,6 +127,18 @@ class Runner:
         self._sources_alive = 0
         self._sources_lock = threading.Lock()
         self._t_start_ns = time.time_ns()
+        self._stop_requested = False
+
+    # -- stopping ----------------------------------------------------------------------------
+    def request_stop(self) -> None:
+        """Ask the run to stop cleanly (what Ctrl-C and SIGTERM do): sources stop, every queue
+        drains, the session is flushed. Safe to call from a signal handler."""
+        self._stop_requested = True
+        self.ctl.stop.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop_requested
 
     # -- events ----------------------------------------------------------------------------
     def event(self, kind: str, source: str, message: str, **extra: Any) -> None:
@@ -438,7 +450,11 @@ class Runner:
                 t.start()
             self.host.notify("sensorfusion_session_started", run=self.run_info)
             with live:
+                announced = False
                 while any(t.is_alive() for t in workers):
+                    if self._stop_requested and not announced:
+                        announced = interrupted = True
+                        self.event("interrupted", "run", "stop requested (Ctrl-C / SIGTERM)")
                     for t in workers:
                         t.join(timeout=self.opt.live_refresh_s / max(len(workers), 1))
                     live.refresh()
@@ -452,6 +468,9 @@ class Runner:
             for t in workers:
                 t.join(timeout=30)
         finally:
+            if self._stop_requested and not interrupted:
+                interrupted = True
+                self.event("interrupted", "run", "stop requested (Ctrl-C / SIGTERM)")
             self.ctl.stop.set()
             self.bus.close()
             for t in self._threads:
