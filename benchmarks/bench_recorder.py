@@ -337,7 +337,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # ---- real time --------------------------------------------------------------
         if not args.skip_realtime:
             results["realtime"] = []
-            for compression, level in (("zstd", args.realtime_level), ("lz4", 1)):
+            for compression, level in (("zstd", args.realtime_level), ("lz4", 1), ("none", 1)):
                 out = tmp / f"realtime-{compression}.zarr"
                 rt = bench_realtime(workload, out, compression, level, args.max_buffer_mb)
                 shutil.rmtree(out, ignore_errors=True)
