@@ -468,3 +468,22 @@ def test_replay_stops_promptly(tmp_path: Path) -> None:
         assert driver.read() == []
     assert driver.read() == []
     assert time.monotonic() - t0 < 1.0
+
+
+def test_background_writer_waits_instead_of_dropping_when_asked(tmp_path):
+    from sensorfusion import FieldSpec, Frame, FrameKind, StreamSpec
+    from sensorfusion.store import Session, SessionWriter
+
+    spec = StreamSpec(name="cam0/image", kind=FrameKind.IMAGE, fields={"image": FieldSpec(dtype="uint8", shape=(256, 256, 3))})
+    frames = [Frame("cam0/image", i, i, i, {"image": np.full((256, 256, 3), i % 251, np.uint8)}) for i in range(60)]
+    results = {}
+    for policy in ("drop", "wait"):
+        w = SessionWriter(str(tmp_path / f"{policy}.zarr"), rig={"name": policy}, calibration=None,
+                          max_buffer_mb=0.5, commit_interval_s=0.2, when_full=policy)
+        w.add_stream(spec)
+        w.start()
+        ok = [w.write(f) for f in frames]
+        w.close()
+        results[policy] = (sum(ok), Session.open(str(tmp_path / f"{policy}.zarr")).streams()["cam0/image"].count)
+    assert results["wait"] == (60, 60)
+    assert results["drop"][0] < 60 and results["drop"][1] == results["drop"][0]

@@ -164,6 +164,8 @@ class Runner:
             level=rec.level,
             commit_interval_s=rec.commit_interval_s,
             overwrite=self.opt.overwrite,
+            # live: never stall the sources (drops are counted); --fast and replays lose nothing
+            when_full="drop" if self.opt.realtime else "wait",
         )
         for name in self.rig.record_streams:
             self.writer.add_stream(self.rig.source_specs[name])

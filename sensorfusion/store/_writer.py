@@ -193,6 +193,9 @@ class SessionWriter:
         commit_interval_s: background commit period; also the ``maybe_commit`` period.
         overwrite: replace an existing session at ``path`` instead of raising StoreError.
         max_buffer_mb: bound on buffered, not yet committed frame bytes.
+        when_full: in background mode, what ``write`` does when the buffer is full: ``drop``
+            the frame (counted; live rigs must not stall) or ``wait`` for the writer thread
+            (offline runs and replays, which must lose nothing).
         workers: threads issuing chunk writes in parallel (default: twice the CPU count, at most 8).
     """
 
@@ -208,6 +211,7 @@ class SessionWriter:
         overwrite: bool = False,
         max_buffer_mb: float = 1024.0,
         workers: int | None = None,
+        when_full: Literal["drop", "wait"] = "drop",
     ) -> None:
         if compression not in ("zstd", "lz4", "none"):
             raise ConfigError("unknown compression", field_path="record.compression", value=compression,
@@ -223,6 +227,9 @@ class SessionWriter:
         self.level = level
         self.commit_interval_s = float(commit_interval_s)
         self.max_buffer_bytes = int(max_buffer_mb * _MIB)
+        if when_full not in ("drop", "wait"):
+            raise ConfigError("unknown policy", field_path="when_full", value=when_full, choices=["drop", "wait"])
+        self.when_full = when_full
         if self.path.exists() and not overwrite:
             raise StoreError(f"{self.path} already exists (pass overwrite=True to replace it)")
         cal = calibration.model_dump(mode="json") if calibration is not None else None
@@ -347,7 +354,7 @@ class SessionWriter:
                     self._buffered_bytes += nbytes
                     self._buffer_peak = max(self._buffer_peak, self._buffered_bytes)
                     return True
-                if self._thread is not None:
+                if self._thread is not None and self.when_full == "drop":
                     st.dropped += 1
                     self._stats_dirty = True
                     if st.dropped == 1:
@@ -355,6 +362,9 @@ class SessionWriter:
                                         f"recorder buffer over {self.max_buffer_bytes / _MIB:.0f} MiB; dropping frames",
                                         None, {"stream": key})
                     return False
+            if self._thread is not None:
+                time.sleep(0.002)  # background, when_full="wait": the writer thread frees space
+                continue
             self.commit()  # foreground: apply back-pressure instead of dropping
 
     def event(self, kind: str, source: str, message: str, t_ns: int | None = None, **extra: Any) -> None:
