@@ -76,6 +76,6 @@ def test_radar_example_tracks_the_emulated_uart_board(tmp_path):
     s = Session.open(str(out))
     assert s.streams()["uart0/points"].count > 0
     tracks = list(s.read("uart_tracks/tracks", stage="uart_tracks"))
-    assert len(tracks) == s.summary["framesets"]
+    assert len(tracks) >= s.summary["framesets"] - s.summary["partial_framesets"]
     assert s.summary["estimators"]["uart_tracks"]["tracks_started"] >= 1
     assert s.summary["partial_framesets"] < s.summary["framesets"] // 2
