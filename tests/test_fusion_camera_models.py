@@ -32,3 +32,40 @@ def test_triangulation_through_any_camera_model(kind):
     res = triangulate_points(ideal, np.ones(ideal.shape[:2]), P, tier="numpy")
     np.testing.assert_allclose(res.points3d, X, atol=1e-6)
     assert np.all(res.reprojection_error_px < 1e-6)
+
+
+@pytest.mark.parametrize("kind", ["pinhole", "kannala_brandt"])
+def test_dlt_stage_triangulates_through_any_camera_model(kind):
+    from sensorfusion import (
+        FieldSpec,
+        Frame,
+        FrameKind,
+        FrameSet,
+        RigCalibration,
+        SensorCalibration,
+        StageContext,
+        StreamSpec,
+    )
+    from sensorfusion._builtin.fusion import DltParams, DltTriangulator
+    from sensorfusion.schema import SkeletonRegistry, builtin_skeletons
+
+    cam = cameras(kind)
+    poses = [look_at(np.array([3 * np.cos(a), 3 * np.sin(a), 2.0]), np.array([0.0, 0.0, 1.0])) for a in np.linspace(0, 2 * np.pi, 5)[:-1]]
+    cal = RigCalibration(sensors={f"cam{i}": SensorCalibration(camera=cam, world_from_sensor=p) for i, p in enumerate(poses)})
+    specs = [
+        StreamSpec(name=f"cam{i}/keypoints2d", kind=FrameKind.KEYPOINTS2D, ragged=True, skeleton="coco17",
+                   fields={"keypoints": FieldSpec(dtype="float32", shape=(17, 3)), "person_id": FieldSpec(dtype="int64")})
+        for i in range(4)
+    ]
+    ctx = StageContext(stage_id="fusion", inputs=specs, calibration=cal, skeletons=SkeletonRegistry(builtin_skeletons()))
+    est = DltTriangulator(DltParams(tier="numpy"), ctx)
+    X = np.random.default_rng(1).uniform([-0.5, -0.5, 0.2], [0.5, 0.5, 1.8], size=(17, 3))
+    frames = {}
+    for i, pose in enumerate(poses):
+        uv = world_to_pixels(cam, pose, X)
+        kp = np.concatenate([uv, np.ones((17, 1))], axis=1).astype(np.float32)[None]
+        frames[specs[i].name] = Frame(specs[i].name, 0, 0, 0, {"keypoints": kp, "person_id": np.array([7])})
+    out = est.process(FrameSet(0, 0, 0, frames))["fusion/skeleton3d"]
+    assert out["person_id"].tolist() == [7]
+    np.testing.assert_allclose(out["joints"][0], X, atol=2e-3)  # float32 pixels in, float32 out
+    assert np.all(out["views"][0] == 4) and np.all(out["reprojection_error_px"][0] < 0.05)

@@ -1,7 +1,7 @@
 """Built-in plugin: the fusion stages.
 
-* ``triangulate.dlt`` — the simple confidence-weighted DLT; needs person ids that agree across
-  views (detections with ``person_id < 0`` are counted and skipped).
+* ``triangulate.dlt`` — the plain confidence-weighted DLT, no outlier rejection; needs person
+  ids that agree across views (detections with ``person_id < 0`` are counted and skipped).
 * ``triangulate`` — one person, robust triangulation (outlier views rejected, Gauss–Newton
   refinement), any calibrated camera model, optional filter.
 * ``multiperson`` — several people without ids: cross-view association, robust triangulation,
@@ -19,13 +19,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from .._components import Estimator, StageContext
 from .._errors import ConfigError
 from .._kernels import resolve_tier
-from ..fusion._cameras import view_model
-from ..fusion._dlt import triangulate_dlt
+from ..fusion._cameras import ViewModel, view_model
 from ..fusion._pipeline import FusionSettings, PersonFusion
-from ..geometry._pinhole import project_pinhole, projection_matrix
-from ..geometry._undistort import undistort_pixels
+from ..fusion._triangulate import triangulate_points
 from ..hookspecs import hookimpl
-from ..schema._calibration import PinholeCamera
+from ..schema._skeletons import SkeletonSpec
 from ..schema._streams import FieldSpec, FrameKind, FrameSet, StreamSpec
 
 __all__ = ["DltTriangulator", "MultiPersonFusion", "SinglePersonFusion"]
@@ -36,10 +34,49 @@ class DltParams(BaseModel):
 
     min_confidence: float = Field(default=0.3, ge=0, le=1, description="2D keypoints at or below this are left out")
     min_views: int = Field(default=2, ge=2, description="views needed to triangulate a joint")
+    tier: Literal["auto", "numpy", "cpu", "cuda"] = Field(default="auto", description="kernel tier")
+
+
+def _input_skeleton(context: StageContext) -> SkeletonSpec:
+    """The one skeleton every keypoint input declares."""
+    skeletons = {s.skeleton for s in context.inputs}
+    if len(skeletons) != 1 or None in skeletons:
+        raise ConfigError(
+            "all inputs must declare the same skeleton",
+            field_path=f"{context.config_path or context.stage_id}.inputs",
+            value=sorted(map(str, skeletons)),
+        )
+    return context.skeletons.get(str(next(iter(skeletons))))
+
+
+def _view_models(context: StageContext) -> list[ViewModel]:
+    """Undistortion + projection matrix of every input's camera (any camera model)."""
+    return [
+        view_model(
+            context.calibration.camera(s.sensor),
+            context.calibration.sensors[s.sensor].world_from_sensor,
+            field_path=f"calibration.sensors.{s.sensor}.camera.model",
+        )
+        for s in context.inputs
+    ]
+
+
+def _skeleton3d_spec(name: str, skeleton: SkeletonSpec, *, status: bool) -> StreamSpec:
+    J = skeleton.num_joints
+    fields = {
+        "joints": FieldSpec(dtype="float32", shape=(J, 3)),
+        "person_id": FieldSpec(dtype="int64"),
+        "reprojection_error_px": FieldSpec(dtype="float32", shape=(J,)),
+        "views": FieldSpec(dtype="int8", shape=(J,)),
+    }
+    if status:
+        fields["status"] = FieldSpec(dtype="int8", shape=(J,))
+    return StreamSpec(name=name, kind=FrameKind.SKELETON3D, ragged=True, skeleton=skeleton.name, fields=fields)
 
 
 class DltTriangulator(Estimator):
-    """Triangulate each person (by ``person_id``) from every view with a confidence-weighted DLT.
+    """Triangulate each person (by ``person_id``) from every view with a confidence-weighted DLT
+    (no outlier rejection), through any calibrated camera model.
 
     Output ``<stage>/skeleton3d`` (ragged per person): ``joints (J, 3)`` world metres (NaN where
     fewer than ``min_views`` views), ``person_id``, ``reprojection_error_px (J,)`` (mean over
@@ -55,30 +92,11 @@ class DltTriangulator(Estimator):
         super().__init__(params, context)
         assert isinstance(params, DltParams)
         self.p = params
-        skeletons = {s.skeleton for s in context.inputs}
-        if len(skeletons) != 1 or None in skeletons:
-            raise ConfigError(
-                "all inputs must declare the same skeleton",
-                field_path=f"{context.config_path or context.stage_id}.inputs",
-                value=sorted(map(str, skeletons)),
-            )
-        self.skeleton = context.skeletons.get(str(next(iter(skeletons))))
+        resolve_tier(params.tier, field_path=context.param_path("tier"))
+        self.skeleton = _input_skeleton(context)
         self.views = [s.name for s in context.inputs]
-        self.cameras: list[PinholeCamera] = []
-        P = []
-        for s in context.inputs:
-            cam = context.calibration.camera(s.sensor)
-            if not isinstance(cam, PinholeCamera):
-                raise ConfigError(
-                    f"triangulate.dlt supports pinhole cameras only; {s.sensor} is {cam.model}",
-                    field_path=f"calibration.sensors.{s.sensor}.camera.model",
-                    value=cam.model,
-                    choices=["pinhole"],
-                )
-            self.cameras.append(cam)
-            P.append(projection_matrix(cam, context.calibration.sensors[s.sensor].world_from_sensor))
-        self.P = np.stack(P)
-        self.poses = [context.calibration.sensors[s.sensor].world_from_sensor for s in context.inputs]
+        self.models = _view_models(context)
+        self.P = np.stack([m.P for m in self.models])
         self.out_name = f"{context.stage_id}/skeleton3d"
         self._frames = 0
         self._persons = 0
@@ -87,27 +105,12 @@ class DltTriangulator(Estimator):
         self._reproj_n = 0
 
     def outputs(self) -> list[StreamSpec]:
-        J = self.skeleton.num_joints
-        return [
-            StreamSpec(
-                name=self.out_name,
-                kind=FrameKind.SKELETON3D,
-                ragged=True,
-                skeleton=self.skeleton.name,
-                fields={
-                    "joints": FieldSpec(dtype="float32", shape=(J, 3)),
-                    "person_id": FieldSpec(dtype="int64"),
-                    "reprojection_error_px": FieldSpec(dtype="float32", shape=(J,)),
-                    "views": FieldSpec(dtype="int8", shape=(J,)),
-                },
-            )
-        ]
+        return [_skeleton3d_spec(self.out_name, self.skeleton, status=False)]
 
     def process(self, frameset: FrameSet) -> Mapping[str, Mapping[str, np.ndarray]]:
         J = self.skeleton.num_joints
         V = len(self.views)
         per_view: list[dict[int, np.ndarray]] = []
-        ids: set[int] = set()
         for name in self.views:
             f = frameset.get(name)
             people: dict[int, np.ndarray] = {}
@@ -115,11 +118,10 @@ class DltTriangulator(Estimator):
                 for kp, pid in zip(f["keypoints"], f["person_id"], strict=True):
                     if pid < 0:
                         self._unassociated += 1
-                        continue
-                    people[int(pid)] = kp
-                    ids.add(int(pid))
+                    else:
+                        people[int(pid)] = kp
             per_view.append(people)
-        order = sorted(ids)
+        order = sorted({pid for people in per_view for pid in people})
         P = len(order)
         pts = np.full((V, P, J, 2), np.nan)
         conf = np.zeros((V, P, J))
@@ -127,30 +129,26 @@ class DltTriangulator(Estimator):
             for p, pid in enumerate(order):
                 kp = people.get(pid)
                 if kp is not None:
-                    pts[v, p] = undistort_pixels(kp[:, :2].astype(np.float64), self.cameras[v])
+                    pts[v, p] = self.models[v].undistort(kp[:, :2].astype(np.float64))
                     conf[v, p] = np.nan_to_num(kp[:, 2].astype(np.float64))
-        X, n_used = triangulate_dlt(pts, conf, self.P, min_views=self.p.min_views, min_confidence=self.p.min_confidence)
-        err = np.full((P, J), np.nan)
-        if P:
-            used = np.isfinite(pts).all(-1) & (conf > self.p.min_confidence)
-            errs = np.zeros((P, J))
-            for v in range(V):
-                uv, _ = project_pinhole(X, self.cameras[v], self.poses[v])
-                e = np.linalg.norm(uv - pts[v], axis=-1)
-                errs += np.where(used[v], np.nan_to_num(e), 0.0)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                err = np.where(n_used >= self.p.min_views, errs / np.maximum(n_used, 1), np.nan)
-            finite = np.isfinite(err)
-            self._reproj_sum += float(err[finite].sum())
-            self._reproj_n += int(finite.sum())
+        r = triangulate_points(
+            pts, conf, self.P, min_confidence=self.p.min_confidence, min_views=self.p.min_views, tier=self.p.tier
+        )
+        views = r.views_used
+        with np.errstate(invalid="ignore", divide="ignore"):
+            err = np.where(r.inliers, np.nan_to_num(r.reprojection_error_px), 0.0).sum(axis=0) / views
+        err = np.where(np.isfinite(r.points3d).all(-1), err, np.nan)
+        finite = np.isfinite(err)
+        self._reproj_sum += float(err[finite].sum())
+        self._reproj_n += int(finite.sum())
         self._frames += 1
         self._persons += P
         return {
             self.out_name: {
-                "joints": X.astype(np.float32).reshape(P, J, 3),
+                "joints": r.points3d.astype(np.float32).reshape(P, J, 3),
                 "person_id": np.asarray(order, dtype=np.int64),
                 "reprojection_error_px": err.astype(np.float32).reshape(P, J),
-                "views": n_used.astype(np.int8).reshape(P, J),
+                "views": np.minimum(views, 127).astype(np.int8).reshape(P, J),
             }
         }
 
@@ -216,23 +214,9 @@ class _FusionStage(Estimator):
         super().__init__(params, context)
         assert isinstance(params, RobustParams)
         self.p = params
-        skeletons = {s.skeleton for s in context.inputs}
-        if len(skeletons) != 1 or None in skeletons:
-            raise ConfigError(
-                "all inputs must declare the same skeleton",
-                field_path=f"{context.config_path or context.stage_id}.inputs",
-                value=sorted(map(str, skeletons)),
-            )
-        self.skeleton = context.skeletons.get(str(next(iter(skeletons))))
+        self.skeleton = _input_skeleton(context)
         self.views = [s.name for s in context.inputs]
-        models = [
-            view_model(
-                context.calibration.camera(s.sensor),
-                context.calibration.sensors[s.sensor].world_from_sensor,
-                field_path=f"calibration.sensors.{s.sensor}.camera.model",
-            )
-            for s in context.inputs
-        ]
+        models = _view_models(context)
         resolve_tier(params.tier, field_path=context.param_path("tier"))
         extra = params.model_dump(exclude=set(RobustParams.model_fields)) if self.multiperson else {}
         settings = FusionSettings(
@@ -245,22 +229,7 @@ class _FusionStage(Estimator):
         self._persons = 0
 
     def outputs(self) -> list[StreamSpec]:
-        J = self.skeleton.num_joints
-        return [
-            StreamSpec(
-                name=self.out_name,
-                kind=FrameKind.SKELETON3D,
-                ragged=True,
-                skeleton=self.skeleton.name,
-                fields={
-                    "joints": FieldSpec(dtype="float32", shape=(J, 3)),
-                    "person_id": FieldSpec(dtype="int64"),
-                    "reprojection_error_px": FieldSpec(dtype="float32", shape=(J,)),
-                    "views": FieldSpec(dtype="int8", shape=(J,)),
-                    "status": FieldSpec(dtype="int8", shape=(J,)),
-                },
-            )
-        ]
+        return [_skeleton3d_spec(self.out_name, self.skeleton, status=True)]
 
     def process(self, frameset: FrameSet) -> Mapping[str, Mapping[str, np.ndarray]]:
         dets: list[np.ndarray | None] = []
