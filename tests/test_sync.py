@@ -173,14 +173,14 @@ def test_empty_and_edge_cases():
         default_reference([])
 
 
-def test_throughput_is_reasonable():
+def test_eight_mixed_rate_streams_give_one_set_per_reference_frame():
+    # the workload of benchmarks/_sync_bench.py, where the synchronizer's speed is measured
     frames = in_host_order(make_frames({f"s{i}/x": r for i, r in enumerate([30, 30, 30, 30, 60, 100, 10, 15])}, 5, 2, 0))
-    import time
-
-    t0 = time.perf_counter()
     sets, _ = run(frames, "s6/x", tol_ms=20)
     assert len(sets) == 50
-    assert time.perf_counter() - t0 < 5.0
+    for fs in sets:
+        assert "s6/x" in fs.frames
+        assert all(abs(f.t_sensor_ns - fs.t_ref_ns) <= 20 * MS for f in fs.frames.values())
 
 
 def test_rate_watermarks_emit_a_set_as_soon_as_its_frames_are_in():

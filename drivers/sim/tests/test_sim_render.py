@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 from sensorfusion_sim import CameraRenderer, PeopleSim, make_rig
@@ -79,15 +77,3 @@ def test_nearer_person_hides_the_farther(renderer: CameraRenderer) -> None:
 def test_rendering_is_deterministic(renderer: CameraRenderer) -> None:
     joints = PeopleSim(seed=1).joints_at(7.0)
     assert renderer.render(joints).tobytes() == renderer.render(joints.copy()).tobytes()
-
-
-def test_render_is_fast(renderer: CameraRenderer) -> None:
-    sim = PeopleSim(seed=0, people=3)
-    renderer.render(sim.joints_at(0.0))  # compiled (or loaded from cache)
-    times = []
-    for i in range(60):
-        joints = sim.joints_at(i / 30.0)
-        t0 = time.perf_counter()
-        renderer.render(joints)
-        times.append(time.perf_counter() - t0)
-    assert np.median(times) * 1e3 < 25.0  # ~0.5 ms on one core; loose for busy CI machines
