@@ -15,8 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._errors import ConfigError
-from ..geometry._pinhole import projection_matrix
-from ..geometry._undistort import undistort_pixels
+from ..geometry._pinhole import projection_matrix, undistort_pixels
 from ..schema._calibration import PinholeCamera, Transform
 
 __all__ = ["ViewModel", "view_model"]

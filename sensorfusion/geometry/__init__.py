@@ -36,10 +36,9 @@ DLT stage and the simulator) are kept as they were.
 from ._api import Camera, project, project_with_jacobian, undistort_points, unproject, world_to_pixels
 from ._numba_models import camera_params
 from ._omnidirectional import read_ocamcalib
-from ._pinhole import distort_normalized, look_at, project_pinhole, projection_matrix
+from ._pinhole import distort_normalized, look_at, project_pinhole, projection_matrix, undistort_pixels
 from ._shapes import ShapeError
 from ._transforms import transform_points
-from ._undistort import undistort_pixels
 
 __all__ = [
     "Camera",

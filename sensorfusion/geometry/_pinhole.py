@@ -25,6 +25,7 @@ from ..schema._calibration import PinholeCamera, Transform
 from ._numba_models import (
     NEWTON_MAX_ITER,
     NEWTON_RESIDUAL_TOL,
+    camera_params,
     pinhole_project_point,
     pinhole_project_point_jacobian,
     pinhole_undistort_pixel,
@@ -45,17 +46,14 @@ __all__ = [
     "pinhole_unproject_numpy",
     "project_pinhole",
     "projection_matrix",
+    "undistort_pixels",
 ]
 
 
 def distort_normalized(xy: np.ndarray, cam: PinholeCamera) -> np.ndarray:
     """Apply Brown–Conrady (rational k1..k6, tangential p1, p2) to normalized ``(*, 2)`` points."""
-    x, y = xy[..., 0], xy[..., 1]
-    r2 = x * x + y * y
-    r4, r6 = r2 * r2, r2 * r2 * r2
-    radial = (1 + cam.k1 * r2 + cam.k2 * r4 + cam.k3 * r6) / (1 + cam.k4 * r2 + cam.k5 * r4 + cam.k6 * r6)
-    xd = x * radial + 2 * cam.p1 * x * y + cam.p2 * (r2 + 2 * x * x)
-    yd = y * radial + cam.p1 * (r2 + 2 * y * y) + 2 * cam.p2 * x * y
+    xy = np.asarray(xy, dtype=np.float64)
+    xd, yd, *_ = _distort_np(camera_params(cam), xy[..., 0], xy[..., 1])
     return np.stack([xd, yd], axis=-1)
 
 
@@ -64,18 +62,23 @@ def project_pinhole(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Project ``(*, 3)`` world points; returns pixels ``(*, 2)`` and depth ``(*,)`` in metres.
 
-    Points at or behind the camera (depth <= 0) give NaN pixels; NaN points give NaN.
+    Points at or behind the camera (depth <= 0) give NaN pixels; NaN points give NaN. The
+    numpy reference tier of ``geometry.pinhole.project`` on the world→camera transformed points.
     """
     pts = np.asarray(points_world, dtype=np.float64)
     m = np.linalg.inv(world_from_camera.matrix)
     pc = pts @ m[:3, :3].T + m[:3, 3]
-    z = pc[..., 2]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        xy = pc[..., :2] / z[..., None]
-    xy = np.where((z > 0)[..., None], xy, np.nan)
-    d = distort_normalized(xy, cam)
-    uv = np.stack([cam.fx * d[..., 0] + cam.cx, cam.fy * d[..., 1] + cam.cy], axis=-1)
-    return uv, z
+    uv = pinhole_project_numpy(camera_params(cam), pc.reshape(-1, 3)).reshape(*pc.shape[:-1], 2)
+    return uv, pc[..., 2]
+
+
+def undistort_pixels(uv: np.ndarray, cam: PinholeCamera) -> np.ndarray:
+    """Map distorted pixels ``(*, 2)`` to the pixels an ideal pinhole with the same ``K`` would
+    see (the numpy reference of ``geometry.pinhole.undistort_points``, scaled back by ``K``).
+    NaN stays NaN; a pixel the distortion model cannot invert gives NaN."""
+    uv = np.asarray(uv, dtype=np.float64)
+    xy = pinhole_undistort_points_numpy(camera_params(cam), uv.reshape(-1, 2)).reshape(uv.shape)
+    return np.stack([xy[..., 0] * cam.fx + cam.cx, xy[..., 1] * cam.fy + cam.cy], axis=-1)
 
 
 def projection_matrix(cam: PinholeCamera, world_from_camera: Transform) -> np.ndarray:
