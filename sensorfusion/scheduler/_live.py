@@ -72,12 +72,14 @@ class LiveTable:
             self._live.__exit__(et, e, tb)
             self._live = None
 
-    def _render(self) -> Table:
-        return render_stats(self.runner._stats_dict(), title=f"sensorfusion · {self.runner.rig.config.name}")
+    def _render(self, stats: dict[str, Any] | None = None) -> Table:
+        if stats is None:
+            stats = self.runner._stats_dict()
+        return render_stats(stats, title=f"sensorfusion · {self.runner.rig.config.name}")
 
-    def refresh(self) -> None:
+    def refresh(self, stats: dict[str, Any] | None = None) -> None:
         if self._live is not None:
-            self._live.update(self._render())
+            self._live.update(self._render(stats))
 
     def final(self, summary: dict[str, Any]) -> None:
         parts: list[Any] = [render_stats(summary, title=f"sensorfusion · {summary.get('rig')} · done", live=False)]

@@ -459,10 +459,8 @@ class Runner:
                         self.event("interrupted", "run", "stop requested (Ctrl-C / SIGTERM)")
                     for t in workers:
                         t.join(timeout=self.opt.live_refresh_s / max(len(workers), 1))
-                    live.refresh()
-                    self._report_drops()
-                    if self.writer is not None:
-                        self.writer.set_stats(self._stats_dict())
+                    stats = self._publish_stats(live=True)
+                    live.refresh(stats)
         except KeyboardInterrupt:
             interrupted = True
             self.event("interrupted", "run", "stopped by Ctrl-C")
@@ -477,15 +475,14 @@ class Runner:
             self.bus.close()
             for t in self._threads:
                 t.join(timeout=10)
-            self._report_drops()
-            summary = self._summary(interrupted)
+            final_stats = self._publish_stats(live=False)
+            summary = self._summary(interrupted, final_stats)
             for stage_node in list(self.rig.stages) + list(self.rig.sinks):
                 try:
                     stage_node.component.close()
                 except Exception as exc:
                     self.event("close_error", stage_node.id, f"{type(exc).__name__}: {exc}", plugin=stage_node.plugin)
             if self.writer is not None:
-                self.writer.set_stats(self._stats_dict(live=False))
                 self.writer.close(summary=summary)
                 summary["recorder"] = self._recorder_stats()
             self.host.notify("sensorfusion_session_finished", run=self.run_info, summary=summary)
@@ -506,17 +503,25 @@ class Runner:
                 c[(f"stage:{name}", reason)] += n
         return c
 
-    def _report_drops(self) -> None:
-        now = self._all_drops()
+    def _publish_stats(self, *, live: bool) -> dict[str, Any]:
+        """One statistics pass per refresh: drop hooks, the session's stats, the live table."""
+        drops = self._all_drops()
+        self._report_drops(drops)
+        stats = self._stats_dict(live=live, drops=drops)
+        if self.writer is not None:
+            self.writer.set_stats(stats)
+        return stats
+
+    def _report_drops(self, now: Counter[tuple[str, str]]) -> None:
         for key, n in now.items():
             delta = n - self._reported_drops.get(key, 0)
             if delta > 0:
                 self.host.notify("sensorfusion_frame_dropped", run=self.run_info, stream=key[0], reason=key[1], count=delta)
         self._reported_drops = now
 
-    def _stats_dict(self, live: bool = True) -> dict[str, Any]:
+    def _stats_dict(self, live: bool = True, drops: Counter[tuple[str, str]] | None = None) -> dict[str, Any]:
         snap = self.stats.snapshot(live=live)
-        drops = self._all_drops()
+        drops = self._all_drops() if drops is None else drops
         for (stream, reason), n in drops.items():
             if stream in snap["streams"]:
                 snap["streams"][stream]["drops"][reason] = n
@@ -536,7 +541,7 @@ class Runner:
         w = self.writer
         return {k: getattr(w, k) for k in ("dropped", "bytes_written") if hasattr(w, k)}
 
-    def _summary(self, interrupted: bool) -> dict[str, Any]:
+    def _summary(self, interrupted: bool, stats: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {
             "rig": self.rig.config.name,
             "out": self.opt.out,
@@ -545,7 +550,7 @@ class Runner:
             "error": str(self.ctl.error) if self.ctl.error else None,
             "sync_reference": self.rig.sync_reference,
             "limits": {"duration_s": self.opt.duration_s, "max_framesets": self.opt.max_framesets},
-            **self._stats_dict(live=False),
+            **stats,
             "drivers": {},
             "estimators": {},
             "sinks": {},
