@@ -9,7 +9,9 @@ extra phase ``2*pi*s*t / (D*T)`` on TX ``t``'s antennas: removed before beamform
 
 Kernel ``radar.angle_spectrum(x (N, V) complex128, steering (G, V) complex128) -> (N, G)``
 power ``|sum_v x[n, v] * conj(steering[g, v])|**2``; tiers ``numpy`` (a matrix product),
-``cpu`` (Numba, parallel over targets), ``cuda`` (one thread per target and grid cell).
+``cpu`` (Numba, parallel over targets from :data:`PARALLEL_MIN_PRODUCTS` multiply-adds on;
+one frame's few hundred peaks run on the calling thread, see ``_spectrum``), ``cuda`` (one
+thread per target and grid cell).
 """
 
 from __future__ import annotations
@@ -22,7 +24,16 @@ from numba import njit, prange
 from sensorfusion._kernels import get_kernel, kernel
 from sensorfusion.schema import RadarModel
 
-__all__ = ["AngleGrid", "angle_grid", "angle_spectrum", "tdm_doppler_compensation", "virtual_positions"]
+__all__ = [
+    "PARALLEL_MIN_PRODUCTS",
+    "AngleGrid",
+    "angle_grid",
+    "angle_spectrum",
+    "tdm_doppler_compensation",
+    "virtual_positions",
+]
+
+PARALLEL_MIN_PRODUCTS = 1 << 23  # complex multiply-adds below which the cpu tier stays on one thread
 
 
 def virtual_positions(model: RadarModel) -> np.ndarray:
@@ -78,30 +89,47 @@ def _spectrum_numpy(x: np.ndarray, steering: np.ndarray) -> np.ndarray:
     return out
 
 
-@njit(parallel=True, cache=True)
-def _spectrum_cpu_impl(x: np.ndarray, steering: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - jitted
-    n_t, n_v = x.shape
-    n_g = steering.shape[0]
-    for n in prange(n_t):
+@njit(cache=True)
+def _spectrum_rows(
+    x: np.ndarray, steer_re: np.ndarray, steer_im: np.ndarray, out: np.ndarray, n0: int, n1: int
+) -> None:  # pragma: no cover - jitted
+    # steer_re/im: (V, G) real and imaginary parts of the steering matrix, grid innermost so the
+    # multiply-adds over the grid vectorise
+    n_v, n_g = steer_re.shape
+    re = np.empty(n_g)
+    im = np.empty(n_g)
+    for n in range(n0, n1):
+        re[:] = 0.0
+        im[:] = 0.0
+        for v in range(n_v):
+            ar = x[n, v].real
+            ai = x[n, v].imag
+            for g in range(n_g):
+                # x * conj(steering)
+                re[g] += ar * steer_re[v, g] + ai * steer_im[v, g]
+                im[g] += ai * steer_re[v, g] - ar * steer_im[v, g]
         for g in range(n_g):
-            re = 0.0
-            im = 0.0
-            for v in range(n_v):
-                a = x[n, v]
-                b = steering[g, v]
-                # a * conj(b)
-                re += a.real * b.real + a.imag * b.imag
-                im += a.imag * b.real - a.real * b.imag
-            out[n, g] = re * re + im * im
+            out[n, g] = re[g] * re[g] + im[g] * im[g]
+
+
+@njit(parallel=True, cache=True)
+def _spectrum_parallel(
+    x: np.ndarray, steer_re: np.ndarray, steer_im: np.ndarray, out: np.ndarray
+) -> None:  # pragma: no cover - jitted
+    for n in prange(x.shape[0]):
+        _spectrum_rows(x, steer_re, steer_im, out, n, n + 1)
 
 
 @kernel("radar.angle_spectrum", "cpu")
 def _spectrum_cpu(x: np.ndarray, steering: np.ndarray) -> np.ndarray:
     xx = np.ascontiguousarray(x, dtype=np.complex128)
-    st = np.ascontiguousarray(steering, dtype=np.complex128)
+    st = np.asarray(steering, dtype=np.complex128)
+    args = (xx, np.ascontiguousarray(st.real.T), np.ascontiguousarray(st.imag.T))
     out = np.empty((xx.shape[0], st.shape[0]))
-    if out.size:
-        _spectrum_cpu_impl(xx, st, out)
+    if out.size * xx.shape[1] >= PARALLEL_MIN_PRODUCTS:
+        _spectrum_parallel(*args, out)
+    elif out.size:
+        _spectrum_rows(*args, out, 0, xx.shape[0])
     return out
 
 

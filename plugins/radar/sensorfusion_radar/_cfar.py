@@ -11,11 +11,15 @@ non-finite cells. The kernels return the noise estimate per cell:
 
 NaN when a cell has no valid training cell. A cell is detected when its power is finite and
 ``power > scale * noise`` (see :func:`cfar_detect`). Tiers: ``numpy`` (reference, sliding
-windows), ``cpu`` (Numba, parallel over range bins), ``cuda`` (one thread per cell).
+windows), ``cpu`` (Numba; CA: separable sliding box sums, O(1) per cell, on the calling
+thread below :data:`PARALLEL_MIN_CELLS` — one frame's map is less work than a parallel region
+costs — and in parallel over rows and column blocks above; OS: parallel over range bins),
+``cuda`` (one thread per cell).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 import numpy as np
@@ -23,10 +27,11 @@ from numba import njit, prange
 
 from sensorfusion._kernels import get_kernel, kernel
 
-__all__ = ["CfarMethod", "MAX_OS_TRAINING_CELLS", "cfar_detect", "cfar_noise"]
+__all__ = ["CfarMethod", "MAX_OS_TRAINING_CELLS", "PARALLEL_MIN_CELLS", "cfar_detect", "cfar_noise"]
 
 CfarMethod = Literal["ca", "os"]
 MAX_OS_TRAINING_CELLS = 512  # bound of the per-thread buffer of the CUDA OS-CFAR
+PARALLEL_MIN_CELLS = 1 << 18  # CA-CFAR: below this the cpu tier runs on the calling thread
 
 
 def _windows(power: np.ndarray, gr: int, gd: int, tr: int, td: int) -> tuple[np.ndarray, np.ndarray]:
@@ -61,60 +66,133 @@ def _os_numpy(power: np.ndarray, guard_r: int, guard_d: int, train_r: int, train
     return np.where(n > 0, out, np.nan)
 
 
-@njit(parallel=True, cache=True)
-def _ca_cpu_impl(
-    x: np.ndarray, gr: int, gd: int, tr: int, td: int, out: np.ndarray
+@njit(cache=True)
+def _ca_doppler_rows(
+    x: np.ndarray, gd: int, td: int, ho: np.ndarray, hg: np.ndarray, co: np.ndarray, cg: np.ndarray, r0: int, r1: int
 ) -> None:  # pragma: no cover - jitted
-    # separable box sums: Doppler (circular) first, then range; the training sum is the outer
-    # box minus the guard box. Non-finite cells count as absent (value 0, count 0).
-    n_r, n_d = x.shape
-    hr, hd = gr + tr, gd + td
-    v = np.empty((n_r, n_d))
-    c = np.empty((n_r, n_d))
-    for r in prange(n_r):
+    # circular Doppler box sums of rows r0 <= r < r1 over |j| <= hd (ho, co) and |j| <= gd (hg, cg),
+    # sliding: each row starts from a fresh sum, so rounding does not carry from row to row.
+    # Non-finite cells count as absent (value 0, count 0).
+    n_d = x.shape[1]
+    hd = gd + td
+    for r in range(r0, r1):
+        so = 0.0
+        sg = 0.0
+        no = 0.0
+        ng = 0.0
+        for j in range(-hd, hd + 1):
+            e = x[r, j % n_d]
+            ok = math.isfinite(e)
+            so += e if ok else 0.0
+            no += 1.0 if ok else 0.0
+            if -gd <= j <= gd:
+                sg += e if ok else 0.0
+                ng += 1.0 if ok else 0.0
+        # moving from d to d + 1, cell d + h + 1 enters a box of half-width h and d - h leaves
+        # (indices mod n_d, advanced below without a division)
+        a_o = (hd + 1) % n_d
+        b_o = (n_d - hd) % n_d
+        a_g = (gd + 1) % n_d
+        b_g = (n_d - gd) % n_d
         for d in range(n_d):
-            e = x[r, d]
-            if np.isfinite(e):
-                v[r, d] = e
-                c[r, d] = 1.0
-            else:
-                v[r, d] = 0.0
-                c[r, d] = 0.0
-    ho = np.empty((n_r, n_d))  # Doppler sums over |j| <= hd
-    hg = np.empty((n_r, n_d))  # over |j| <= gd
-    co = np.empty((n_r, n_d))
-    cg = np.empty((n_r, n_d))
-    for r in prange(n_r):
-        for d in range(n_d):
-            so = 0.0
-            sg = 0.0
-            no = 0.0
-            ng = 0.0
-            for j in range(-hd, hd + 1):
-                dd = (d + j) % n_d
-                so += v[r, dd]
-                no += c[r, dd]
-                if -gd <= j <= gd:
-                    sg += v[r, dd]
-                    ng += c[r, dd]
             ho[r, d] = so
             hg[r, d] = sg
             co[r, d] = no
             cg[r, d] = ng
+            a = x[r, a_o]
+            b = x[r, b_o]
+            if math.isfinite(a):
+                so += a
+                no += 1.0
+            if math.isfinite(b):
+                so -= b
+                no -= 1.0
+            a = x[r, a_g]
+            b = x[r, b_g]
+            if math.isfinite(a):
+                sg += a
+                ng += 1.0
+            if math.isfinite(b):
+                sg -= b
+                ng -= 1.0
+            a_o = a_o + 1 if a_o + 1 < n_d else 0
+            b_o = b_o + 1 if b_o + 1 < n_d else 0
+            a_g = a_g + 1 if a_g + 1 < n_d else 0
+            b_g = b_g + 1 if b_g + 1 < n_d else 0
+
+
+@njit(cache=True)
+def _ca_range_cols(
+    ho: np.ndarray,
+    hg: np.ndarray,
+    co: np.ndarray,
+    cg: np.ndarray,
+    gr: int,
+    tr: int,
+    out: np.ndarray,
+    d0: int,
+    d1: int,
+) -> None:  # pragma: no cover - jitted
+    # range box sums (not circular: rows outside [0, R) do not exist) of the Doppler sums for
+    # the columns d0 <= d < d1, sliding down the rows; training = outer box - guard box
+    n_r = ho.shape[0]
+    hr = gr + tr
+    m = d1 - d0
+    so = np.zeros(m)
+    sg = np.zeros(m)
+    no = np.zeros(m)
+    ng = np.zeros(m)
+    for i in range(0, min(hr, n_r - 1) + 1):
+        for j in range(m):
+            so[j] += ho[i, d0 + j]
+            no[j] += co[i, d0 + j]
+    for i in range(0, min(gr, n_r - 1) + 1):
+        for j in range(m):
+            sg[j] += hg[i, d0 + j]
+            ng[j] += cg[i, d0 + j]
+    for r in range(n_r):
+        for j in range(m):
+            n = no[j] - ng[j]
+            out[r, d0 + j] = (so[j] - sg[j]) / n if n > 0.5 else np.nan
+        a = r + hr + 1
+        if a < n_r:
+            for j in range(m):
+                so[j] += ho[a, d0 + j]
+                no[j] += co[a, d0 + j]
+        b = r - hr
+        if b >= 0:
+            for j in range(m):
+                so[j] -= ho[b, d0 + j]
+                no[j] -= co[b, d0 + j]
+        a = r + gr + 1
+        if a < n_r:
+            for j in range(m):
+                sg[j] += hg[a, d0 + j]
+                ng[j] += cg[a, d0 + j]
+        b = r - gr
+        if b >= 0:
+            for j in range(m):
+                sg[j] -= hg[b, d0 + j]
+                ng[j] -= cg[b, d0 + j]
+
+
+@njit(cache=True)
+def _ca_serial(x: np.ndarray, gr: int, gd: int, tr: int, td: int, out: np.ndarray) -> None:  # pragma: no cover
+    n_r, n_d = x.shape
+    ho, hg, co, cg = np.empty((n_r, n_d)), np.empty((n_r, n_d)), np.empty((n_r, n_d)), np.empty((n_r, n_d))
+    _ca_doppler_rows(x, gd, td, ho, hg, co, cg, 0, n_r)
+    _ca_range_cols(ho, hg, co, cg, gr, tr, out, 0, n_d)
+
+
+@njit(parallel=True, cache=True)
+def _ca_parallel(x: np.ndarray, gr: int, gd: int, tr: int, td: int, out: np.ndarray) -> None:  # pragma: no cover
+    n_r, n_d = x.shape
+    ho, hg, co, cg = np.empty((n_r, n_d)), np.empty((n_r, n_d)), np.empty((n_r, n_d)), np.empty((n_r, n_d))
     for r in prange(n_r):
-        for d in range(n_d):
-            so = 0.0
-            sg = 0.0
-            no = 0.0
-            ng = 0.0
-            for i in range(max(r - hr, 0), min(r + hr, n_r - 1) + 1):
-                so += ho[i, d]
-                no += co[i, d]
-                if -gr <= i - r <= gr:
-                    sg += hg[i, d]
-                    ng += cg[i, d]
-            n = no - ng
-            out[r, d] = (so - sg) / n if n > 0.5 else np.nan
+        _ca_doppler_rows(x, gd, td, ho, hg, co, cg, r, r + 1)
+    block = 64
+    for b in prange((n_d + block - 1) // block):
+        _ca_range_cols(ho, hg, co, cg, gr, tr, out, b * block, min((b + 1) * block, n_d))
 
 
 @njit(parallel=True, cache=True)
@@ -150,8 +228,11 @@ def _os_cpu_impl(
 def _ca_cpu(power: np.ndarray, guard_r: int, guard_d: int, train_r: int, train_d: int) -> np.ndarray:
     x = np.ascontiguousarray(power, dtype=np.float64)
     out = np.empty(x.shape)
-    if x.size:
-        _ca_cpu_impl(x, int(guard_r), int(guard_d), int(train_r), int(train_d), out)
+    args = (x, int(guard_r), int(guard_d), int(train_r), int(train_d), out)
+    if x.size >= PARALLEL_MIN_CELLS:
+        _ca_parallel(*args)
+    elif x.size:
+        _ca_serial(*args)
     return out
 
 

@@ -11,16 +11,18 @@ x right, y boresight, z up; metres), ``velocity`` (m/s, positive receding) and `
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+from numba import njit
 from pydantic import BaseModel, ConfigDict, Field
 
 from sensorfusion.schema import RadarModel
 
 from ._angle import AngleGrid, angle_grid, angle_spectrum, tdm_doppler_compensation
-from ._cfar import cfar_detect, cfar_noise
+from ._cfar import cfar_noise
 from ._spectrum import range_doppler, range_doppler_power
 
 __all__ = [
@@ -65,26 +67,78 @@ class ChainConfig(BaseModel):
     tier: Literal["auto", "numpy", "cpu", "cuda"] = Field(default="auto", description="kernel tier")
 
 
+@njit(cache=True)
+def _local_maxima(power: np.ndarray, r: np.ndarray, d: np.ndarray) -> np.ndarray:  # pragma: no cover - jitted
+    n_r, n_d = power.shape
+    keep = np.ones(r.size, dtype=np.bool_)
+    for k in range(r.size):
+        v = power[r[k], d[k]]
+        val = v if math.isfinite(v) else -np.inf
+        for dr in range(-1, 2):
+            rr = r[k] + dr
+            if rr < 0 or rr >= n_r:
+                continue
+            for dd in range(-1, 2):
+                if dr == 0 and dd == 0:
+                    continue
+                nb = power[rr, (d[k] + dd) % n_d]
+                if math.isfinite(nb) and nb > val:
+                    keep[k] = False
+    return keep
+
+
+@njit(cache=True)
+def _detect_peaks(
+    power: np.ndarray, noise: np.ndarray, scale: float, r0: int, r1: int, grouping: bool
+) -> np.ndarray:  # pragma: no cover - jitted
+    # cfar_detect + the range gate [r0, r1) + group_peaks in one pass: (K, 2) strongest first
+    n_d = power.shape[1]
+    count = 0
+    for r in range(r0, r1):
+        for d in range(n_d):
+            p = power[r, d]
+            q = noise[r, d]
+            if math.isfinite(p) and math.isfinite(q) and p > scale * q:
+                count += 1
+    rr = np.empty(count, dtype=np.int64)
+    dd = np.empty(count, dtype=np.int64)
+    k = 0
+    for r in range(r0, r1):
+        for d in range(n_d):
+            p = power[r, d]
+            q = noise[r, d]
+            if math.isfinite(p) and math.isfinite(q) and p > scale * q:
+                rr[k] = r
+                dd[k] = d
+                k += 1
+    if grouping:
+        keep = _local_maxima(power, rr, dd)
+        rr = rr[keep]
+        dd = dd[keep]
+    val = np.empty(rr.size)
+    for i in range(rr.size):
+        val[i] = -power[rr[i], dd[i]]
+    order = np.argsort(val, kind="mergesort")
+    out = np.empty((rr.size, 2), dtype=np.int64)
+    for i in range(rr.size):
+        out[i, 0] = rr[order[i]]
+        out[i, 1] = dd[order[i]]
+    return out
+
+
 def group_peaks(power: np.ndarray, detected: np.ndarray) -> np.ndarray:
     """Detections that are local maxima of ``power`` among their 8 neighbours (Doppler circular,
-    range not): ``(K, 2)`` int64 ``(range_bin, doppler_bin)``, strongest first."""
-    p = np.where(np.isfinite(power), power, -np.inf).astype(np.float64)
+    range not; non-finite cells count as ``-inf``): ``(K, 2)`` int64 ``(range_bin,
+    doppler_bin)``, strongest first."""
+    p = np.asarray(power, dtype=np.float64)
     idx = np.argwhere(detected)
-    n_r, n_d = p.shape
-    r, d = idx[:, 0], idx[:, 1]
-    val = p[r, d]
-    keep = np.ones(idx.shape[0], dtype=bool)
-    for dr in (-1, 0, 1):
-        for dd in (-1, 0, 1):
-            if dr == 0 and dd == 0:
-                continue
-            rr = r + dr
-            inside = (rr >= 0) & (rr < n_r)
-            nb = np.full(val.shape, -np.inf)
-            nb[inside] = p[rr[inside], (d[inside] + dd) % n_d]
-            keep &= val >= nb
+    if idx.shape[0] == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    r, d = idx[:, 0].astype(np.int64), idx[:, 1].astype(np.int64)
+    keep = _local_maxima(p, r, d)
     idx = idx[keep]
-    order = np.argsort(-p[idx[:, 0], idx[:, 1]], kind="stable")
+    val = p[idx[:, 0], idx[:, 1]]
+    order = np.argsort(-np.where(np.isfinite(val), val, -np.inf), kind="stable")
     out: np.ndarray = idx[order].astype(np.int64)
     return out
 
@@ -128,17 +182,17 @@ class RadarChain:
         c = self.config
         power = range_doppler_power(rd, tier=c.tier)
         noise = cfar_noise(power, method=c.cfar, guard=c.guard_cells, train=c.train_cells, rank=c.os_rank, tier=c.tier)
-        det = cfar_detect(power, noise, c.threshold_db)
         rng_m = np.arange(power.shape[0]) * self.model.range_resolution_m
-        valid = rng_m >= c.min_range_m
-        if c.max_range_m is not None:
-            valid &= rng_m <= c.max_range_m
-        det &= valid[:, None]
-        if c.peak_grouping:
-            peaks = group_peaks(power, det)
-        else:
-            peaks = np.argwhere(det).astype(np.int64)
-            peaks = peaks[np.argsort(-power[peaks[:, 0], peaks[:, 1]], kind="stable")]
+        r0 = int(np.searchsorted(rng_m, c.min_range_m, side="left"))  # the gate min <= range <= max
+        r1 = rng_m.size if c.max_range_m is None else int(np.searchsorted(rng_m, c.max_range_m, side="right"))
+        peaks = _detect_peaks(
+            np.ascontiguousarray(power, dtype=np.float64),
+            np.ascontiguousarray(noise, dtype=np.float64),
+            10.0 ** (c.threshold_db / 10.0),
+            r0,
+            max(r0, r1),
+            bool(c.peak_grouping),
+        )
         peaks = peaks[: c.max_points]
         return peaks, power, noise
 

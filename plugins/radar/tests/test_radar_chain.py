@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from sensorfusion_radar import (
@@ -10,6 +12,7 @@ from sensorfusion_radar import (
     angle_grid,
     angle_spectrum,
     cartesian_grid,
+    cfar_detect,
     cfar_noise,
     group_peaks,
     radar_tensor_4d,
@@ -88,9 +91,16 @@ def test_range_doppler_tiers_agree() -> None:
     np.testing.assert_allclose(
         range_doppler(odd, tier="cpu"), range_doppler(odd, tier="numpy"), rtol=1e-4, atol=1e-3 * np.abs(a).max()
     )
-    # a NaN sample is zero-filled, never NaN everywhere
+    # a lost sample (NaN, inf) is zero-filled in both tiers, never NaN everywhere
     cube[0, 0, 0, 0] = np.nan
-    assert np.all(np.isfinite(range_doppler(cube, tier="cpu")))
+    cube[5, 2, 3, 7] = np.inf
+    got = range_doppler(cube, tier="cpu")
+    assert np.all(np.isfinite(got))
+    filled = np.where(np.isfinite(cube), cube, 0)
+    np.testing.assert_allclose(got, range_doppler(filled, tier="numpy"), rtol=1e-4, atol=1e-3 * np.abs(a).max())
+    np.testing.assert_allclose(got, range_doppler(cube, tier="numpy"), rtol=1e-4, atol=1e-3 * np.abs(a).max())
+    # channels without a bad sample are untouched by another channel's
+    np.testing.assert_allclose(got[:, :, 1], b[:, :, 1], rtol=1e-6, atol=1e-6 * np.abs(a).max())
 
 
 def _power(seed: int, shape: tuple[int, int]) -> np.ndarray:
@@ -124,6 +134,49 @@ def test_cfar_tiers_agree_with_nan_and_inf(method: str) -> None:
         assert ref[r, d] == pytest.approx(want)
 
 
+def test_cfar_parallel_path_agrees(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cpu CA-CFAR runs on the calling thread below PARALLEL_MIN_CELLS and with prange
+    above: both paths against the numpy reference (NaN and inf included)."""
+    from sensorfusion_radar import _cfar
+
+    p = _power(8, (70, 40))
+    p[3, 0] = np.nan
+    p[60, 39] = np.inf
+    kw = dict(guard=(1, 2), train=(3, 2))
+    ref = cfar_noise(p, tier="numpy", **kw)  # type: ignore[arg-type]
+    serial = cfar_noise(p, tier="cpu", **kw)  # type: ignore[arg-type]
+    monkeypatch.setattr(_cfar, "PARALLEL_MIN_CELLS", 0)
+    parallel = cfar_noise(p, tier="cpu", **kw)  # type: ignore[arg-type]
+    np.testing.assert_allclose(serial, ref, rtol=1e-9, equal_nan=True)
+    np.testing.assert_allclose(parallel, ref, rtol=1e-9, equal_nan=True)
+    # a Doppler window as wide as the map (every cell enters and leaves the same sliding box)
+    full = cfar_noise(p[:, :9], tier="cpu", guard=(1, 1), train=(1, 3))
+    np.testing.assert_allclose(full, cfar_noise(p[:, :9], tier="numpy", guard=(1, 1), train=(1, 3)), rtol=1e-9)
+
+
+def test_chain_detect_equals_cfar_detect_then_group_peaks() -> None:
+    """RadarChain.detect fuses the threshold, the range gate and the grouping in one pass: it
+    must give what the public pieces give."""
+    rng = np.random.default_rng(9)
+    cube = (rng.standard_normal((32, 3, 4, 64)) + 1j * rng.standard_normal((32, 3, 4, 64))).astype(np.complex64)
+    cube += 5 * np.exp(2j * np.pi * (0.2 * np.arange(64) + 0.1 * np.arange(32)[:, None, None, None]))
+    for grouping in (True, False):
+        for max_range in (None, 2.5):
+            cfg = ChainConfig(threshold_db=3.0, peak_grouping=grouping, min_range_m=0.5, max_range_m=max_range)
+            chain = RadarChain(MODEL, cfg)
+            rd = range_doppler(cube, tier="cpu")
+            peaks, power, noise = chain.detect(rd)
+            power = power.copy()
+            det = cfar_detect(power, noise, 3.0)
+            rng_m = np.arange(power.shape[0]) * MODEL.range_resolution_m
+            det &= ((rng_m >= 0.5) & (rng_m <= (max_range or np.inf)))[:, None]
+            want = group_peaks(power, det) if grouping else np.argwhere(det)
+            if not grouping:
+                want = want[np.argsort(-power[want[:, 0], want[:, 1]], kind="stable")]
+            assert len(want) >= 3
+            assert peaks.tolist() == want[: cfg.max_points].tolist()
+
+
 def test_cfar_empty_and_all_nan() -> None:
     assert cfar_noise(np.zeros((0, 16)), tier="cpu").shape == (0, 16)
     out = cfar_noise(np.full((12, 16), np.nan), tier="cpu")
@@ -142,7 +195,7 @@ def test_group_peaks_keeps_local_maxima_with_doppler_wrap() -> None:
     assert peaks.tolist() == [[2, 0], [4, 4]]
 
 
-def test_angle_spectrum_tiers_agree() -> None:
+def test_angle_spectrum_tiers_agree(monkeypatch: pytest.MonkeyPatch) -> None:
     grid = angle_grid(MODEL, azimuth_bins=11, elevation_bins=5)
     rng = np.random.default_rng(5)
     x = rng.standard_normal((7, 12)) + 1j * rng.standard_normal((7, 12))
@@ -152,6 +205,31 @@ def test_angle_spectrum_tiers_agree() -> None:
     np.testing.assert_allclose(cpu, ref, rtol=1e-10, equal_nan=True)
     assert np.all(np.isnan(ref[3])) and np.all(np.isfinite(np.delete(ref, 3, axis=0)))
     assert angle_spectrum(np.zeros((0, 12)), grid.steering, tier="cpu").shape == (0, grid.steering.shape[0])
+    from sensorfusion_radar import _angle
+
+    monkeypatch.setattr(_angle, "PARALLEL_MIN_PRODUCTS", 0)  # the prange path
+    np.testing.assert_allclose(angle_spectrum(x, grid.steering, tier="cpu"), ref, rtol=1e-10, equal_nan=True)
+
+
+def test_run_blocks_covers_every_index_once_and_raises_worker_errors() -> None:
+    from sensorfusion_radar._spectrum import run_blocks
+
+    seen = np.zeros(37, dtype=int)
+
+    def mark(i0: int, i1: int) -> None:
+        seen[i0:i1] += 1
+
+    run_blocks(mark, 37)
+    assert np.all(seen == 1)
+    run_blocks(mark, 0)  # nothing to do is not an error
+
+    def fail_late(i0: int, i1: int) -> None:
+        if i0 > 0:
+            raise RuntimeError(f"block {i0}-{i1} failed")
+
+    if len(os.sched_getaffinity(0)) > 1:
+        with pytest.raises(RuntimeError, match="failed"):
+            run_blocks(fail_late, 10)
 
 
 def test_tensor_4d_and_cartesian_grid_peak_at_the_target() -> None:
