@@ -160,6 +160,34 @@ def test_kernel_tiers_agree_and_match_finite_differences() -> None:
         )
 
 
+def test_kernel_residual_is_the_sdk_projection() -> None:
+    """The bundle adjustment carries its own Brown–Conrady code (it needs derivatives with
+    respect to the intrinsics): its residual must equal sensorfusion.geometry.project of the
+    same point through the same camera, minus the observation."""
+    from scipy.spatial.transform import Rotation
+
+    from sensorfusion.geometry import project
+    from sensorfusion.schema import PinholeCamera
+
+    cam, intr, objp, obj, ci, oi, uv, fixed = _tiny_problem(3)
+    res, *_, valid = (o := alloc_outputs(obj.shape[0]))
+    ba_jacobian("numpy")(cam, intr, objp, obj, ci, oi, uv, fixed, *o)
+    names = ("fx", "fy", "cx", "cy", "k1", "k2", "p1", "p2", "k3", "k4", "k5", "k6")
+    checked = 0
+    for j in range(obj.shape[0]):
+        c, k = ci[j], oi[j]
+        p_world = Rotation.from_rotvec(objp[k, :3]).as_matrix() @ obj[j] + objp[k, 3:]
+        p_cam = Rotation.from_rotvec(cam[c, :3]).as_matrix() @ (p_world - cam[c, 3:])
+        model = PinholeCamera(width=640, height=480, **dict(zip(names, intr[c].tolist(), strict=True)))
+        want = project(model, p_cam[None], tier="numpy")[0] - uv[j]
+        if valid[j]:
+            np.testing.assert_allclose(res[j], want, rtol=0, atol=1e-9)
+            checked += 1
+        else:
+            assert np.all(res[j] == 0) and not np.all(np.isfinite(want))
+    assert checked >= obj.shape[0] - 2
+
+
 def test_kernel_cuda_tier_under_the_simulator() -> None:
     code = textwrap.dedent(
         """
