@@ -12,7 +12,7 @@ from ._chain import POINT_FIELDS, ChainConfig, RadarChain, cartesian_grid, group
 from ._cluster import Clusters, cluster_people
 from ._estimators import RadarCluster, RadarFuse, RadarPose, RadarProcess, RadarTrack
 from ._fuse import RadarCameraFuser
-from ._spectrum import range_doppler, range_doppler_power, range_profile, window
+from ._spectrum import range_doppler, range_doppler_power, range_doppler_with_power, range_profile, window
 from ._track import KalmanTracker, Track
 
 __version__ = "0.1.0"
@@ -42,6 +42,7 @@ __all__ = [
     "radar_tensor_4d",
     "range_doppler",
     "range_doppler_power",
+    "range_doppler_with_power",
     "range_profile",
     "tdm_doppler_compensation",
     "virtual_positions",

@@ -23,7 +23,7 @@ from sensorfusion.schema import RadarModel
 
 from ._angle import AngleGrid, angle_grid, angle_spectrum, tdm_doppler_compensation
 from ._cfar import cfar_noise
-from ._spectrum import range_doppler, range_doppler_power
+from ._spectrum import range_doppler, range_doppler_power, range_doppler_with_power
 
 __all__ = [
     "POINT_FIELDS",
@@ -179,8 +179,11 @@ class RadarChain:
 
     def detect(self, rd: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """CFAR + peak grouping on a range–Doppler cube: ``(peaks (K, 2), power, noise)``."""
+        return self.detect_power(range_doppler_power(rd, tier=self.config.tier))
+
+    def detect_power(self, power: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """CFAR + peak grouping on a range–Doppler power map: ``(peaks (K, 2), power, noise)``."""
         c = self.config
-        power = range_doppler_power(rd, tier=c.tier)
         noise = cfar_noise(power, method=c.cfar, guard=c.guard_cells, train=c.train_cells, rank=c.os_rank, tier=c.tier)
         rng_m = np.arange(power.shape[0]) * self.model.range_resolution_m
         r0 = int(np.searchsorted(rng_m, c.min_range_m, side="left"))  # the gate min <= range <= max
@@ -224,8 +227,15 @@ class RadarChain:
     def process(self, cube: np.ndarray) -> dict[str, np.ndarray]:
         """ADC cube ``[chirps, tx, rx, samples]`` -> point cloud fields ``x, y, z, velocity, snr``."""
         self.check_cube(cube)
-        rd = self.range_doppler(cube)
-        peaks, power, noise = self.detect(rd)
+        c = self.config
+        rd, power = range_doppler_with_power(
+            cube,
+            range_window=c.range_window,
+            doppler_window=c.doppler_window,
+            clutter_removal=c.clutter_removal,
+            tier=c.tier,
+        )
+        peaks, power, noise = self.detect_power(power)
         return self.points(rd, peaks, power, noise)
 
 

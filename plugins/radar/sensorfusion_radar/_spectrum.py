@@ -35,7 +35,7 @@ from numba import njit
 
 from sensorfusion._kernels import get_kernel, kernel, resolve_tier
 
-__all__ = ["WINDOWS", "range_doppler", "range_doppler_power", "range_profile", "window"]
+__all__ = ["WINDOWS", "range_doppler", "range_doppler_power", "range_doppler_with_power", "range_profile", "window"]
 
 WINDOWS = ("hann", "hamming", "blackman", "rect")
 
@@ -131,25 +131,27 @@ def _pool() -> ThreadPoolExecutor:
         return _POOL
 
 
-def run_blocks(fn: Callable[[int, int], None], n: int) -> None:
-    """Run ``fn(i0, i1)`` over ``[0, n)`` cut into one contiguous block per core: the calling
-    thread takes the first block, a shared pool the others (``fn`` must release the GIL to
-    gain: Numba ``nogil`` kernels, ``scipy.fft``). A pool that waits on a condition does not
-    spin, unlike a Numba parallel region, whose threads would then compete with the next stage."""
+def run_blocks(fn: Callable[[int, int, int], None], n: int) -> int:
+    """Run ``fn(block, i0, i1)`` over ``[0, n)`` cut into one contiguous block per core (the
+    number of blocks is returned): the calling thread takes block 0, a shared pool the others
+    (``fn`` must release the GIL to gain: Numba ``nogil`` kernels, ``scipy.fft``). A pool that
+    waits on a condition does not spin, unlike a Numba parallel region, whose threads would
+    then compete with the next stage."""
     n_blocks = max(1, min(_cores(), n))
     edges = [n * i // n_blocks for i in range(n_blocks + 1)]
-    futures = [_pool().submit(fn, edges[i], edges[i + 1]) for i in range(1, n_blocks)]
+    futures = [_pool().submit(fn, b, edges[b], edges[b + 1]) for b in range(1, n_blocks)]
     try:
-        fn(edges[0], edges[1])
+        fn(0, edges[0], edges[1])
     finally:
         for f in futures:
             f.result()
+    return n_blocks
 
 
-@kernel("radar.range_doppler", "cpu")
-def _range_doppler_cpu(
-    cube: np.ndarray, range_window: np.ndarray, doppler_window: np.ndarray, clutter_removal: bool
-) -> np.ndarray:
+def _range_doppler_blocks(
+    cube: np.ndarray, range_window: np.ndarray, doppler_window: np.ndarray, clutter_removal: bool, with_power: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The cpu tier: ``(rd view [range, doppler, tx, rx], power [range, doppler] or None)``."""
     import scipy.fft
 
     x = np.ascontiguousarray(cube, dtype=np.complex64)
@@ -161,19 +163,51 @@ def _range_doppler_cpu(
     y = np.empty((n_ch, n_l, n_s), dtype=np.complex64)
     xf = x.view(np.float32).reshape(n_l, n_ch, 2 * n_s)
     yf = y.view(np.float32).reshape(n_ch, n_l, 2 * n_s)
+    parts = np.zeros((min(_cores(), max(n_ch, 1)), n_s, n_l)) if with_power else None
 
-    def block(c0: int, c1: int) -> None:
-        # a channel block, start to end on one thread: clutter removal and windows (Numba,
-        # GIL released), then its 2D FFT in place (pocketfft, GIL released)
+    def block(b: int, c0: int, c1: int) -> None:
+        # a channel block, start to end on one thread while it is in cache: clutter removal and
+        # windows (Numba, GIL released), its 2D FFT in place (pocketfft, GIL released), and
+        # its share of the power integrated over the virtual antennas
         _prepare_channels(xf, wr2, wd, bool(clutter_removal), yf, c0, c1)
         y[c0:c1] = scipy.fft.fft2(y[c0:c1], axes=(2, 1), workers=1, overwrite_x=True)
+        if parts is not None and n_l % 2 == 0:
+            _rd_power_bins(y[c0:c1].reshape(1, c1 - c0, n_l, n_s), parts[b], 0, n_l)
 
-    if x.size:
-        run_blocks(block, n_ch)
+    n_blocks = run_blocks(block, n_ch) if x.size else 0
     if n_l % 2:
         y = np.fft.fftshift(y, axes=1)
-    out: np.ndarray = y.reshape(n_t, n_x, n_l, n_s).transpose(3, 2, 0, 1)  # a view: [range, doppler, tx, rx]
-    return out
+    rd: np.ndarray = y.reshape(n_t, n_x, n_l, n_s).transpose(3, 2, 0, 1)  # a view: [range, doppler, tx, rx]
+    if parts is None:
+        return rd, None
+    if n_l % 2 or n_blocks == 0:  # odd Doppler sizes are shifted after the FFT: integrate afterwards
+        return rd, _rd_power_cpu(rd)
+    power: np.ndarray = parts[:n_blocks].sum(axis=0)
+    return rd, power
+
+
+@kernel("radar.range_doppler", "cpu")
+def _range_doppler_cpu(
+    cube: np.ndarray, range_window: np.ndarray, doppler_window: np.ndarray, clutter_removal: bool
+) -> np.ndarray:
+    return _range_doppler_blocks(cube, range_window, doppler_window, clutter_removal, False)[0]
+
+
+@kernel("radar.range_doppler_power", "numpy")
+def _range_doppler_power_numpy(
+    cube: np.ndarray, range_window: np.ndarray, doppler_window: np.ndarray, clutter_removal: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    rd = _range_doppler_numpy(cube, range_window, doppler_window, clutter_removal)
+    return rd, _rd_power_numpy(rd)
+
+
+@kernel("radar.range_doppler_power", "cpu")
+def _range_doppler_power_cpu(
+    cube: np.ndarray, range_window: np.ndarray, doppler_window: np.ndarray, clutter_removal: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    rd, power = _range_doppler_blocks(cube, range_window, doppler_window, clutter_removal, True)
+    assert power is not None
+    return rd, power
 
 
 @kernel("radar.rd_power", "numpy")
@@ -204,7 +238,7 @@ def _rd_power_cpu(rd: np.ndarray) -> np.ndarray:
     out = np.empty(rd.shape[:2])
     y = np.ascontiguousarray(rd.transpose(2, 3, 1, 0))  # no copy for range_doppler's cpu-tier view
     if rd.size:
-        run_blocks(lambda d0, d1: _rd_power_bins(y, out, d0, d1), y.shape[2])
+        run_blocks(lambda _, d0, d1: _rd_power_bins(y, out, d0, d1), y.shape[2])
     return out
 
 
@@ -228,6 +262,26 @@ def range_doppler(
     fn = get_kernel("radar.range_doppler", "cpu" if t == "cuda" else t)  # no CUDA FFT tier: cpu
     out: np.ndarray = fn(c, window(range_window, c.shape[3]), window(doppler_window, c.shape[0]), bool(clutter_removal))
     return out
+
+
+def range_doppler_with_power(
+    cube: np.ndarray,
+    *,
+    range_window: str = "hann",
+    doppler_window: str = "hann",
+    clutter_removal: bool = True,
+    tier: str = "auto",
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`range_doppler` and :func:`range_doppler_power` in one call (kernel
+    ``radar.range_doppler_power``): the cpu tier integrates each channel block's power while
+    the block is still in cache, on the block's own thread."""
+    c = np.asarray(cube)
+    if c.ndim != 4:
+        raise ValueError(f"cube must be [chirps, tx, rx, samples], got shape {c.shape}")
+    t = resolve_tier(tier)
+    fn = get_kernel("radar.range_doppler_power", "cpu" if t == "cuda" else t)
+    rd, power = fn(c, window(range_window, c.shape[3]), window(doppler_window, c.shape[0]), bool(clutter_removal))
+    return rd, power
 
 
 def range_doppler_power(rd: np.ndarray, *, tier: str = "auto") -> np.ndarray:

@@ -18,6 +18,7 @@ from sensorfusion_radar import (
     radar_tensor_4d,
     range_doppler,
     range_doppler_power,
+    range_doppler_with_power,
 )
 from sensorfusion_sim._radar import RadarScatterers, default_radar_model, fmcw_adc_cube
 
@@ -99,6 +100,13 @@ def test_range_doppler_tiers_agree() -> None:
     filled = np.where(np.isfinite(cube), cube, 0)
     np.testing.assert_allclose(got, range_doppler(filled, tier="numpy"), rtol=1e-4, atol=1e-3 * np.abs(a).max())
     np.testing.assert_allclose(got, range_doppler(cube, tier="numpy"), rtol=1e-4, atol=1e-3 * np.abs(a).max())
+    # the fused range-Doppler + power of both tiers (even and odd Doppler sizes)
+    for c in (cube, cube[:15]):
+        rd_n, p_n = range_doppler_with_power(c, tier="numpy")
+        rd_c, p_c = range_doppler_with_power(c, tier="cpu")
+        np.testing.assert_allclose(rd_c, rd_n, rtol=1e-4, atol=1e-3 * np.abs(a).max())
+        np.testing.assert_allclose(p_c, p_n, rtol=1e-4)
+        np.testing.assert_allclose(p_c, range_doppler_power(rd_c, tier="cpu"), rtol=1e-6)
     # channels without a bad sample are untouched by another channel's
     np.testing.assert_allclose(got[:, :, 1], b[:, :, 1], rtol=1e-6, atol=1e-6 * np.abs(a).max())
 
@@ -215,16 +223,18 @@ def test_run_blocks_covers_every_index_once_and_raises_worker_errors() -> None:
     from sensorfusion_radar._spectrum import run_blocks
 
     seen = np.zeros(37, dtype=int)
+    blocks: list[int] = []
 
-    def mark(i0: int, i1: int) -> None:
+    def mark(b: int, i0: int, i1: int) -> None:
         seen[i0:i1] += 1
+        blocks.append(b)
 
-    run_blocks(mark, 37)
-    assert np.all(seen == 1)
+    n = run_blocks(mark, 37)
+    assert np.all(seen == 1) and sorted(blocks) == list(range(n))
     run_blocks(mark, 0)  # nothing to do is not an error
 
-    def fail_late(i0: int, i1: int) -> None:
-        if i0 > 0:
+    def fail_late(b: int, i0: int, i1: int) -> None:
+        if b > 0:
             raise RuntimeError(f"block {i0}-{i1} failed")
 
     if len(os.sched_getaffinity(0)) > 1:
