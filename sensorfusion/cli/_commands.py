@@ -92,6 +92,7 @@ def run_rig(args: argparse.Namespace) -> int:
         quiet=args.quiet or args.json,
         overwrite=args.overwrite,
         replay_of=args.replay,
+        lossless=True if args.replay else None,  # a recording can wait: a replay loses nothing
     )
     runner = Runner(rig, host, options)
 

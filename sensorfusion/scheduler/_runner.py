@@ -50,6 +50,9 @@ class RunOptions:
         quiet: no live table.
         overwrite: replace an existing session at ``out``.
         replay_of: the session being replayed (for the record).
+        lossless: never drop a frame — full queues and a full recorder make the sources wait.
+            None (default): lossless exactly when not ``realtime``. Replays are lossless even
+            when paced at the recorded timing: a recording can always wait.
     """
 
     out: str | None = None
@@ -60,6 +63,11 @@ class RunOptions:
     overwrite: bool = False
     replay_of: str | None = None
     live_refresh_s: float = 0.5
+    lossless: bool | None = None
+
+    @property
+    def never_drop(self) -> bool:
+        return (not self.realtime) if self.lossless is None else self.lossless
 
 
 @dataclass
@@ -165,7 +173,7 @@ class Runner:
             commit_interval_s=rec.commit_interval_s,
             overwrite=self.opt.overwrite,
             # live: never stall the sources (drops are counted); --fast and replays lose nothing
-            when_full="drop" if self.opt.realtime else "wait",
+            when_full="wait" if self.opt.never_drop else "drop",
         )
         for name in self.rig.record_streams:
             self.writer.add_stream(self.rig.source_specs[name])
@@ -439,8 +447,8 @@ class Runner:
         for name in self.rig.source_specs:
             spec = self.rig.source_specs[name]
             # Live sources keep their own policy; --fast sources (files, replays, simulation)
-            # are never dropped: they wait for the pipeline instead.
-            policy = spec.queue_policy if self.opt.realtime else "block"
+            # and replays at recorded timing are never dropped: they wait for the pipeline.
+            policy = "block" if self.opt.never_drop else spec.queue_policy
             self.bus.add_stream(name, spec.queue_size, policy)
         workers = [threading.Thread(target=self._dispatch_loop, name="dispatcher", daemon=True)]
         workers += [threading.Thread(target=self._stage_loop, args=(i,), name=f"stage:{s.id}", daemon=True) for i, s in enumerate(self.rig.stages)]
