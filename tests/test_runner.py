@@ -79,6 +79,38 @@ def test_max_frames_and_duration_limit_framesets(fixture_plugins, tmp_path, caps
     assert summary_of(capsys)[0]["framesets"] == 10  # 0..90 ms at 100 Hz
 
 
+FAST_RIG = """
+name: fast-counters
+sensors:
+  - {id: a, driver: sfx.counter, params: {rate_hz: 400, frames: 150}}
+  - {id: b, driver: sfx.counter, params: {rate_hz: 400, frames: 150}}
+sync: {tolerance_ms: 1, timeout_ms: 100000}
+stages:
+  - {id: total, estimator: sfx.sum, inputs: ["*/value"], params: PARAMS}
+"""
+
+
+def test_replay_at_recorded_timing_waits_for_a_slow_stage_instead_of_dropping(fixture_plugins, tmp_path, capsys):
+    rig, slow = tmp_path / "rig.yaml", tmp_path / "slow.yaml"
+    rig.write_text(FAST_RIG.replace("PARAMS", "{}"))
+    slow.write_text(FAST_RIG.replace("PARAMS", "{sleep_s: 0.01}, queue: {size: 2}"))
+    rec = tmp_path / "rec.zarr"
+    assert run_main([str(rig), "--fast", "--out", str(rec), "--json"]) == 0
+    assert summary_of(capsys)[0]["framesets"] == 150
+    # live, the slow stage (10 ms per set, sources at 400 Hz) makes the sources' queues
+    # overflow: frames are dropped and counted
+    assert run_main([str(slow), "--no-record", "--json"]) == 0
+    live, _ = summary_of(capsys)
+    assert live["drops"] and live["framesets"] < 150
+    # a replay at recorded timing is paced like the live run but loses nothing
+    t0 = time.monotonic()
+    assert run_main([str(slow), "--replay", str(rec), "--no-record", "--json"]) == 0
+    s, _ = summary_of(capsys)
+    assert s["framesets"] == 150 and not s["drops"], s["drops"]
+    assert s["stages"]["total"]["count"] == 150
+    assert time.monotonic() - t0 >= 150 * 0.01
+
+
 def test_sigint_stops_cleanly_and_flushes(fixture_plugins, tmp_path):
     rig = tmp_path / "rig.yaml"
     rig.write_text(textwrap.dedent(RIG.replace("PARAMS", "{}").replace("frames: 60", "frames: 100000")))
