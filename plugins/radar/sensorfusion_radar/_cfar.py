@@ -13,7 +13,8 @@ NaN when a cell has no valid training cell. A cell is detected when its power is
 ``power > scale * noise`` (see :func:`cfar_detect`). Tiers: ``numpy`` (reference, sliding
 windows), ``cpu`` (Numba; CA: separable sliding box sums, O(1) per cell, on the calling
 thread below :data:`PARALLEL_MIN_CELLS` — one frame's map is less work than a parallel region
-costs — and in parallel over rows and column blocks above; OS: parallel over range bins),
+costs — and in parallel over rows and column blocks above; OS: an in-place selection per
+cell (no sort, no allocation), range-bin blocks on the plugin's pool, see ``_pool``),
 ``cuda`` (one thread per cell).
 """
 
@@ -26,6 +27,8 @@ import numpy as np
 from numba import njit, prange
 
 from sensorfusion._kernels import get_kernel, kernel
+
+from ._pool import run_blocks
 
 __all__ = ["CfarMethod", "MAX_OS_TRAINING_CELLS", "PARALLEL_MIN_CELLS", "cfar_detect", "cfar_noise"]
 
@@ -195,33 +198,63 @@ def _ca_parallel(x: np.ndarray, gr: int, gd: int, tr: int, td: int, out: np.ndar
         _ca_range_cols(ho, hg, co, cg, gr, tr, out, b * block, min((b + 1) * block, n_d))
 
 
-@njit(parallel=True, cache=True)
-def _os_cpu_impl(
-    x: np.ndarray, gr: int, gd: int, tr: int, td: int, rank: float, out: np.ndarray
+@njit(cache=True, nogil=True)
+def _kth_smallest(a: np.ndarray, n: int, k: int) -> float:  # pragma: no cover - jitted
+    # Wirth's selection, in place on a[:n]: the k-th smallest (0-based) without sorting
+    lo = 0
+    hi = n - 1
+    while lo < hi:
+        pivot = a[k]
+        i = lo
+        j = hi
+        while True:
+            while a[i] < pivot:
+                i += 1
+            while pivot < a[j]:
+                j -= 1
+            if i <= j:
+                t = a[i]
+                a[i] = a[j]
+                a[j] = t
+                i += 1
+                j -= 1
+            if i > j:
+                break
+        if j < k:
+            lo = i
+        if k < i:
+            hi = j
+    return float(a[k])
+
+
+@njit(cache=True, nogil=True)
+def _os_rows(
+    x: np.ndarray, gr: int, gd: int, tr: int, td: int, rank: float, out: np.ndarray, r0: int, r1: int
 ) -> None:  # pragma: no cover - jitted
     n_r, n_d = x.shape
     hr, hd = gr + tr, gd + td
-    size = (2 * hr + 1) * (2 * hd + 1)
-    for r in prange(n_r):
-        buf = np.empty(size)
+    buf = np.empty((2 * hr + 1) * (2 * hd + 1))
+    cols = np.empty((n_d, 2 * hd + 1), dtype=np.int64)  # circular Doppler neighbours, no division per cell
+    for d in range(n_d):
+        for j in range(-hd, hd + 1):
+            cols[d, j + hd] = (d + j) % n_d
+    for r in range(r0, r1):
         for d in range(n_d):
             n = 0
-            for i in range(-hr, hr + 1):
+            for i in range(max(-hr, -r), min(hr, n_r - 1 - r) + 1):
                 rr = r + i
-                if rr < 0 or rr >= n_r:
-                    continue
-                for j in range(-hd, hd + 1):
-                    if abs(i) <= gr and abs(j) <= gd:
+                guard_row = -gr <= i <= gr
+                for jj in range(2 * hd + 1):
+                    if guard_row and -gd <= jj - hd <= gd:
                         continue
-                    v = x[rr, (d + j) % n_d]
-                    if np.isfinite(v):
+                    v = x[rr, cols[d, jj]]
+                    if math.isfinite(v):
                         buf[n] = v
                         n += 1
             if n == 0:
                 out[r, d] = np.nan
             else:
-                k = int(np.floor(rank * (n - 1)))
-                out[r, d] = np.partition(buf[:n], k)[k]
+                out[r, d] = _kth_smallest(buf, n, math.floor(rank * (n - 1)))
 
 
 @kernel("radar.cfar_ca", "cpu")
@@ -240,8 +273,9 @@ def _ca_cpu(power: np.ndarray, guard_r: int, guard_d: int, train_r: int, train_d
 def _os_cpu(power: np.ndarray, guard_r: int, guard_d: int, train_r: int, train_d: int, rank: float) -> np.ndarray:
     x = np.ascontiguousarray(power, dtype=np.float64)
     out = np.empty(x.shape)
+    args = (x, int(guard_r), int(guard_d), int(train_r), int(train_d), float(rank), out)
     if x.size:
-        _os_cpu_impl(x, int(guard_r), int(guard_d), int(train_r), int(train_d), float(rank), out)
+        run_blocks(lambda _, r0, r1: _os_rows(*args, r0, r1), x.shape[0])
     return out
 
 

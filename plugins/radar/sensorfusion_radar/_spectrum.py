@@ -25,15 +25,13 @@ pool (which waits on a condition, never spins) brought the whole chain from 2.8 
 from __future__ import annotations
 
 import math
-import os
-import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numba import njit
 
 from sensorfusion._kernels import get_kernel, kernel, resolve_tier
+
+from ._pool import cores, run_blocks
 
 __all__ = ["WINDOWS", "range_doppler", "range_doppler_power", "range_doppler_with_power", "range_profile", "window"]
 
@@ -115,39 +113,6 @@ def _prepare_channels(
                     out[c, li, k] = ((v if math.isfinite(v) else 0.0) - mean[k]) * (wr2[k] * w)
 
 
-_POOL: ThreadPoolExecutor | None = None
-_POOL_LOCK = threading.Lock()
-
-
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
-def _pool() -> ThreadPoolExecutor:
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = ThreadPoolExecutor(max_workers=max(1, _cores() - 1), thread_name_prefix="sensorfusion-radar")
-        return _POOL
-
-
-def run_blocks(fn: Callable[[int, int, int], None], n: int) -> int:
-    """Run ``fn(block, i0, i1)`` over ``[0, n)`` cut into one contiguous block per core (the
-    number of blocks is returned): the calling thread takes block 0, a shared pool the others
-    (``fn`` must release the GIL to gain: Numba ``nogil`` kernels, ``scipy.fft``). A pool that
-    waits on a condition does not spin, unlike a Numba parallel region, whose threads would
-    then compete with the next stage."""
-    n_blocks = max(1, min(_cores(), n))
-    edges = [n * i // n_blocks for i in range(n_blocks + 1)]
-    futures = [_pool().submit(fn, b, edges[b], edges[b + 1]) for b in range(1, n_blocks)]
-    try:
-        fn(0, edges[0], edges[1])
-    finally:
-        for f in futures:
-            f.result()
-    return n_blocks
-
-
 def _range_doppler_blocks(
     cube: np.ndarray, range_window: np.ndarray, doppler_window: np.ndarray, clutter_removal: bool, with_power: bool
 ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -163,7 +128,7 @@ def _range_doppler_blocks(
     y = np.empty((n_ch, n_l, n_s), dtype=np.complex64)
     xf = x.view(np.float32).reshape(n_l, n_ch, 2 * n_s)
     yf = y.view(np.float32).reshape(n_ch, n_l, 2 * n_s)
-    parts = np.zeros((min(_cores(), max(n_ch, 1)), n_s, n_l)) if with_power else None
+    parts = np.zeros((min(cores(), max(n_ch, 1)), n_s, n_l)) if with_power else None
 
     def block(b: int, c0: int, c1: int) -> None:
         # a channel block, start to end on one thread while it is in cache: clutter removal and

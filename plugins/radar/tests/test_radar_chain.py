@@ -220,7 +220,7 @@ def test_angle_spectrum_tiers_agree(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_run_blocks_covers_every_index_once_and_raises_worker_errors() -> None:
-    from sensorfusion_radar._spectrum import run_blocks
+    from sensorfusion_radar._pool import run_blocks
 
     seen = np.zeros(37, dtype=int)
     blocks: list[int] = []
