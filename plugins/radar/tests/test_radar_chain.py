@@ -232,6 +232,20 @@ def test_run_blocks_covers_every_index_once_and_raises_worker_errors() -> None:
     n = run_blocks(mark, 37)
     assert np.all(seen == 1) and sorted(blocks) == list(range(n))
     run_blocks(mark, 0)  # nothing to do is not an error
+    # a block that itself runs blocks (a pool worker waiting on the pool could deadlock)
+    inner = np.zeros(20, dtype=int)
+
+    def nested(b: int, i0: int, i1: int) -> None:
+        def count(_: int, j0: int, j1: int) -> None:
+            inner[j0:j1] += 1
+
+        run_blocks(count, 10 if b == 0 else 0)
+        if b > 0:
+            run_blocks(lambda _, j0, j1: count(0, 10 + j0, 10 + j1), 10)
+
+    run_blocks(nested, 4)
+    if len(os.sched_getaffinity(0)) > 1:
+        assert np.all(inner == 1)
 
     def fail_late(b: int, i0: int, i1: int) -> None:
         if b > 0:
