@@ -336,11 +336,23 @@ class PoseParams(BaseModel):
     frame: Literal["world", "sensor"] = Field(
         default="world", description="the frame the model was trained in: world (sim, sessions) or sensor (MARS)"
     )
+    history_gate_m: float = Field(
+        default=0.5,
+        gt=0,
+        description="multi-frame models: a person's cluster continues the previous frame's nearest cluster "
+        "(floor plane) within this distance, when no radar.track id links them",
+    )
 
 
 class RadarPose(Estimator):
     """Point clouds -> skeletons ``<stage>/skeleton3d`` (world frame) with the learned model;
-    ``person_id`` is the id of the nearest track when a ``radar.track`` output is an input."""
+    ``person_id`` is the id of the nearest track when a ``radar.track`` output is an input.
+
+    Multi-frame models (checkpoint ``frames > 1``) get each person's points of the previous
+    ``frames - 1`` frames too (causal): the estimator keeps a per-person history of clouds,
+    linking this frame's DBSCAN clusters to the previous frame's by radar track id when both
+    have one, else by the nearest centroid on the floor plane (within ``history_gate_m``,
+    one-to-one). A person not seen in a frame loses its history, as in training."""
 
     name = "radar.pose"
     Params = PoseParams
@@ -359,6 +371,10 @@ class RadarPose(Estimator):
         self.tracks = [s for s in context.inputs_of_kind(FrameKind.BOXES) if "track_id" in s.fields]
         self.world = {s.name: _world_from(context, s.sensor) for s in self.clouds}
         self.out_name = f"{context.stage_id}/skeleton3d"
+        # previous frame's people: centroid (3,), track id (-1 none), clouds newest first
+        self._prev: list[tuple[np.ndarray, int, list[np.ndarray]]] = []
+        self._linked = 0
+        self._people = 0
 
     def outputs(self) -> list[StreamSpec]:
         return [
@@ -375,6 +391,31 @@ class RadarPose(Estimator):
             )
         ]
 
+    def _histories(self, centers: np.ndarray, ids: np.ndarray) -> list[list[np.ndarray]]:
+        """Each current cluster's previous clouds (newest first): the previous frame's person
+        with the same track id, else the nearest unclaimed one within the gate."""
+        hist: list[list[np.ndarray]] = [[] for _ in range(centers.shape[0])]
+        if self.model.frames <= 1 or not self._prev:
+            return hist
+        free = list(range(len(self._prev)))
+        for k in range(centers.shape[0]):
+            if ids[k] < 0:
+                continue
+            j = next((j for j in free if self._prev[j][1] == ids[k]), None)
+            if j is not None:
+                hist[k] = self._prev[j][2]
+                free.remove(j)
+        rest = [k for k in range(centers.shape[0]) if not hist[k]]
+        if rest and free:
+            from scipy.optimize import linear_sum_assignment
+
+            pc = np.stack([self._prev[j][0] for j in free])
+            d = np.hypot(centers[rest, None, 0] - pc[None, :, 0], centers[rest, None, 1] - pc[None, :, 1])
+            for r, c in zip(*linear_sum_assignment(d), strict=True):
+                if d[r, c] <= self.p.history_gate_m:
+                    hist[rest[r]] = self._prev[free[c]][2]
+        return hist
+
     def process(self, frameset: FrameSet) -> Mapping[str, Mapping[str, np.ndarray]]:
         parts = []
         for s in self.clouds:
@@ -388,7 +429,6 @@ class RadarPose(Estimator):
         pts = np.concatenate(parts).astype(np.float64)
         c = cluster_people(pts[:, :3], pts[:, 3], pts[:, 4], eps_m=self.p.eps_m, min_points=self.p.min_points)
         clouds = [pts[c.labels == k] for k in range(c.center_m.shape[0])]
-        joints = self.model.predict(clouds) if clouds else np.zeros((0, self.skeleton.num_joints, 3))
         ids = np.full(len(clouds), -1, dtype=np.int64)
         tf = next((frameset.get(s.name) for s in self.tracks if frameset.get(s.name) is not None), None)
         if tf is not None and len(clouds) and len(tf["track_id"]):
@@ -397,12 +437,21 @@ class RadarPose(Estimator):
                 d = np.hypot(tp[:, 0] - c.center_m[k, 0], tp[:, 1] - c.center_m[k, 1])
                 if d.min() < 0.7:
                     ids[k] = int(tf["track_id"][int(np.argmin(d))])
+        hist = self._histories(c.center_m, ids)
+        joints = self.model.predict(clouds, hist) if clouds else np.zeros((0, self.skeleton.num_joints, 3))
+        keep = self.model.frames - 1
+        self._linked += sum(1 for h in hist if h)
+        self._people += len(clouds)
+        self._prev = [(c.center_m[k].copy(), int(ids[k]), [clouds[k], *hist[k]][:keep]) for k in range(len(clouds))]
         return {
             self.out_name: {
                 "joints": joints.astype(np.float32).reshape(-1, self.skeleton.num_joints, 3),
                 "person_id": ids,
             }
         }
+
+    def summary(self) -> dict[str, Any]:
+        return {"frames_of_context": self.model.frames, "people": self._people, "with_history": self._linked}
 
 
 # -- radar.fuse ------------------------------------------------------------------------------
