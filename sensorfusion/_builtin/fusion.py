@@ -29,6 +29,12 @@ from ..schema._streams import FieldSpec, FrameKind, FrameSet, StreamSpec
 __all__ = ["DltTriangulator", "MultiPersonFusion", "SinglePersonFusion"]
 
 
+def _float32(x: np.ndarray) -> np.ndarray:
+    """Errors as float32: beyond its range (a point almost in a camera's plane) is inf."""
+    with np.errstate(over="ignore"):
+        return np.asarray(x, dtype=np.float64).astype(np.float32)
+
+
 class DltParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -135,8 +141,12 @@ class DltTriangulator(Estimator):
             pts, conf, self.P, min_confidence=self.p.min_confidence, min_views=self.p.min_views, tier=self.p.tier
         )
         views = r.views_used
+        e = r.reprojection_error_px
+        # a view left out adds nothing; an inlier view the point projects badly into (behind the
+        # camera: inf) makes the joint's error inf, never a huge finite number
+        e = np.where(r.inliers, np.where(np.isnan(e), 0.0, e), 0.0)
         with np.errstate(invalid="ignore", divide="ignore"):
-            err = np.where(r.inliers, np.nan_to_num(r.reprojection_error_px), 0.0).sum(axis=0) / views
+            err = e.sum(axis=0) / views
         err = np.where(np.isfinite(r.points3d).all(-1), err, np.nan)
         finite = np.isfinite(err)
         self._reproj_sum += float(err[finite].sum())
@@ -147,7 +157,7 @@ class DltTriangulator(Estimator):
             self.out_name: {
                 "joints": r.points3d.astype(np.float32).reshape(P, J, 3),
                 "person_id": np.asarray(order, dtype=np.int64),
-                "reprojection_error_px": err.astype(np.float32).reshape(P, J),
+                "reprojection_error_px": _float32(err).reshape(P, J),
                 "views": np.minimum(views, 127).astype(np.int8).reshape(P, J),
             }
         }
@@ -243,7 +253,7 @@ class _FusionStage(Estimator):
             self.out_name: {
                 "joints": r.joints.astype(np.float32).reshape(K, J, 3),
                 "person_id": r.track_id.astype(np.int64),
-                "reprojection_error_px": r.reprojection_error_px.astype(np.float32).reshape(K, J),
+                "reprojection_error_px": _float32(r.reprojection_error_px).reshape(K, J),
                 "views": np.minimum(r.views, 127).astype(np.int8).reshape(K, J),
                 "status": r.status.astype(np.int8).reshape(K, J),
             }
