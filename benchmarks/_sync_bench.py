@@ -12,7 +12,16 @@ from sensorfusion.scheduler import Synchronizer
 
 __all__ = ["bench_synchronizer"]
 
-RATES_HZ = {"cam0/image": 30, "cam1/image": 30, "cam2/image": 30, "cam3/image": 30, "depth0/depth": 15, "imu0/accel": 200, "radar0/points": 20, "mic0/level": 100}
+RATES_HZ = {
+    "cam0/image": 30,
+    "cam1/image": 30,
+    "cam2/image": 30,
+    "cam3/image": 30,
+    "depth0/depth": 15,
+    "imu0/accel": 200,
+    "radar0/points": 20,
+    "mic0/level": 100,
+}
 
 
 def _frames(seconds: float, seed: int = 0) -> list[Frame]:

@@ -77,11 +77,14 @@ class Workload:
 
 def _camera_frames(cam: int, n: int, rng: np.random.Generator) -> list[dict[str, np.ndarray]]:
     yy, xx = np.mgrid[0:HEIGHT, 0:WIDTH].astype(np.float32)
-    base = np.stack([
-        96 + 80 * np.sin(xx / (180 + 40 * cam) + cam),
-        110 + 70 * np.cos(yy / (150 + 30 * cam)),
-        90 + 60 * np.sin((xx + yy) / 260 + cam / 2),
-    ], axis=-1)
+    base = np.stack(
+        [
+            96 + 80 * np.sin(xx / (180 + 40 * cam) + cam),
+            110 + 70 * np.cos(yy / (150 + 30 * cam)),
+            90 + 60 * np.sin((xx + yy) / 260 + cam / 2),
+        ],
+        axis=-1,
+    )
     out = []
     for i in range(n):
         img = base.copy()
@@ -115,12 +118,20 @@ def make_workload(seconds: float, *, pool_frames: int = FPS, seed: int = 0) -> W
     rng = np.random.default_rng(seed)
     specs, pool = [], {}
     for cam in range(N_CAMERAS):
-        spec = StreamSpec(name=f"cam{cam}/image", kind=FrameKind.IMAGE, rate_hz=FPS,
-                          fields={"image": FieldSpec(dtype="uint8", shape=(HEIGHT, WIDTH, 3))})
+        spec = StreamSpec(
+            name=f"cam{cam}/image",
+            kind=FrameKind.IMAGE,
+            rate_hz=FPS,
+            fields={"image": FieldSpec(dtype="uint8", shape=(HEIGHT, WIDTH, 3))},
+        )
         specs.append(spec)
         pool[spec.name] = _camera_frames(cam, pool_frames, rng)
-    depth = StreamSpec(name="depth0/depth", kind=FrameKind.DEPTH, rate_hz=FPS,
-                       fields={"depth": FieldSpec(dtype="uint16", shape=(HEIGHT, WIDTH))})
+    depth = StreamSpec(
+        name="depth0/depth",
+        kind=FrameKind.DEPTH,
+        rate_hz=FPS,
+        fields={"depth": FieldSpec(dtype="uint16", shape=(HEIGHT, WIDTH))},
+    )
     specs.append(depth)
     pool[depth.name] = _depth_frames(pool_frames, rng)
     return Workload(specs=specs, pool=pool, seconds=seconds)
@@ -137,8 +148,14 @@ def bench_recorder(w: Workload, out: Path, compression: str, level: int) -> dict
     """SessionWriter, foreground commits every 0.5 s of data; raw MB/s including close."""
     commit_every = max(1, FPS // 2) * len(w.specs)
     t0 = time.perf_counter()
-    writer = SessionWriter(out, rig={"name": "bench"}, calibration=None, compression=compression,  # type: ignore[arg-type]
-                           level=level, max_buffer_mb=4096)
+    writer = SessionWriter(
+        out,
+        rig={"name": "bench"},
+        calibration=None,
+        compression=compression,  # type: ignore[arg-type]
+        level=level,
+        max_buffer_mb=4096,
+    )
     for spec in w.specs:
         writer.add_stream(spec)
     for k, (name, i) in enumerate(w.frames_in_order(), start=1):
@@ -163,30 +180,43 @@ def bench_mcap(w: Workload, out: Path, compression: str) -> dict[str, float]:
         channels = {}
         for spec in w.specs:
             field = next(iter(spec.fields.values()))
-            schema = writer.register_schema(name=f"raw/{spec.kind.value}", encoding="",
-                                            data=json.dumps({"dtype": field.dtype, "shape": field.shape}).encode())
+            schema = writer.register_schema(
+                name=f"raw/{spec.kind.value}",
+                encoding="",
+                data=json.dumps({"dtype": field.dtype, "shape": field.shape}).encode(),
+            )
             channels[spec.name] = writer.register_channel(topic=spec.name, message_encoding="raw", schema_id=schema)
         for name, i in w.frames_in_order():
             frame = w.frame(name, i)
             arr = next(iter(frame.data.values()))
-            writer.add_message(channel_id=channels[name], log_time=frame.t_host_ns, publish_time=frame.t_sensor_ns,
-                               sequence=frame.seq, data=arr.tobytes())
+            writer.add_message(
+                channel_id=channels[name],
+                log_time=frame.t_host_ns,
+                publish_time=frame.t_sensor_ns,
+                sequence=frame.seq,
+                data=arr.tobytes(),
+            )
         writer.finish()
     dt = time.perf_counter() - t0
     return {"mb_s": w.raw_bytes / MB / dt, "seconds": dt, "compression_ratio": w.raw_bytes / max(1, _dir_bytes(out))}
 
 
-def compare_writers(w: Workload, tmp: Path, compression: str, level: int, repeats: int,
-                    log: Callable[[str], None]) -> dict[str, Any]:
+def compare_writers(
+    w: Workload, tmp: Path, compression: str, level: int, repeats: int, log: Callable[[str], None]
+) -> dict[str, Any]:
     """Ours and mcap alternating ``repeats`` times; medians."""
     ours, peer = [], []
     for rep in range(repeats):
-        for label, fn in (("recorder", lambda p: bench_recorder(w, p, compression, level)),
-                          ("mcap", lambda p: bench_mcap(w, p, compression))):
+        for label, fn in (
+            ("recorder", lambda p: bench_recorder(w, p, compression, level)),
+            ("mcap", lambda p: bench_mcap(w, p, compression)),
+        ):
             path = tmp / (f"{label}-{compression}-{rep}" + (".zarr" if label == "recorder" else ".mcap"))
             res = fn(path)
             (ours if label == "recorder" else peer).append(res)
-            log(f"  {compression:5s} rep {rep}: {label:8s} {res['mb_s']:8.1f} MB/s  ratio {res['compression_ratio']:.2f}")
+            log(
+                f"  {compression:5s} rep {rep}: {label:8s} {res['mb_s']:8.1f} MB/s  ratio {res['compression_ratio']:.2f}"
+            )
             if path.is_dir():
                 shutil.rmtree(path, ignore_errors=True)
             else:
@@ -206,12 +236,19 @@ def compare_writers(w: Workload, tmp: Path, compression: str, level: int, repeat
     }
 
 
-def bench_realtime(w: Workload, out: Path, compression: str, level: int, max_buffer_mb: float,
-                   commit_interval_s: float = 0.5) -> dict[str, Any]:
+def bench_realtime(
+    w: Workload, out: Path, compression: str, level: int, max_buffer_mb: float, commit_interval_s: float = 0.5
+) -> dict[str, Any]:
     """Producers push every stream at ``fps`` in real time into a background-mode writer."""
-    writer = SessionWriter(out, rig={"name": "bench-realtime"}, calibration=None,
-                           compression=compression, level=level,  # type: ignore[arg-type]
-                           commit_interval_s=commit_interval_s, max_buffer_mb=max_buffer_mb)
+    writer = SessionWriter(
+        out,
+        rig={"name": "bench-realtime"},
+        calibration=None,
+        compression=compression,
+        level=level,  # type: ignore[arg-type]
+        commit_interval_s=commit_interval_s,
+        max_buffer_mb=max_buffer_mb,
+    )
     for spec in w.specs:
         writer.add_stream(spec)
     writer.start()
@@ -316,8 +353,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     t = time.perf_counter()
     workload = make_workload(args.seconds)
     results["raw_mb_per_s_of_data"] = workload.raw_bytes / MB / args.seconds
-    log(f"workload: {len(workload.specs)} streams, {workload.n_sets} frames each, "
-        f"{workload.raw_bytes / MB:.0f} MB raw (generated in {time.perf_counter() - t:.1f} s)")
+    log(
+        f"workload: {len(workload.specs)} streams, {workload.n_sets} frames each, "
+        f"{workload.raw_bytes / MB:.0f} MB raw (generated in {time.perf_counter() - t:.1f} s)"
+    )
 
     with tempfile.TemporaryDirectory(prefix="sf-bench-", dir=args.tmpdir) as tmpname:
         tmp = Path(tmpname)
@@ -341,8 +380,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 out = tmp / f"realtime-{compression}.zarr"
                 rt = bench_realtime(workload, out, compression, level, args.max_buffer_mb)
                 shutil.rmtree(out, ignore_errors=True)
-                log(f"  realtime {compression}: dropped {rt['frames_dropped']}/{rt['frames_pushed']}, "
-                    f"max lag {rt['max_lag_s']:.2f} s")
+                log(
+                    f"  realtime {compression}: dropped {rt['frames_dropped']}/{rt['frames_pushed']}, "
+                    f"max lag {rt['max_lag_s']:.2f} s"
+                )
                 results["realtime"].append(rt)
                 prefix = "realtime" if compression == "zstd" else f"realtime_{compression}"
                 results[f"{prefix}_frames_dropped"] = rt["frames_dropped"]
@@ -358,34 +399,75 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if not args.json_only:
         table_rows = [
-            (f"{r['compression']}" + (f"-{r['level']}" if r["level"] else ""), f"{r['recorder_mb_s']:.1f}",
-             f"{r['mcap_mb_s']:.1f}", f"{r['ratio']:.2f}", f"{r['recorder_compression_ratio']:.2f}",
-             f"{r['mcap_compression_ratio']:.2f}")
+            (
+                f"{r['compression']}" + (f"-{r['level']}" if r["level"] else ""),
+                f"{r['recorder_mb_s']:.1f}",
+                f"{r['mcap_mb_s']:.1f}",
+                f"{r['ratio']:.2f}",
+                f"{r['recorder_compression_ratio']:.2f}",
+                f"{r['mcap_compression_ratio']:.2f}",
+            )
             for r in results["recorder"]
         ]
-        print(_table(table_rows, ("codec", "recorder MB/s", "mcap MB/s", "ours/mcap", "recorder size ratio",
-                                  "mcap size ratio"),
-                     f"write throughput, raw MB/s (median of {args.repeats}, {args.seconds:g} s of data, "
-                     f"{results['raw_mb_per_s_of_data']:.0f} MB/s real time)"))
+        print(
+            _table(
+                table_rows,
+                ("codec", "recorder MB/s", "mcap MB/s", "ours/mcap", "recorder size ratio", "mcap size ratio"),
+                f"write throughput, raw MB/s (median of {args.repeats}, {args.seconds:g} s of data, "
+                f"{results['raw_mb_per_s_of_data']:.0f} MB/s real time)",
+            )
+        )
         sy = results["synchronizer"]
-        print(_table(
-            [(str(sy["sync_streams"]), str(sy["sync_frames"]), str(sy["sync_framesets"]),
-              f"{sy['sync_framesets_per_s']:.0f}", f"{sy['sync_frames_per_s']:.0f}", f"{sy['sync_realtime_factor']:.0f}x")],
-            ("streams", "frames", "framesets", "framesets/s", "frames/s", "vs real time"),
-            "synchronizer: 8 streams at 10-200 Hz, host arrival order, reference 15 Hz, tolerance 20 ms (no peer: a "
-            "throughput figure, not a ratio)"))
+        print(
+            _table(
+                [
+                    (
+                        str(sy["sync_streams"]),
+                        str(sy["sync_frames"]),
+                        str(sy["sync_framesets"]),
+                        f"{sy['sync_framesets_per_s']:.0f}",
+                        f"{sy['sync_frames_per_s']:.0f}",
+                        f"{sy['sync_realtime_factor']:.0f}x",
+                    )
+                ],
+                ("streams", "frames", "framesets", "framesets/s", "frames/s", "vs real time"),
+                "synchronizer: 8 streams at 10-200 Hz, host arrival order, reference 15 Hz, tolerance 20 ms (no peer: a "
+                "throughput figure, not a ratio)",
+            )
+        )
         if "realtime" in results:
             rt_rows = [
-                (rt["compression"] + (f"-{rt['level']}" if rt["compression"] == "zstd" else ""),
-                 str(rt["frames_pushed"]), str(rt["frames_recorded"]), str(rt["frames_dropped"]),
-                 f"{100 * rt['drop_rate']:.1f}%", f"{rt['max_lag_s']:.2f}", f"{rt['drain_at_close_s']:.2f}",
-                 f"{rt['buffer_peak_mb']:.0f}/{rt['max_buffer_mb']:.0f}", str(rt["producer_late_frames"]))
+                (
+                    rt["compression"] + (f"-{rt['level']}" if rt["compression"] == "zstd" else ""),
+                    str(rt["frames_pushed"]),
+                    str(rt["frames_recorded"]),
+                    str(rt["frames_dropped"]),
+                    f"{100 * rt['drop_rate']:.1f}%",
+                    f"{rt['max_lag_s']:.2f}",
+                    f"{rt['drain_at_close_s']:.2f}",
+                    f"{rt['buffer_peak_mb']:.0f}/{rt['max_buffer_mb']:.0f}",
+                    str(rt["producer_late_frames"]),
+                )
                 for rt in results["realtime"]
             ]
-            print(_table(rt_rows, ("codec", "pushed", "recorded", "dropped", "drop rate", "max lag s", "close s",
-                                   "buffer peak/max MB", "producer late"),
-                         f"real time: {len(workload.specs)} streams at {FPS} fps for {args.seconds:g} s "
-                         f"(background writer, commit every 0.5 s)"))
+            print(
+                _table(
+                    rt_rows,
+                    (
+                        "codec",
+                        "pushed",
+                        "recorded",
+                        "dropped",
+                        "drop rate",
+                        "max lag s",
+                        "close s",
+                        "buffer peak/max MB",
+                        "producer late",
+                    ),
+                    f"real time: {len(workload.specs)} streams at {FPS} fps for {args.seconds:g} s "
+                    f"(background writer, commit every 0.5 s)",
+                )
+            )
     print(json.dumps(results, default=float))
     return 0
 

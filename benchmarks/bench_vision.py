@@ -74,10 +74,16 @@ def run_ours(frames: dict[str, list[np.ndarray]], warmup: int, **params: Any) ->
     from sensorfusion.schema import SkeletonRegistry, builtin_skeletons
 
     specs = [
-        StreamSpec(name=f"{c}/image", kind=FrameKind.IMAGE, fields={"image": FieldSpec(dtype="uint8", shape=frames[c][0].shape)})
+        StreamSpec(
+            name=f"{c}/image",
+            kind=FrameKind.IMAGE,
+            fields={"image": FieldSpec(dtype="uint8", shape=frames[c][0].shape)},
+        )
         for c in CAMS
     ]
-    ctx = StageContext("pose", inputs=specs, calibration=RigCalibration(), skeletons=SkeletonRegistry(builtin_skeletons()))
+    ctx = StageContext(
+        "pose", inputs=specs, calibration=RigCalibration(), skeletons=SkeletonRegistry(builtin_skeletons())
+    )
     est = MediaPipePose(MediaPipePose.Params(**params), ctx)
     n = min(len(v) for v in frames.values())
     try:
@@ -123,7 +129,14 @@ def replay_check(tmp: Path) -> dict[str, Any]:
     if rec.returncode != 0:
         raise SystemExit(f"recording failed ({rec.returncode}):\n{rec.stderr[-3000:]}")
     t = time.perf_counter()
-    rep = subprocess.run([*base, "--replay", str(session), "--out", str(tmp / "replayed.zarr")], cwd=ROOT, capture_output=True, text=True, env=env, check=False)
+    rep = subprocess.run(
+        [*base, "--replay", str(session), "--out", str(tmp / "replayed.zarr")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     rep_s = time.perf_counter() - t
     if rep.returncode != 0:
         raise SystemExit(f"replay failed ({rep.returncode}):\n{rep.stderr[-3000:]}")
@@ -183,10 +196,16 @@ def main(argv: list[str] | None = None) -> int:
             res.update(replay_check(Path(tmp)))
         res["replay_dropped_frames"] = _count(res["replay_drops"])
         res["record_dropped_frames"] = _count(res["record_drops"])
-        res["replay_no_drops"] = res["replay_dropped_frames"] == 0 and res["replay_framesets"] == res["record_framesets"]
+        res["replay_no_drops"] = (
+            res["replay_dropped_frames"] == 0 and res["replay_framesets"] == res["record_framesets"]
+        )
     if not args.json_only:
         rows = [
-            ("mediapipe.pose (batched, 4 cams, 2 threads)", res["mediapipe_fps_per_camera"], f"{res['ratio_batched_vs_naive']:.2f}x naive"),
+            (
+                "mediapipe.pose (batched, 4 cams, 2 threads)",
+                res["mediapipe_fps_per_camera"],
+                f"{res['ratio_batched_vs_naive']:.2f}x naive",
+            ),
             ("naive Pose() per camera, sequential (peer)", res["naive_fps_per_camera"], "1.00x"),
             ("mediapipe.pose top-down (blazepose detector)", res["topdown_fps_per_camera"], "no peer"),
         ]
@@ -194,8 +213,12 @@ def main(argv: list[str] | None = None) -> int:
         for name, fps, ratio in rows:
             print(f"{name:48s} {fps:10.2f}  {ratio}")
         if "replay_framesets" in res:
-            print(f"record --fast: {res['record_framesets']} framesets, drops {res['record_drops'] or 0}, {res['record_wall_s']} s")
-            print(f"replay --fast: {res['replay_framesets']} framesets, drops {res['replay_drops'] or 0}, {res['replay_wall_s']} s")
+            print(
+                f"record --fast: {res['record_framesets']} framesets, drops {res['record_drops'] or 0}, {res['record_wall_s']} s"
+            )
+            print(
+                f"replay --fast: {res['replay_framesets']} framesets, drops {res['replay_drops'] or 0}, {res['replay_wall_s']} s"
+            )
             print(f"recorder dropped: record {res['record_recorder_dropped']}, replay {res['replay_recorder_dropped']}")
     print(json.dumps(res))
     return 0
