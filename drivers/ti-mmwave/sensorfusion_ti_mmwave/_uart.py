@@ -39,7 +39,7 @@ OPENCV_FROM_TI = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]], 
 
 def _serial() -> Any:
     try:
-        import serial  # type: ignore[import-untyped]  # pyserial ships no type information
+        import serial  # type: ignore[import-untyped,unused-ignore]  # types-pyserial may be absent
     except ImportError as exc:  # pragma: no cover - pyserial is a declared dependency
         raise MissingDependencyError("ti_mmwave.uart", install="pip install pyserial") from exc
     return serial
@@ -249,7 +249,10 @@ class UartDriver(_Driver):
             fmt = p.format
             self._payloads = (encode_frame(fmt, it) if isinstance(it, RadarFrame) else bytes(it) for it in items)
         period = self.period_ns / 1e9 if self.context.realtime else None
-        self._emulator = UartEmulator(self._payloads, frame_period_s=period, require_start=self._cfg_text is not None)
+        # the board streams only once told to: sensorStart over the config port, or (no .cfg)
+        # open() starts it after the ports are open — pyserial flushes the input when it opens
+        # a port, so frames written before that would be lost
+        self._emulator = UartEmulator(self._payloads, frame_period_s=period, require_start=True)
         self._emulator.start()
         return self._emulator.config_path, self._emulator.data_path
 
@@ -268,6 +271,8 @@ class UartDriver(_Driver):
             raise DriverError(f"{self.name}: cannot open serial port: {exc}") from exc
         if self._config is not None and self._cfg_text is not None:
             ConfigPort(self._config, timeout_s=p.command_timeout_s).send_cfg(self._cfg_text)
+        elif self._emulator is not None:
+            self._emulator.start_streaming()  # an autostarting board, from now on
         self._parser.resync()
         self._t0_ns = None
         self._seq_offset = self._last_seq + 1

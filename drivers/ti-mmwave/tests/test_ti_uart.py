@@ -325,3 +325,45 @@ def test_clock_device_counts_from_the_board_frame_number(tmp_path: Path, clock: 
         assert ts["t_sensor_ns"][0] < 10 * period[0]
     else:
         assert abs(int(ts["t_sensor_ns"][0]) - int(ts["t_host_ns"][0])) < 5_000_000_000
+
+
+def test_emulated_board_without_cfg_loses_no_frame_to_the_port_opening(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pyserial flushes a port's input when it opens it: an autostarting emulated board must
+    not stream before the driver has its ports open. The emulator's threads get a head start
+    here (as on a loaded machine); every frame must still arrive."""
+    import time
+
+    from sensorfusion_ti_mmwave import emulator
+
+    start = emulator.UartEmulator.start
+
+    def slow_start(self: Any) -> Any:
+        out = start(self)
+        time.sleep(0.3)  # the emulator runs while the driver has not opened its ports yet
+        return out
+
+    monkeypatch.setattr(emulator.UartEmulator, "start", slow_start)
+    params = UartDriver.Params.model_validate(
+        {
+            "emulate": "sensorfusion_ti_mmwave.emulator:random_clouds",
+            "emulate_params": {"frames": 30, "max_points": 8},
+            "frame_period_ms": 100.0,
+            "read_timeout_s": 1.0,
+        }
+    )
+    drv = UartDriver(params, DriverContext("uart0", seed=3, realtime=False))
+    drv.open()
+    seqs: list[int] = []
+    try:
+        for _ in range(200):
+            got = drv.read()
+            if not got:
+                break
+            seqs += [f.seq for f in got if f.stream == "uart0/points"]
+            if len(seqs) == 30:
+                break
+    finally:
+        drv.close()
+    assert len(seqs) == 30, f"{30 - len(seqs)} frame(s) lost"
+    assert seqs == list(range(seqs[0], seqs[0] + 30))
+    assert drv.summary()["dropped"] == 0

@@ -32,11 +32,11 @@ def test_uart_emulator_streams_the_simulated_people() -> None:
     try:
         for _ in range(100):
             frames += [f for f in drv.read() if f.stream == "uart0/points"]
-            if len(frames) >= 10:
+            if len(frames) >= 12:
                 break
     finally:
         drv.close()
-    assert len(frames) >= 10, f"only {len(frames)} frames decoded"
+    assert len(frames) == 12, f"only {len(frames)} of the emulator's 12 frames decoded"
     world = radar_world_from_sensor(0, (6.0, 6.0))
     cal = RigCalibration(sensors={"uart0": SensorCalibration(world_from_sensor=world)})
     spec = next(s for s in drv.streams() if s.name == "uart0/points")
