@@ -21,6 +21,18 @@ _POOL_LOCK = threading.Lock()
 _LOCAL = threading.local()  # .worker: this thread is one of the pool's
 
 
+def _forget_pool_in_child() -> None:
+    # a forked child has none of the parent's pool threads: an inherited executor would take
+    # the blocks and never run them; the child makes its own pool on first use
+    global _POOL, _POOL_LOCK
+    _POOL = None
+    _POOL_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_in_child)
+
+
 def cores() -> int:
     """The cores this process may run on."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

@@ -256,6 +256,28 @@ def test_run_blocks_covers_every_index_once_and_raises_worker_errors() -> None:
             run_blocks(fail_late, 10)
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork only")
+def test_run_blocks_works_in_a_forked_child_after_the_parent_used_the_pool() -> None:
+    """multiprocessing's default start method on Linux forks: the child must not inherit a
+    pool whose threads exist only in the parent (its blocks would never run)."""
+    import multiprocessing
+
+    from sensorfusion_radar._pool import run_blocks
+
+    run_blocks(lambda b, i0, i1: None, 8)  # the parent's pool exists and has threads
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:
+        assert pool.apply_async(_blocks_in_child).get(timeout=60) == list(range(16))
+
+
+def _blocks_in_child() -> list[int]:
+    from sensorfusion_radar._pool import run_blocks
+
+    seen: list[int] = []
+    run_blocks(lambda b, i0, i1: seen.extend(range(i0, i1)), 16)
+    return sorted(seen)
+
+
 def test_tensor_4d_and_cartesian_grid_peak_at_the_target() -> None:
     az, r = np.deg2rad(15.0), 3.0
     cube = fmcw_adc_cube(MODEL, _scatterer(r, az, 0.0, 1.0), noise_std=1e-3, rng=np.random.default_rng(6))
