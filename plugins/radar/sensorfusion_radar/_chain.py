@@ -93,15 +93,8 @@ def _detect_peaks(
 ) -> np.ndarray:  # pragma: no cover - jitted
     # cfar_detect + the range gate [r0, r1) + group_peaks in one pass: (K, 2) strongest first
     n_d = power.shape[1]
-    count = 0
-    for r in range(r0, r1):
-        for d in range(n_d):
-            p = power[r, d]
-            q = noise[r, d]
-            if math.isfinite(p) and math.isfinite(q) and p > scale * q:
-                count += 1
-    rr = np.empty(count, dtype=np.int64)
-    dd = np.empty(count, dtype=np.int64)
+    rr = np.empty((r1 - r0) * n_d, dtype=np.int64)
+    dd = np.empty((r1 - r0) * n_d, dtype=np.int64)
     k = 0
     for r in range(r0, r1):
         for d in range(n_d):
@@ -111,6 +104,8 @@ def _detect_peaks(
                 rr[k] = r
                 dd[k] = d
                 k += 1
+    rr = rr[:k]
+    dd = dd[:k]
     if grouping:
         keep = _local_maxima(power, rr, dd)
         rr = rr[keep]

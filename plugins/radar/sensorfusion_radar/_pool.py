@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-__all__ = ["cores", "run_blocks"]
+__all__ = ["block_count", "cores", "run_blocks"]
 
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
@@ -50,6 +50,14 @@ def _pool() -> ThreadPoolExecutor:
         return _POOL
 
 
+def block_count(n: int) -> int:
+    """How many blocks :func:`run_blocks` cuts ``n`` items into here (at least 1): one per
+    core, one inside a block (nested calls run inline)."""
+    if getattr(_LOCAL, "worker", False):
+        return 1
+    return max(1, min(cores(), n))
+
+
 def run_blocks(fn: Callable[[int, int, int], None], n: int) -> int:
     """Run ``fn(block, i0, i1)`` over ``[0, n)`` cut into one contiguous block per core (the
     number of blocks is returned): the calling thread takes block 0, a shared pool the others
@@ -57,11 +65,11 @@ def run_blocks(fn: Callable[[int, int, int], None], n: int) -> int:
     waits on a condition does not spin, unlike a Numba parallel region, whose threads would
     then compete with the next stage. Called from inside a block, it runs everything on the
     calling thread (a nested hand-off to a pool whose workers are all waiting could deadlock)."""
-    if getattr(_LOCAL, "worker", False):
+    n_blocks = block_count(n)
+    if n_blocks == 1:  # one core, one item, or called from inside a block
         if n > 0:
             fn(0, 0, n)
         return 1
-    n_blocks = max(1, min(cores(), n))
     edges = [n * i // n_blocks for i in range(n_blocks + 1)]
     futures = [_pool().submit(fn, b, edges[b], edges[b + 1]) for b in range(1, n_blocks)]
     try:

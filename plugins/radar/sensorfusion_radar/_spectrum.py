@@ -31,7 +31,7 @@ from numba import njit
 
 from sensorfusion._kernels import get_kernel, kernel, resolve_tier
 
-from ._pool import cores, run_blocks
+from ._pool import block_count, run_blocks
 
 __all__ = ["WINDOWS", "range_doppler", "range_doppler_power", "range_doppler_with_power", "range_profile", "window"]
 
@@ -128,7 +128,7 @@ def _range_doppler_blocks(
     y = np.empty((n_ch, n_l, n_s), dtype=np.complex64)
     xf = x.view(np.float32).reshape(n_l, n_ch, 2 * n_s)
     yf = y.view(np.float32).reshape(n_ch, n_l, 2 * n_s)
-    parts = np.zeros((min(cores(), max(n_ch, 1)), n_s, n_l)) if with_power else None
+    parts = np.empty((block_count(n_ch), n_s, n_l)) if with_power else None  # each block writes its own
 
     def block(b: int, c0: int, c1: int) -> None:
         # a channel block, start to end on one thread while it is in cache: clutter removal and
