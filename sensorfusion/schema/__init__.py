@@ -3,6 +3,7 @@
 from ._calibration import (
     CameraModel,
     DoubleSphereCamera,
+    Fisheye624Camera,
     KannalaBrandtCamera,
     OmnidirectionalCamera,
     PinholeCamera,
@@ -32,6 +33,7 @@ __all__ = [
     "CameraModel",
     "DoubleSphereCamera",
     "FieldSpec",
+    "Fisheye624Camera",
     "Frame",
     "FrameKind",
     "FrameSet",

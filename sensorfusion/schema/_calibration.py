@@ -7,7 +7,8 @@ transforms named ``a_from_b`` so ``p_in_a = a_from_b @ p_in_b``, time offsets in
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
+from collections.abc import Sequence
+from typing import Annotated, ClassVar, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -15,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 __all__ = [
     "CameraModel",
     "DoubleSphereCamera",
+    "Fisheye624Camera",
     "KannalaBrandtCamera",
     "OmnidirectionalCamera",
     "PinholeCamera",
@@ -162,8 +164,70 @@ class DoubleSphereCamera(_CameraBase):
     alpha: float = Field(ge=0.0, le=1.0)
 
 
+class Fisheye624Camera(_CameraBase):
+    """Project Aria's Fisheye624 ("FisheyeRadTanThinPrism"): 15 parameters
+    ``[f, cu, cv, k0..k5, p0, p1, s0..s3]``.
+
+    With ``a = x/z, b = y/z, r = √(a² + b²), θ = atan r``:
+    ``θd = θ (1 + k0 θ² + k1 θ⁴ + … + k5 θ¹²)``, ``(xr, yr) = (θd / r)(a, b)``, ``rd² = xr² + yr²``,
+    ``u′ = xr + (2 xr² + rd²) p0 + 2 xr yr p1 + s0 rd² + s1 rd⁴``,
+    ``v′ = yr + (2 yr² + rd²) p1 + 2 xr yr p0 + s2 rd² + s3 rd⁴``, ``u = f u′ + cu``, ``v = f v′ + cv``.
+    ``fx``/``fy``/``cx``/``cy`` are read-only aliases of ``f``/``f``/``cu``/``cv``.
+    """
+
+    model: Literal["fisheye624"] = "fisheye624"
+    f: float = Field(gt=0)
+    cu: float
+    cv: float
+    k0: float = 0.0
+    k1: float = 0.0
+    k2: float = 0.0
+    k3: float = 0.0
+    k4: float = 0.0
+    k5: float = 0.0
+    p0: float = 0.0
+    p1: float = 0.0
+    s0: float = 0.0
+    s1: float = 0.0
+    s2: float = 0.0
+    s3: float = 0.0
+
+    PARAM_NAMES: ClassVar[tuple[str, ...]] = (
+        "f", "cu", "cv", "k0", "k1", "k2", "k3", "k4", "k5", "p0", "p1", "s0", "s1", "s2", "s3",
+    )  # fmt: skip
+
+    @classmethod
+    def from_params(cls, params: Sequence[float], *, width: int, height: int) -> Fisheye624Camera:
+        """From the 15 parameters in Aria's order (``Projection.Params`` of a calibration file)."""
+        values = [float(v) for v in params]
+        if len(values) != 15:
+            raise ValueError(f"Fisheye624 takes 15 parameters [f, cu, cv, k0..k5, p0, p1, s0..s3], got {len(values)}")
+        return cls(width=width, height=height, **dict(zip(cls.PARAM_NAMES, values, strict=True)))
+
+    @property
+    def params(self) -> tuple[float, ...]:
+        """The 15 parameters in Aria's order."""
+        return tuple(float(getattr(self, n)) for n in self.PARAM_NAMES)
+
+    @property
+    def fx(self) -> float:
+        return self.f
+
+    @property
+    def fy(self) -> float:
+        return self.f
+
+    @property
+    def cx(self) -> float:
+        return self.cu
+
+    @property
+    def cy(self) -> float:
+        return self.cv
+
+
 CameraModel = Annotated[
-    PinholeCamera | KannalaBrandtCamera | OmnidirectionalCamera | DoubleSphereCamera,
+    PinholeCamera | KannalaBrandtCamera | OmnidirectionalCamera | DoubleSphereCamera | Fisheye624Camera,
     Field(discriminator="model"),
 ]
 
@@ -260,7 +324,9 @@ class RigCalibration(_Model):
         """``other``'s sensors, overridden by this calibration's (explicit beats provided)."""
         return RigCalibration(sensors={**other.sensors, **self.sensors})
 
-    def camera(self, sensor_id: str) -> PinholeCamera | KannalaBrandtCamera | OmnidirectionalCamera | DoubleSphereCamera:
+    def camera(
+        self, sensor_id: str
+    ) -> PinholeCamera | KannalaBrandtCamera | OmnidirectionalCamera | DoubleSphereCamera | Fisheye624Camera:
         cal = self.sensors.get(sensor_id)
         if cal is None or cal.camera is None:
             from .._errors import ConfigError

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from sensorfusion import ConfigError
 from sensorfusion.schema import (
     DoubleSphereCamera,
+    Fisheye624Camera,
     KannalaBrandtCamera,
     OmnidirectionalCamera,
     PinholeCamera,
@@ -32,7 +33,7 @@ __all__ = [
     "world_from_camera_rt",
 ]
 
-AnyCamera = PinholeCamera | KannalaBrandtCamera | OmnidirectionalCamera | DoubleSphereCamera
+AnyCamera = PinholeCamera | KannalaBrandtCamera | OmnidirectionalCamera | DoubleSphereCamera | Fisheye624Camera
 
 
 def rodrigues(rotvec: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -75,7 +76,7 @@ def camera_from_world_rt(world_from_camera: Transform) -> tuple[np.ndarray, np.n
 
 
 def opencv_k(cam: AnyCamera) -> np.ndarray:
-    """The 3x3 camera matrix of a pinhole, fisheye or double-sphere camera."""
+    """The 3x3 camera matrix of a pinhole, fisheye, double-sphere or Fisheye624 camera."""
     if isinstance(cam, OmnidirectionalCamera):
         raise ConfigError("a Scaramuzza camera has no 3x3 camera matrix", field_path="camera.model", value=cam.model)
     return np.array([[cam.fx, 0.0, cam.cx], [0.0, cam.fy, cam.cy], [0.0, 0.0, 1.0]])
