@@ -12,11 +12,15 @@ from typing import Any
 from sensorfusion import Command, ConfigError, MissingDependencyError
 
 from ._boards import Board, BoardDetection, count_frames, detect_board, iter_frames, parse_board
-from .formats import FORMATS, detect_format, load_calibration, save_calibration
+from .formats import detect_format, load_calibration, save_calibration
 
-__all__ = ["calibrate_command"]
+__all__ = ["calibrate_command", "configure_calibrate", "run_calibrate"]
 
-_SUFFIX_FORMAT = {".json": "sensorfusion", ".toml": "pose2sim", ".yml": "opencv", ".yaml": "opencv", ".xml": "opencv"}
+
+def _formats() -> Any:
+    from sensorfusion.plugins import get_plugin_host
+
+    return get_plugin_host().calibration_formats
 
 
 def _progress() -> Any:
@@ -41,6 +45,7 @@ def _detect_all(
 
 
 def _configure(p: argparse.ArgumentParser) -> None:
+    formats = _formats().choices()  # every installed format and alias
     sub = p.add_subparsers(dest="calibrate_command", metavar="{intrinsics,extrinsics,convert}")
     sub.required = True
     pi = sub.add_parser("intrinsics", help="calibrate one camera from board images or videos")
@@ -51,7 +56,7 @@ def _configure(p: argparse.ArgumentParser) -> None:
     pi.add_argument("inputs", nargs="+", metavar="IMAGES_OR_VIDEOS")
     pi.add_argument("--out", required=True, help="calibration file to write (format from the suffix, or --to)")
     pi.add_argument(
-        "--to", choices=FORMATS, default=None, help="output format (default: from --out's suffix; .json = sensorfusion)"
+        "--to", choices=formats, default=None, help="output format (default: from --out's suffix; .json = sensorfusion)"
     )
     pi.add_argument("--name", default=None, help="sensor id (default: the first input's name)")
     pi.add_argument("--every", type=int, default=1, help="use every N-th video frame")
@@ -65,7 +70,7 @@ def _configure(p: argparse.ArgumentParser) -> None:
     pe.add_argument("--view", action="append", required=True, metavar="CAM=PATH",
                     help="a camera's synchronized images (folder, sorted by name) or video; repeat per camera")  # fmt: skip
     pe.add_argument("--out", required=True)
-    pe.add_argument("--to", choices=FORMATS, default=None)
+    pe.add_argument("--to", choices=formats, default=None)
     pe.add_argument("--reference", default=None, help="gauge camera (default: the first --view)")
     pe.add_argument("--world", default=None, help="camera:ID | board:FRAME | floor:FRAME (default camera:<reference>)")
     pe.add_argument("--refine-intrinsics", action="store_true")
@@ -75,8 +80,8 @@ def _configure(p: argparse.ArgumentParser) -> None:
     pc = sub.add_parser("convert", help="convert a calibration between formats")
     pc.add_argument("input", metavar="IN")
     pc.add_argument("output", metavar="OUT")
-    pc.add_argument("--from", dest="from_format", choices=FORMATS, default=None)
-    pc.add_argument("--to", dest="to_format", choices=FORMATS, default=None)
+    pc.add_argument("--from", dest="from_format", choices=formats, default=None)
+    pc.add_argument("--to", dest="to_format", choices=formats, default=None)
     pc.add_argument("--qca-distortion", choices=["raw", "pose2sim"], default="raw",
                     help="how to read/write Qualisys distortion (see the README: Pose2Sim divides it by 64)")  # fmt: skip
     pc.add_argument("--json", action="store_true")
@@ -84,21 +89,12 @@ def _configure(p: argparse.ArgumentParser) -> None:
 
 def _out_format(path: Path, to: str | None) -> str:
     if to is not None:
-        return to
-    name = path.name.lower()
-    if name.endswith(".qca.txt"):
-        return "qualisys"
-    if name in ("intri.yml", "extri.yml"):
-        return "easymocap"
-    fmt = _SUFFIX_FORMAT.get(path.suffix.lower())
-    if fmt is None:
-        raise ConfigError(
-            "cannot tell the output format from the file name; pass --to",
-            field_path="--to",
-            value=str(path),
-            choices=FORMATS,
-        )
-    return fmt
+        return str(_formats().get(to, field_path="--to").name)
+    try:
+        return str(_formats().for_output(path))
+    except ConfigError as exc:
+        raise ConfigError("cannot tell the output format from the file name; pass --to", field_path="--to",
+                          value=str(path), choices=exc.choices) from None  # fmt: skip
 
 
 def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -228,7 +224,7 @@ def _run_extrinsics(args: argparse.Namespace) -> int:
 
 def _run_convert(args: argparse.Namespace) -> int:
     src, dst = Path(args.input), Path(args.output)
-    fmt_in = args.from_format or detect_format(src)
+    fmt_in = _formats().get(args.from_format, field_path="--from").name if args.from_format else detect_format(src)
     fmt_out = _out_format(dst, args.to_format)
     opts_in = {"distortion": args.qca_distortion} if fmt_in == "qualisys" else {}
     opts_out = {"distortion": args.qca_distortion} if fmt_out == "qualisys" else {}
@@ -258,3 +254,8 @@ def calibrate_command() -> Command:
     return Command(
         "calibrate", "calibrate cameras (intrinsics, extrinsics) and convert calibration files", _configure, _run
     )
+
+
+#: the ``calibrate`` command's parts, referenced lazily by the plugin
+configure_calibrate = _configure
+run_calibrate = _run
