@@ -1,6 +1,7 @@
 """The typed schema: streams and frames, skeleton specs, calibration models, the rig config."""
 
 from ._calibration import (
+    ROTATION_TOLERANCE,
     CameraModel,
     DoubleSphereCamera,
     Fisheye624Camera,
@@ -29,6 +30,7 @@ from ._skeletons import SkeletonRegistry, SkeletonSpec, builtin_skeletons
 from ._streams import FieldSpec, Frame, FrameKind, FrameSet, QueuePolicy, StreamSpec, split_stream_name
 
 __all__ = [
+    "ROTATION_TOLERANCE",
     "CalibrationConfig",
     "CameraModel",
     "DoubleSphereCamera",
