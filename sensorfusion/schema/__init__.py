@@ -2,6 +2,7 @@
 
 from ._calibration import (
     CameraModel,
+    DeviceMount,
     DoubleSphereCamera,
     KannalaBrandtCamera,
     OmnidirectionalCamera,
@@ -24,12 +25,16 @@ from ._config import (
     load_rig,
     match_streams,
 )
+from ._device_pose import DEVICE_POSE_CHANNEL, DEVICE_POSE_FIELD, check_device_pose, device_pose_spec
 from ._skeletons import SkeletonRegistry, SkeletonSpec, builtin_skeletons
 from ._streams import FieldSpec, Frame, FrameKind, FrameSet, QueuePolicy, StreamSpec, split_stream_name
 
 __all__ = [
     "CalibrationConfig",
     "CameraModel",
+    "DEVICE_POSE_CHANNEL",
+    "DEVICE_POSE_FIELD",
+    "DeviceMount",
     "DoubleSphereCamera",
     "FieldSpec",
     "Frame",
@@ -55,6 +60,8 @@ __all__ = [
     "SyncConfig",
     "Transform",
     "builtin_skeletons",
+    "check_device_pose",
+    "device_pose_spec",
     "load_rig",
     "match_streams",
     "split_stream_name",
