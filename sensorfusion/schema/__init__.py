@@ -3,6 +3,7 @@
 from ._calibration import (
     ROTATION_TOLERANCE,
     CameraModel,
+    DeviceMount,
     DoubleSphereCamera,
     Fisheye624Camera,
     KannalaBrandtCamera,
@@ -26,6 +27,7 @@ from ._config import (
     load_rig,
     match_streams,
 )
+from ._device_pose import DEVICE_POSE_CHANNEL, DEVICE_POSE_FIELD, check_device_pose, device_pose_spec
 from ._skeletons import SkeletonRegistry, SkeletonSpec, builtin_skeletons
 from ._streams import FieldSpec, Frame, FrameKind, FrameSet, QueuePolicy, StreamSpec, split_stream_name
 
@@ -33,6 +35,9 @@ __all__ = [
     "ROTATION_TOLERANCE",
     "CalibrationConfig",
     "CameraModel",
+    "DEVICE_POSE_CHANNEL",
+    "DEVICE_POSE_FIELD",
+    "DeviceMount",
     "DoubleSphereCamera",
     "FieldSpec",
     "Fisheye624Camera",
@@ -59,6 +64,8 @@ __all__ = [
     "SyncConfig",
     "Transform",
     "builtin_skeletons",
+    "check_device_pose",
+    "device_pose_spec",
     "load_rig",
     "match_streams",
     "split_stream_name",

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 __all__ = [
     "ROTATION_TOLERANCE",
     "CameraModel",
+    "DeviceMount",
     "DoubleSphereCamera",
     "Fisheye624Camera",
     "KannalaBrandtCamera",
@@ -362,16 +363,32 @@ class RadarModel(_Model):
         return 2.0 / n if n > 1 else math.pi
 
 
+class DeviceMount(_Model):
+    """A sensor rigidly mounted on a moving device (a headset, a phone, a robot).
+
+    The device's pose is a ``device_pose`` stream (``world_from_device`` per frame, see
+    :func:`sensorfusion.schema.device_pose_spec`) produced under the sensor id ``device``; the
+    sensor's place on the device is the fixed ``device_from_sensor``. The sensor's pose in the
+    world at time ``t`` is then ``world_from_device(t) @ device_from_sensor``, and the sensor's
+    ``world_from_sensor`` is not used.
+    """
+
+    device: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$", description="sensor id of the device whose device_pose stream places it")
+    device_from_sensor: Transform = Field(default_factory=Transform)
+
+
 class SensorCalibration(_Model):
     """Where a sensor is and how it maps the world: ``world_from_sensor``, a model, a time offset.
 
     ``time_offset_ns`` is added to the sensor's timestamps to put them on the rig's reference clock.
+    A sensor on a moving device has a ``mount`` instead of a fixed place in the world.
     """
 
     camera: CameraModel | None = None
     radar: RadarModel | None = None
     world_from_sensor: Transform = Field(default_factory=Transform)
     time_offset_ns: int = 0
+    mount: DeviceMount | None = None
 
 
 class RigCalibration(_Model):
