@@ -20,10 +20,11 @@ PY
 
 no_deps_requirements() {
   # pins a distribution installs WITHOUT their declared dependencies ([tool.sensorfusion] no-deps),
-  # e.g. projectaria-tools, whose declared pins would pull an old rerun-sdk
+  # e.g. projectaria-tools, whose declared pins would pull an old rerun-sdk, and the root's benchmark
+  # peer pose2sim (benchmarks read its functions from the wheel; its declared dependencies are heavy)
   "$VENV/bin/python" - <<'PY'
 import glob, pathlib, tomllib
-for d in ["calibration", *glob.glob("drivers/*"), *glob.glob("plugins/*")]:
+for d in [".", "calibration", *glob.glob("drivers/*"), *glob.glob("plugins/*")]:
     f = pathlib.Path(d, "pyproject.toml")
     if f.is_file():
         for req in tomllib.loads(f.read_text()).get("tool", {}).get("sensorfusion", {}).get("no-deps", []):
