@@ -99,15 +99,23 @@ def run_rig(args: argparse.Namespace) -> int:
     def _on_signal(signum: int, frame: FrameType | None) -> None:
         # First Ctrl-C / SIGTERM: a clean stop (drain, flush). A second one: stop now.
         if runner.stop_requested:
-            raise KeyboardInterrupt
-        runner.request_stop()
+            runner.force_stop()
+        else:
+            runner.request_stop()
 
+    from ._live import LiveTable
+
+    live = LiveTable(config.name, enabled=not options.quiet)
     previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     if threading_is_main():
         for s in previous:
             signal.signal(s, _on_signal)
     try:
-        result = runner.run()
+        with live:
+            result = runner.run(on_stats=live.refresh)
+    except SensorfusionError as exc:  # the session could not be created
+        print(f"error: {exc}", file=err)
+        return EXIT_FAILURE
     finally:
         if threading_is_main():
             for s, h in previous.items():
@@ -116,9 +124,14 @@ def run_rig(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, default=str))
     elif not args.quiet:
+        live.final(summary)
         _print_headline(summary)
     if result.error is not None:
         print(f"error: {result.error}", file=err)
+        return EXIT_FAILURE
+    if result.abandoned:
+        for what in result.abandoned:
+            print(f"error: {what} did not return after the stop request; abandoned", file=err)
         return EXIT_FAILURE
     return EXIT_OK
 

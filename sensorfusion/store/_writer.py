@@ -414,6 +414,11 @@ class SessionWriter:
         }
 
     @property
+    def error(self) -> BaseException | None:
+        """The error that stopped the background writer thread, or None."""
+        return self._error
+
+    @property
     def dropped(self) -> int:
         """Frames dropped because the buffer was full (all streams)."""
         return sum(s.dropped for s in self._streams.values())

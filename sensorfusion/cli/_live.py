@@ -1,17 +1,20 @@
-"""The live statistics table shown while a rig runs, and the end-of-run summary table."""
+"""The live statistics table shown while a rig runs, and the end-of-run summary table.
+
+The table belongs to the command line: the runner hands it plain
+:class:`~sensorfusion.scheduler.RunStats` snapshots and knows nothing about it.
+"""
 
 from __future__ import annotations
 
 import sys
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-if TYPE_CHECKING:
-    from ._runner import Runner
+from ..scheduler._report import RunStats
 
 __all__ = ["LiveTable", "render_stats"]
 
@@ -55,8 +58,8 @@ def render_stats(stats: dict[str, Any], *, title: str = "sensorfusion", live: bo
 class LiveTable:
     """Refreshes a rich table on a terminal; prints nothing live when stdout is not a TTY."""
 
-    def __init__(self, runner: Runner, *, enabled: bool) -> None:
-        self.runner = runner
+    def __init__(self, rig_name: str, *, enabled: bool) -> None:
+        self.rig_name = rig_name
         self.console = Console(stderr=False)
         self.enabled = enabled and sys.stdout.isatty()
         self._live: Live | None = None
@@ -72,12 +75,12 @@ class LiveTable:
             self._live.__exit__(et, e, tb)
             self._live = None
 
-    def _render(self, stats: dict[str, Any] | None = None) -> Table:
-        if stats is None:
-            stats = self.runner._stats_dict()
-        return render_stats(stats, title=f"sensorfusion · {self.runner.rig.config.name}")
+    def _render(self, stats: RunStats | None = None) -> Table:
+        data = stats.as_dict() if stats is not None else {}
+        return render_stats(data, title=f"sensorfusion · {self.rig_name}")
 
-    def refresh(self, stats: dict[str, Any] | None = None) -> None:
+    def refresh(self, stats: RunStats) -> None:
+        """Show a new snapshot (called by the runner's thread with every refresh)."""
         if self._live is not None:
             self._live.update(self._render(stats))
 
