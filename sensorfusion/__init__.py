@@ -13,6 +13,7 @@ from ._errors import (
     PluginLoadError,
     SchemaError,
     SensorfusionError,
+    SessionDamagedError,
     StoreError,
 )
 from .hookspecs import hookimpl
@@ -52,6 +53,7 @@ __all__ = [
     "SchemaError",
     "SensorCalibration",
     "SensorfusionError",
+    "SessionDamagedError",
     "Sink",
     "SkeletonSpec",
     "StageContext",

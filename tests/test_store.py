@@ -145,7 +145,8 @@ def test_round_trip(tmp_path: Path, compression: str) -> None:
     assert s.summary == {}
     codecs = zarr.open_array(path / "streams/cam0/depth/depth", mode="r").metadata.codecs
     names = [type(c).__name__ for c in codecs]
-    assert {"zstd": "ZstdCodec", "lz4": "BloscCodec", "none": "BytesCodec"}[compression] == names[-1]
+    assert {"zstd": "ZstdCodec", "lz4": "BloscCodec", "none": "BytesCodec"}[compression] == names[-2]
+    assert names[-1] == "Crc32cCodec" and s.integrity == "crc32c"  # every chunk carries its checksum
 
 
 def test_summary_and_unfinished(tmp_path: Path) -> None:

@@ -42,6 +42,8 @@ class Recorder:
         overwrite: replace an existing session.
         lossless: never drop a frame: a full buffer makes the producers wait (``--fast``,
             replays); otherwise a frame that finds the buffer full is dropped and counted.
+        live: a live run (paced by its sources): ``record.writer: auto`` then writes in a
+            separate process.
         on_failure: called once with the error when writing fails.
     """
 
@@ -53,11 +55,14 @@ class Recorder:
         overwrite: bool,
         lossless: bool,
         on_failure: Callable[[BaseException], None],
+        live: bool = False,
     ) -> None:
         self.rig = rig
         self.out = out
         self.overwrite = overwrite
         self.lossless = lossless
+        self.live = live
+        self.writer_kind = "thread"
         self.on_failure = on_failure
         self.error: StoreError | None = None
         self._record = set(rig.record_streams)
@@ -74,10 +79,14 @@ class Recorder:
         """Create the session (raises :class:`StoreError` naming the path and the cause) and
         start the recorder thread."""
         from ..store import SessionWriter
+        from ..store._remote import RemoteSessionWriter
 
         rec = self.rig.config.record
+        in_process = rec.writer == "process" or (rec.writer == "auto" and self.live)
+        factory: Any = RemoteSessionWriter if in_process else SessionWriter
+        self.writer_kind = "process" if in_process else "thread"
         try:
-            writer = SessionWriter(
+            writer = factory(
                 self.out,
                 rig=self.rig.config.model_dump(mode="json"),
                 calibration=self.rig.calibration,
@@ -182,7 +191,7 @@ class Recorder:
     def _failed(self, exc: StoreError) -> None:
         self.error = StoreError(describe_write_error(self.out, exc))
         self.error.__cause__ = exc
-        log.error("%s", self.error)
+        log.debug("%s", self.error)
         self._inbox.cancel()
         try:
             self._writer.close()  # stops its threads; the failed commit is not retried

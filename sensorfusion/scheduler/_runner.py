@@ -31,6 +31,7 @@ from ._bus import FrameBus
 from ._chain import StageChain
 from ._dispatch import Dispatcher
 from ._graph import BuiltRig
+from ._pacer import SensorTimePacer
 from ._recorder import Recorder
 from ._report import DropCounts, RunReport, RunStats
 from ._runinfo import RunInfo
@@ -134,7 +135,12 @@ class Runner:
         self.recorder: Recorder | None = None
         if options.out is not None:
             self.recorder = Recorder(
-                rig, options.out, overwrite=options.overwrite, lossless=options.never_drop, on_failure=self.ctl.fail
+                rig,
+                options.out,
+                overwrite=options.overwrite,
+                lossless=options.never_drop,
+                on_failure=self.ctl.fail,
+                live=options.realtime and not options.never_drop,
             )
         self.bus = FrameBus(tap=self.recorder.tap if self.recorder is not None else None)
         self.report = RunReport(
@@ -155,10 +161,12 @@ class Runner:
             failed=lambda: self.ctl.error is not None,
             record=self.recorder.estimates if self.recorder is not None else _ignore,
         )
+        self.pacer = _make_pacer(rig, options, self.ctl.stop)
         self.sources = [
             SourceSupervisor(
                 node,
                 deliver=self.bus.put,
+                pace=self.pacer.release if self.pacer is not None else None,
                 stats=self.stats,
                 event=self.event,
                 stop=self.ctl.stop,
@@ -219,6 +227,8 @@ class Runner:
         )
 
     def _source_ended(self, sup: SourceSupervisor) -> None:
+        if self.pacer is not None:
+            self.pacer.finish(sup.name)
         for name in sup.streams:
             self.bus.end_stream(name)
 
@@ -248,6 +258,8 @@ class Runner:
             ctx.emit = _emitter(self.event, sup.node.config.id, sup.node.plugin)
         self.chain.start()
         self._dispatcher.start()
+        if self.pacer is not None:
+            self.pacer.start()
         for sup in self.sources:
             sup.start()
         self.host.notify("sensorfusion_session_started", run=self.run_info)
@@ -330,7 +342,7 @@ class Runner:
         with self._abandoned_lock:
             self._abandoned.append(worker)
         self.event(f"{worker.kind}_abandoned", worker.name, f"{what} {reason}; abandoned", plugin=worker.plugin)
-        log.warning("%s %s; abandoned", what, reason)
+        log.info("%s %s; abandoned", what, reason)
         if isinstance(worker, SourceSupervisor):
             worker.abandon()
             worker.end()
@@ -365,7 +377,10 @@ class Runner:
         )
         self._close_components(grace, skip=set(abandoned_names))
         if self.recorder is not None:
-            if not self.recorder.close(summary, timeout_s=grace * 2 if forced else None):
+            if (
+                not self.recorder.close(summary, timeout_s=grace * 2 if forced else None)
+                and self.recorder.error is None
+            ):
                 log.warning("the session %s was not closed in time; it holds its last commit", self.opt.out)
             summary["recorder"] = self.recorder.figures()
         if self.recorder is not None and self.recorder.error is not None and self.ctl.error is None:
@@ -386,6 +401,25 @@ class Runner:
             err = _call_bounded(node.component.close, timeout_s, f"close:{node.id}")
             if err is not None:
                 self.event("close_error", node.id, err, plugin=node.plugin)
+
+
+def _make_pacer(rig: BuiltRig, options: RunOptions, stop: threading.Event) -> SensorTimePacer | None:
+    """``--fast`` with several synchronized sources: keep them together in sensor time."""
+    if options.realtime:
+        return None
+    synced = set(rig.sync_streams)
+    sources = [(n.config.id, [s.name for s in n.streams if s.name in synced]) for n in rig.sources]
+    sources = [(sid, streams) for sid, streams in sources if streams]
+    if len(sources) < 2:
+        return None
+    sync = rig.config.sync
+    return SensorTimePacer(
+        sources,
+        offsets_ns=rig.sync_offsets_ns,
+        tolerance_ns=int(sync.tolerance_ms * 1e6),
+        silence_s=sync.timeout_ms / 1e3,
+        stop=stop,
+    )
 
 
 def _emitter(event: Callable[..., None], sid: str, plugin: str) -> Callable[[str, str, dict[str, Any]], None]:
