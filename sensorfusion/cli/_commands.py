@@ -160,13 +160,20 @@ def run_rig(args: argparse.Namespace) -> int:
     if threading_is_main():
         for s in previous:
             signal.signal(s, _on_signal)
+    progress = _ProgressLine(enabled=not options.quiet)
+
+    def on_stats(stats: Any) -> None:
+        progress.stop()  # the live table takes over the terminal once the sources run
+        live.refresh(stats)
+
     try:
         with live:
-            result = runner.run(on_stats=live.refresh)
+            result = runner.run(on_stats=on_stats, on_progress=progress.update)
     except SensorfusionError as exc:  # the session could not be created
         print(f"error: {exc}", file=err)
         return EXIT_FAILURE
     finally:
+        progress.stop()
         if threading_is_main():
             for s, h in previous.items():
                 signal.signal(s, h)
@@ -187,6 +194,31 @@ def run_rig(args: argparse.Namespace) -> int:
             print(f"error: {what} did not return after the stop request; abandoned", file=err)
         return EXIT_FAILURE
     return EXIT_OK
+
+
+class _ProgressLine:
+    """One transient status line on stderr (a terminal only): the warm-up's progress."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self._status: Any = None
+        self.enabled = enabled and sys.stderr.isatty()
+
+    def update(self, text: str) -> None:
+        if not self.enabled:
+            return
+        if self._status is None:
+            from rich.console import Console
+
+            self._status = Console(stderr=True).status(text)
+            self._status.start()
+        else:
+            self._status.update(text)
+
+    def stop(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+        self.enabled = False
 
 
 def threading_is_main() -> bool:
@@ -290,6 +322,49 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     return EXIT_CONFIG if damage else EXIT_OK
 
 
+def _demo_rig() -> Path:
+    return Path(__file__).resolve().parents[2] / "examples" / "sim_rig.yaml"
+
+
+def _cfg_warmup(p: argparse.ArgumentParser) -> None:
+    p.add_argument("rigs", nargs="*", metavar="RIG.yaml", help="rig files (default: the bundled demo rig)")
+    p.add_argument("--quiet", action="store_true", help="no table")
+
+
+def _cmd_warmup(args: argparse.Namespace) -> int:
+    """Build each rig and run every component's warm-up: Numba compiles its kernels into its
+    on-disk cache, so the first live run starts without compiling (``./dev.sh setup`` runs it)."""
+    from ..plugins import get_plugin_host
+    from ..scheduler._graph import build_rig
+    from ..scheduler._runner import Runner, RunOptions
+    from ..schema._config import load_rig
+
+    rigs = args.rigs or [str(_demo_rig())]
+    host = get_plugin_host()
+    rows: list[tuple[str, str, float]] = []
+    for rig_path in rigs:
+        try:
+            config = load_rig(rig_path)
+            rig = build_rig(config, host, base_dir=Path(rig_path).resolve().parent, source_name=rig_path)
+            progress = _ProgressLine(enabled=not args.quiet)
+            try:
+                timings = Runner(rig, host, RunOptions(quiet=True)).warm_up(progress.update)
+            finally:
+                progress.stop()
+        except ConfigError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        except SensorfusionError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_FAILURE
+        rows += [(rig_path, name, seconds) for name, seconds in timings.items()]
+    if not args.quiet:
+        for rig_path, name, seconds in rows:
+            print(f"warmed up {name:<20} {seconds:8.2f} s  ({rig_path})")
+        print(f"warm-up done: {len(rigs)} rig(s), {sum(r[2] for r in rows):.1f} s")
+    return EXIT_OK
+
+
 def _cfg_plugins(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output (documented in docs/cli.md)")
 
@@ -307,4 +382,10 @@ def core_commands() -> list[Command]:
         Command("run", "run a rig (same as python -m sensorfusion.run)", add_run_arguments, run_rig),
         Command("plugins", "list plugins, what they provide, and why any failed to load", _cfg_plugins, _cmd_plugins),
         Command("inspect", "print a session's streams, counts, time ranges, drops and events", _cfg_inspect, _cmd_inspect),
+        Command(
+            "warmup",
+            "compile (or load from the cache) every kernel a rig runs, so a first live run does not drop frames",
+            _cfg_warmup,
+            _cmd_warmup,
+        ),
     ]

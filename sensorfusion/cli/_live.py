@@ -65,10 +65,7 @@ class LiveTable:
         self._live: Live | None = None
 
     def __enter__(self) -> LiveTable:
-        if self.enabled:
-            self._live = Live(self._render(), console=self.console, refresh_per_second=4, transient=True)
-            self._live.__enter__()
-        return self
+        return self  # the table appears with the first statistics (after the warm-up)
 
     def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
         if self._live is not None:
@@ -81,7 +78,10 @@ class LiveTable:
 
     def refresh(self, stats: RunStats) -> None:
         """Show a new snapshot (called by the runner's thread with every refresh)."""
-        if self._live is not None:
+        if self.enabled and self._live is None:
+            self._live = Live(self._render(stats), console=self.console, refresh_per_second=4, transient=True)
+            self._live.__enter__()
+        elif self._live is not None:
             self._live.update(self._render(stats))
 
     def final(self, summary: dict[str, Any]) -> None:

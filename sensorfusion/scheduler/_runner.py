@@ -123,6 +123,7 @@ class Runner:
         self._stop_requested = False
         self._forced = threading.Event()
         self._abandoned: list[Worker] = []
+        self.warmup_s: dict[str, float] = {}
         self._abandoned_lock = threading.Lock()
         self.run_info = RunInfo(
             rig_name=rig.config.name,
@@ -236,13 +237,22 @@ class Runner:
         return self.recorder.drop_counts() if self.recorder is not None else Counter()
 
     # -- run ---------------------------------------------------------------------------------
-    def run(self, *, on_stats: Callable[[RunStats], None] | None = None) -> RunResult:
+    def run(
+        self,
+        *,
+        on_stats: Callable[[RunStats], None] | None = None,
+        on_progress: Callable[[str], None] | None = None,
+    ) -> RunResult:
         """Run to the end and return the summary.
 
-        ``on_stats`` is called from this thread with every statistics snapshot (the CLI's
-        live table). Ctrl-C (KeyboardInterrupt) stops cleanly; a second one stops at once.
-        Raises :class:`~sensorfusion.StoreError` when the session cannot be created.
+        First every component's ``warmup()`` runs (compiling kernels before the live clock
+        starts; ``on_progress`` gets a line per component), then the session is created and
+        the sources start. ``on_stats`` is called from this thread with every statistics
+        snapshot (the CLI's live table). Ctrl-C (KeyboardInterrupt) stops cleanly; a second
+        one stops at once. Raises :class:`~sensorfusion.StoreError` when the session cannot be
+        created and :class:`~sensorfusion.PluginError` when a warm-up fails.
         """
+        self.warm_up(on_progress)
         if self.recorder is not None:
             self.recorder.open()
         for name, spec in self.rig.source_specs.items():
@@ -269,6 +279,27 @@ class Runner:
         finally:
             result = self._finish(interrupted or self._stop_requested)
         return result
+
+    def warm_up(self, on_progress: Callable[[str], None] | None = None) -> dict[str, float]:
+        """Call every component's ``warmup()`` (``run()`` does it before the sources start and
+        the live clock begins); returns the seconds each took (those over a millisecond)."""
+        from ..plugins import plugin_errors
+
+        items: list[tuple[str, str, str, Callable[[], None]]] = [
+            ("driver", s.node.config.id, s.node.plugin, s.node.driver.warmup) for s in self.sources
+        ]
+        items += [("stage", n.id, n.plugin, n.component.warmup) for n in self.rig.stages]
+        items += [("sink", n.id, n.plugin, n.component.warmup) for n in self.rig.sinks]
+        for i, (kind, name, plugin, warm) in enumerate(items, 1):
+            if on_progress is not None:
+                on_progress(f"warming up {i}/{len(items)}: {kind} {name!r}")
+            t0 = time.perf_counter()
+            with plugin_errors(plugin, f"{kind} {name!r} warmup()"):
+                warm()
+            took = time.perf_counter() - t0
+            if took >= 0.001:
+                self.warmup_s[name] = round(took, 3)
+        return dict(self.warmup_s)
 
     def _supervise(self, on_stats: Callable[[RunStats], None] | None) -> bool:
         """The main thread's loop: statistics, stop requests and the stop watchdog."""
@@ -375,6 +406,7 @@ class Runner:
             limits={"duration_s": self.opt.duration_s, "max_framesets": self.opt.max_framesets},
             abandoned=abandoned_names,
         )
+        summary["warmup_s"] = dict(self.warmup_s)
         self._close_components(grace, skip=set(abandoned_names))
         if self.recorder is not None:
             if (

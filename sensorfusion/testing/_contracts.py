@@ -46,6 +46,8 @@ class DriverContract:
             is set (the runner abandons a driver that does not, and the run fails).
         failing_params: params with which ``open()`` fails (a device that is not there), to
             check that ``close()`` is safe after a failed open; None skips that check.
+        deterministic_timestamps: two fresh drivers produce the same sensor times and sequence
+            numbers (simulations, files): ``warmup()`` is then checked to consume nothing.
     """
 
     driver_class: ClassVar[type[Driver]]
@@ -56,6 +58,7 @@ class DriverContract:
     finite: ClassVar[bool] = False
     stop_within_s: ClassVar[float] = 2.0
     failing_params: ClassVar[dict[str, Any] | None] = None
+    deterministic_timestamps: ClassVar[bool] = False
 
     def make_driver(self, *, realtime: bool = False) -> Driver:
         """Build the driver under test (override to add fixtures such as emulated devices)."""
@@ -138,6 +141,26 @@ class DriverContract:
 
     def test_close_is_safe_without_open(self) -> None:
         self.make_driver().close()
+
+    def test_warmup_consumes_no_frames(self) -> None:
+        """``warmup()`` runs before the sources start; the frames read after it are the ones a
+        driver without it reads (same streams, sensor times and sequence numbers)."""
+
+        def first(warm: bool) -> list[tuple[str, int, int]]:
+            drv = self.make_driver()
+            if warm:
+                drv.warmup()
+            drv.open()
+            try:
+                return [(f.stream, int(f.t_sensor_ns), int(f.seq)) for f in self._read(drv, 3)]
+            finally:
+                drv.close()
+
+        warmed = first(True)
+        if not self.deterministic_timestamps:
+            assert warmed, "read() produced no frames after warmup()"
+            return
+        assert warmed == first(False)
 
     def make_failing_driver(self) -> Driver:
         """A driver whose ``open()`` fails (override when ``failing_params`` is not enough)."""
@@ -281,6 +304,20 @@ class EstimatorContract(_StageContract):
             for k in ra:
                 for f in ra[k]:
                     assert ra[k][f].tobytes() == rb[k][f].tobytes(), f"{k}.{f} differs between two runs"
+
+    def test_warmup_leaves_outputs_unchanged(self) -> None:
+        """``warmup()`` may compile and cache, never change what ``process()`` returns."""
+        if not self.estimator_class.deterministic:
+            pytest.skip("estimator declares itself non-deterministic")
+        warmed = self.make_estimator()
+        warmed.warmup()
+        a, b = self._run(warmed), self._run(self.make_estimator())
+        assert len(a) == len(b)
+        for ra, rb in zip(a, b, strict=True):
+            assert ra.keys() == rb.keys()
+            for k in ra:
+                for f in ra[k]:
+                    assert ra[k][f].tobytes() == rb[k][f].tobytes(), f"{k}.{f} differs after warmup()"
 
     def test_partial_frameset_does_not_raise(self) -> None:
         est = self.make_estimator()

@@ -23,6 +23,7 @@ class TestTickerContract(DriverContract):
     params: ClassVar[dict[str, Any]] = {"rate_hz": 100}
     failing_params: ClassVar[dict[str, Any] | None] = {"open_fails": True}
     plugin_name = "sfx_faults"
+    deterministic_timestamps = True
 
     @pytest.fixture(autouse=True)
     def _driver_class(self, ticker: Any) -> None:
