@@ -190,6 +190,8 @@ class Runner:
             forced=self._forced,
         )
         self.sync = self._dispatcher.sync
+        for st in (*rig.stages, *rig.sinks):  # stages record events through their context
+            st.component.context.emit = _emitter(self.event, st.id, st.plugin)
 
     @property
     def framesets(self) -> int:
