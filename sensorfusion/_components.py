@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 
 from .schema._calibration import RigCalibration
 from .schema._streams import Frame, FrameKind, FrameSet, StreamSpec
+from .schema._volume import CaptureVolumeConfig
 
 if TYPE_CHECKING:
     from .schema._skeletons import SkeletonRegistry
@@ -149,6 +150,8 @@ class StageContext:
         seed: the rig's seed.
         out_dir: where a sink may write files (``None`` when not recording).
         config_path: where the stage sits in ``rig.yaml`` (``stages[2]``), for error field paths.
+        capture_volume: the rig's ``capture_volume`` (``None``: not given; fusion stages then use
+            the default, where at least two of their cameras' views overlap).
     """
 
     stage_id: str
@@ -158,6 +161,7 @@ class StageContext:
     seed: int = 0
     out_dir: str | None = None
     config_path: str = ""
+    capture_volume: CaptureVolumeConfig | None = None
 
     def param_path(self, name: str) -> str:
         """The field path of one of this stage's params, e.g. ``stages[2].params.min_views``."""

@@ -13,6 +13,7 @@ from ._calibration import (
 )
 from ._config import (
     CalibrationConfig,
+    CaptureVolumeConfig,
     QueueConfig,
     RecordConfig,
     RestartConfig,
@@ -29,6 +30,7 @@ from ._streams import FieldSpec, Frame, FrameKind, FrameSet, QueuePolicy, Stream
 
 __all__ = [
     "CalibrationConfig",
+    "CaptureVolumeConfig",
     "CameraModel",
     "DoubleSphereCamera",
     "FieldSpec",
