@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from sensorfusion import ConfigError
+from sensorfusion import ConfigError, SchemaError
 from sensorfusion._builtin.fusion import MultiPersonFusion
 from sensorfusion._components import StageContext
-from sensorfusion.fusion import CaptureVolume, FusionSettings, PersonFusion, Tracker
+from sensorfusion.fusion import CaptureVolume, FusionSettings, PersonFusion, Tracker, merge_backfill
 from sensorfusion.fusion._cameras import view_model
 from sensorfusion.geometry import look_at, project_pinhole
 from sensorfusion.schema import (
@@ -231,6 +231,20 @@ def test_multiperson_estimator_backfills_the_first_framesets() -> None:
     spec = {s.name: s for s in est.outputs()}["dut/backfill"]
     for i, o in enumerate(outs):
         spec.validate_frame(Frame("dut/backfill", fs[i].t_ref_ns, 0, i, o["dut/backfill"]))
+    # merged back (as a reader of the session would): both people in every frame
+    main = [
+        Frame("dut/skeleton3d", f.t_ref_ns, 0, i, o["dut/skeleton3d"])
+        for i, (f, o) in enumerate(zip(fs, outs, strict=True))
+    ]
+    late = [
+        Frame("dut/backfill", f.t_ref_ns, 0, i, o["dut/backfill"])
+        for i, (f, o) in enumerate(zip(fs, outs, strict=True))
+    ]
+    full = merge_backfill(main, late)
+    assert [f.data["person_id"].tolist() for f in full] == [[0, 1]] * 4
+    assert set(full[0].data) == set(main[1].data) and full[0].data["joints"].dtype == np.float32
+    with pytest.raises(SchemaError):
+        merge_backfill(main[1:], late)
 
 
 # -- the capture volume ----------------------------------------------------------------------

@@ -89,3 +89,70 @@ def test_person_leaving_and_coming_back_gets_the_same_id() -> None:
     ids = ids_of(frames, 0)
     assert set(ids) == {0}
     assert fusion.tracker.reclaimed >= 1
+
+
+RIG = """
+name: bystander-volume
+seed: 1
+sensors:
+  - id: sim
+    driver: sim.rig
+    params: {cameras: 4, people: 2, width: 320, height: 240, fps: 30, scene: {kind: bystander}}
+sync: {tolerance_ms: 5, rate_watermarks: true}
+stages:
+  - {id: detector, estimator: sim.keypoints2d, inputs: ["cam*/image", "gt/skeleton3d"], params: {identities: false}}
+  - {id: fusion, estimator: multiperson, inputs: ["cam*/keypoints2d"], params: {birth_hits: 3}}
+capture_volume: {shape: box, min_m: MIN, max_m: MAX, outside: flag}
+"""
+
+
+def test_rig_run_backfills_and_flags_the_bystander_outside_the_capture_volume(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The whole path: ``capture_volume`` in rig.yaml, the ``multiperson`` stage, the session.
+    The box leaves out the bystander's side of the room; every one of the bystander's frames is
+    flagged, the back-filled first frames included, and nobody is dropped."""
+    import json
+
+    from sensorfusion_sim import SimRigDriver
+
+    from sensorfusion.fusion import merge_backfill
+    from sensorfusion.run import main as run_main
+    from sensorfusion.store import Session
+
+    probe = SimRigDriver(
+        SimRigDriver.Params.model_validate({"people": 2, "render": False, "scene": {"kind": "bystander"}}),
+        DriverContext("sim", seed=1, realtime=False),
+    )
+    bx, by = probe.people.positions_at(0.0)[probe.people.bystander]
+    axis = 0 if abs(bx) >= abs(by) else 1
+    lo, hi = [-5.0, -5.0, -0.5], [5.0, 5.0, 3.0]
+    edge = abs((bx, by)[axis]) - 0.25
+    if (bx, by)[axis] > 0:
+        hi[axis] = edge
+    else:
+        lo[axis] = -edge
+    rig = tmp_path / "rig.yaml"
+    rig.write_text(RIG.replace("MIN", json.dumps(lo)).replace("MAX", json.dumps(hi)))
+    out = tmp_path / "s.zarr"
+    assert run_main([str(rig), "--fast", "--duration", "3", "--out", str(out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["estimators"]["fusion"]
+    s = Session.open(str(out))
+    main = list(s.read("fusion/skeleton3d", stage="fusion"))
+    late = list(s.read("fusion/backfill", stage="fusion"))
+    assert len(main[0].data["person_id"]) == 0  # birth_hits 3: nobody confirmed in frame 0 ...
+    full = merge_backfill(main, late)
+    assert len(full[0].data["person_id"]) == 3  # ... but everyone is there from frame 0 on
+    gts = {f.t_sensor_ns: f for f in s.read("gt/skeleton3d")}
+    b = probe.people.bystander
+    flags = {True: 0, False: 0}
+    for f in full:
+        g = gts[f.t_sensor_ns]
+        gb = np.asarray(g.data["joints"])[list(g.data["person_id"]).index(b)]
+        for x, inside in zip(f.data["joints"], f.data["in_volume"], strict=True):
+            if np.nanmean(np.linalg.norm(x - gb, axis=-1)) < 0.3:
+                assert not inside
+                flags[bool(inside)] += 1
+    assert flags[False] >= 0.95 * len(full) and flags[True] == 0
+    assert summary["capture_volume"]["outside_person_frames"] >= flags[False]
+    assert summary["backfilled_person_frames"] == 6

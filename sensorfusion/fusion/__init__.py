@@ -2,6 +2,7 @@
 cross-view association of people, tracking with persistent ids, filters, and the capture volume."""
 
 from ._associate import Association, associate_views
+from ._backfill import merge_backfill
 from ._dlt import triangulate_dlt
 from ._filters import BoneLengthConstraint, ConstantVelocityKalman, OneEuroFilter, butterworth_zero_phase, fill_gaps
 from ._pipeline import FusionFrame, FusionSettings, PersonFusion
@@ -26,6 +27,7 @@ __all__ = [
     "associate_views",
     "butterworth_zero_phase",
     "fill_gaps",
+    "merge_backfill",
     "triangulate_dlt",
     "triangulate_points",
 ]

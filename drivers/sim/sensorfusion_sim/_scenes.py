@@ -292,12 +292,12 @@ class ScenePeople(PeopleSim):
         paths = []
         for p, direction in ((0, base), (1, base + angle)):
             u = (math.cos(direction), math.sin(direction))
-            # head-on: parallel paths gap apart; at an angle: one passes the centre (gap + 0.3) m ahead
-            off = (0.5 if p == 0 else -0.5) * gap if head_on else 0.0
-            ahead = 0.0 if head_on or p == 0 else -(gap + 0.3)
-            start = (-(reach - ahead) * u[0] + off * nb[0], -(reach - ahead) * u[1] + off * nb[1])
+            off = (0.5 if p == 0 else -0.5) * gap if head_on else 0.0  # head-on: parallel paths gap apart
+            start = (-reach * u[0] + off * nb[0], -reach * u[1] + off * nb[1])
             end = (reach * u[0] + off * nb[0], reach * u[1] + off * nb[1])
             paths.append((start, end, direction))
+        # at an angle, the second sets off later so that they come no closer than gap
+        lag_s = 0.0 if head_on else gap / max(abs(math.cos(angle / 2)), 0.35) / speed
         persons = [self._persons[0], self._persons[1]]
         for person, (start, _, direction) in zip(persons, paths, strict=True):
             if not person.segments:
@@ -306,11 +306,12 @@ class ScenePeople(PeopleSim):
                 self._go(person, start, 1.1)
                 self._stand(person, 0.2, heading=direction)
         t_go = max(person.segments[-1].t1_s for person in persons) + float(rng.uniform(0.2, 0.8))
-        for person, (start, end, direction) in zip(persons, paths, strict=True):
+        for p, (person, (start, end, direction)) in enumerate(zip(persons, paths, strict=True)):
+            t0 = t_go + (lag_s if p == 1 else 0.0)
             last = person.segments[-1]
-            if t_go > last.t1_s:
-                person.append(_Segment("stand", last.t1_s, t_go, start[0], start[1], direction, direction))
-            person.append(self._walk(t_go, start, direction, end, speed, straight=True))
+            if t0 > last.t1_s:
+                person.append(_Segment("stand", last.t1_s, t0, start[0], start[1], direction, direction))
+            person.append(self._walk(t0, start, direction, end, speed, straight=True))
             self._stand(person, float(rng.uniform(0.3, 1.0)))
 
 
