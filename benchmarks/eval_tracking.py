@@ -294,8 +294,7 @@ def panoptic(versions: list[Version]) -> dict[str, Any] | None:
     root = DATA / "multiview" / "panoptic" / "160906_band1"
     if not root.exists():
         return None
-    from sensorfusion_calibration.formats import load_calibration
-
+    from sensorfusion import load_calibration
     from sensorfusion.geometry import project_pinhole
 
     cal = load_calibration(root / "calibration_160906_band1.json")
@@ -384,7 +383,7 @@ def pose2sim(versions: list[Version]) -> dict[str, Any] | None:
     root = DATA / "pose2sim-demo-single"
     if not root.exists():
         return None
-    from sensorfusion_calibration.formats import load_calibration
+    from sensorfusion import load_calibration
 
     cal = load_calibration(root / "calibration" / "Calib_qualisys.toml")
     skel = next(s for s in builtin_skeletons() if s.name == "body_25b")
