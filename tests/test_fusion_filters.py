@@ -117,7 +117,7 @@ def test_tracker_keeps_ids_through_crossing_and_reidentifies_after_occlusion() -
     for f in range(60, 120):
         tr.update(f / 30.0, np.stack([skeleton((1.0, -0.25))]))
     assert tr.births == 3 and len(tr.lost) == 2 and tr.deaths == 0
-    for f in range(120, 240):
+    for f in range(120, 420):
         tr.update(f / 30.0, np.stack([skeleton((1.0, -0.25))]))
     assert tr.deaths == 2 and tr.births == 3 and not tr.lost
 
