@@ -57,6 +57,7 @@ import io
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -456,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
     from rich.progress import Progress
     from rich.table import Table
 
-    console = Console(stderr=True)
+    console = Console(stderr=True, width=max(150, shutil.get_terminal_size().columns))
     settings = {"multiperson": True, "tier": "numpy"}  # everything else: the multiperson defaults
     results: dict[str, Any] = {"seconds_per_scene": seconds, "seed": args.seed, "before_rev": args.before}
     scenes = [s for s in args.scenes.split(",") if s]

@@ -156,3 +156,19 @@ def test_rig_run_backfills_and_flags_the_bystander_outside_the_capture_volume(
     assert flags[False] >= 0.95 * len(full) and flags[True] == 0
     assert summary["capture_volume"]["outside_person_frames"] >= flags[False]
     assert summary["backfilled_person_frames"] == 6
+
+
+def test_tracking_example_rig(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """examples/sim_tracking.yaml: three ids, the bystander flagged outside the volume."""
+    import json
+    from pathlib import Path
+
+    from sensorfusion.run import main as run_main
+
+    rig = Path(__file__).resolve().parent.parent / "examples" / "sim_tracking.yaml"
+    assert run_main([str(rig), "--fast", "--duration", "2", "--out", str(tmp_path / "s.zarr"), "--json"]) == 0
+    s = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    fusion = s["estimators"]["fusion"]
+    assert fusion["tracks_born"] == 3 and fusion["backfilled_person_frames"] == 3
+    n = s["framesets"]
+    assert 0.9 * n <= fusion["capture_volume"]["outside_person_frames"] <= n  # the bystander only
