@@ -249,7 +249,9 @@ class MultiPersonParams(RobustParams):
         default=10.0, ge=0, description="a lost track's id can be re-claimed this long after max_missing_s"
     )
     reid_distance_m: float = Field(
-        default=1.5, gt=0, description="re-claiming: a new track this close to where a lost one was last seen"
+        default=1.5,
+        gt=0,
+        description="re-claiming: a new track this close to where a lost one was last seen (+ max_speed_m_s per s away)",
     )
     reid_bone_tolerance: float = Field(
         default=0.05, ge=0, description="re-claiming: relative bone-length difference allowed (length-weighted)"

@@ -17,7 +17,7 @@ frames discarded.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -277,12 +277,7 @@ class PersonFusion:
         for tid in [t for t in self._filters if t not in live]:
             del self._filters[tid]
             self._bones.pop(tid, None)
-        if late:
-            out = FusionFrame(
-                out.track_id, out.joints, out.reprojection_error_px, out.views, out.status,
-                out.in_volume, out.t_s, out.stamp, tuple(late),
-            )  # fmt: skip
-        return out
+        return replace(out, backfill=tuple(late)) if late else out
 
     def _smooth(self, tid: int, t_s: float, x: np.ndarray) -> np.ndarray:
         if self.s.bone_lengths:

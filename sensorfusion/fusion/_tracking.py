@@ -25,14 +25,15 @@ at its first miss. Ids are never reused; tentative tracks have no public id, so 
 are dense (0, 1, 2, ...).
 
 **Loss and re-identification.** A confirmed track unseen for ``max_missing_s`` is *lost*: it is
-no longer predicted or matched, but for ``reid_window_s`` a new track can re-claim its id. A
-tentative track born within ``reid_distance_m`` (trimmed joint distance) of where a lost track
-was last seen is held for ``reid_hits`` frames while its bone-length signature (the median of
-each bone's length, ``parents`` given) builds up; it then takes the lost id when the two
-signatures differ by at most ``reid_bone_tolerance`` (mean relative difference over the bones
-both have) — the closest such lost track wins — and a new id otherwise. Without ``parents``
-the nearest lost track within ``reid_distance_m`` is re-claimed. A lost track not re-claimed
-within ``reid_window_s`` dies.
+no longer predicted or matched, but for ``reid_window_s`` a new track can re-claim its id. With
+a skeleton (``parents``), every lost track its owner could have walked from — within
+``reid_distance_m`` plus ``max_speed_m_s`` per second away, of where it was last seen (trimmed
+joint distance) — is a candidate; a new track with candidates is held for ``reid_hits`` frames
+while its bone-length signature (each bone's median length) builds up, then takes the id of the
+candidate whose signature differs least, if by at most ``reid_bone_tolerance`` (``sum |a - b| /
+sum (a + b) / 2`` over the bones both have: long bones count most), and a new id otherwise.
+Without ``parents`` the nearest lost track within ``reid_distance_m`` is re-claimed at
+confirmation. A lost track not re-claimed within ``reid_window_s`` dies.
 
 The owner of a tracker (``PersonFusion``) holds the frames of tentative tracks and reports them
 once the track is confirmed (back-fill): :meth:`Tracker.step` says which tracks were confirmed
