@@ -172,3 +172,53 @@ def test_tracking_example_rig(tmp_path: Any, capsys: pytest.CaptureFixture[str])
     assert fusion["tracks_born"] == 3 and fusion["backfilled_person_frames"] == 3
     n = s["framesets"]
     assert 0.9 * n <= fusion["capture_volume"]["outside_person_frames"] <= n  # the bystander only
+
+
+def _eval_module() -> Any:
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "eval_tracking.py"
+    if not path.is_file():
+        pytest.skip(f"{path} not in this checkout")
+    spec = importlib.util.spec_from_file_location("eval_tracking", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["eval_tracking"] = mod  # dataclasses look their module up
+    try:
+        spec.loader.exec_module(mod)
+    finally:
+        del sys.modules["eval_tracking"]
+    return mod
+
+
+def test_eval_tracking_counts_clear_mot_events() -> None:
+    """The definitions of benchmarks/eval_tracking.py on a hand-made sequence: person 0 tracked
+    as 5, lost for 3 frames, back as 7 (one fragmentation, one id switch); person 1 untrackable in
+    frames 4-6 with a track on them there (don't care, not a false positive, and too short a
+    break to be a new start); a ghost track in frame 8 (a false positive); person 1 first
+    reported one frame late (one of the two starts missed)."""
+    E = _eval_module()
+    a, b = np.zeros((17, 3)), np.full((17, 3), 3.0)
+    gt, trackable, out = [], [], []
+    for i in range(20):
+        gt.append({0: a, 1: b})
+        trackable.append({0} | ({1} if not 4 <= i <= 6 else set()))
+        o: dict[int, np.ndarray] = {}
+        if i < 10:
+            o[5] = a + 0.01
+        elif i >= 13:
+            o[7] = a + 0.01
+        if i >= 1:
+            o[9] = b
+        if i == 8:
+            o[11] = a + 10.0
+        out.append(o)
+    scene = E.Scene("hand", [], [], gt, trackable, 30.0)
+    r = E.score(scene, out)
+    assert r["id_switches"] == 1 and r["fragmentations"] == 1
+    assert r["misses"] == 3 + 1 and r["false_positives"] == 1
+    assert r["track_starts"] == 2 and r["first_frames_pct"] == 50.0
+    assert r["ids_per_person"] == 1.5
+    assert r["person_minutes"] == pytest.approx(37 / 30 / 60, abs=1e-3)
