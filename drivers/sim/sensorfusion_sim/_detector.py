@@ -162,7 +162,9 @@ class SimKeypointDetector(Estimator):
             if frame is None:
                 continue
             out, cam, pose, cam_key = self._views[spec.name]
-            result[out] = self.detect(joints, ids, cam, pose, cam_key, frame.t_sensor_ns, capsules=capsules)
+            result[out] = self.detect(
+                joints, ids, cam, pose, cam_key, frame.t_sensor_ns, capsules=capsules, hidden=gt.data.get("hidden")
+            )
         return result
 
     def summary(self) -> dict[str, Any]:
@@ -180,8 +182,10 @@ class SimKeypointDetector(Estimator):
         t_ns: int,
         *,
         capsules: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+        hidden: np.ndarray | None = None,
     ) -> dict[str, np.ndarray]:
-        """Detections of ``(P, 17, 3)`` world joints in one view at sensor time ``t_ns``."""
+        """Detections of ``(P, 17, 3)`` world joints in one view at sensor time ``t_ns``;
+        ``hidden (P, 17)``: joints no camera sees (a scene's dropouts), always missed."""
         p = self.p
         counts = self._counts
         counts["views"] += 1
@@ -245,6 +249,8 @@ class SimKeypointDetector(Estimator):
                 )
                 conf = conf * np.clip(0.3 + 0.7 * edge / p.border_px, 0.3, 1.0)
             missed = ~inside[k]
+            if hidden is not None:
+                missed = missed | np.asarray(hidden[k], dtype=bool)
             if not oracle:
                 missed = missed | (u_miss < np.where(occ, p.occluded_miss_prob, p.miss_prob))
                 outlier = ~missed & (u_outlier < p.outlier_prob)

@@ -27,6 +27,7 @@ from ._people import NUM_JOINTS, PeopleSim
 from ._radar import SimRadar
 from ._render import CameraRenderer
 from ._rig import camera_ids, make_rig
+from ._scenes import SceneParams, make_people, scene_state
 
 __all__ = ["SimRigDriver", "SimRigParams"]
 
@@ -62,6 +63,9 @@ class SimRigParams(BaseModel):
     depth: DepthCameraParams = Field(
         default_factory=DepthCameraParams, description="RGB-D placement and depth error model"
     )
+    scene: SceneParams | None = Field(
+        default=None, description="a scripted tracking scene: bystander, dropout, reentry or crossing (README)"
+    )
 
     @model_validator(mode="after")
     def _room_fits(self) -> SimRigParams:
@@ -92,7 +96,6 @@ class SimRigDriver(_Driver):
         self.period_ns = round(1e9 / params.fps)
         # frames 0 .. num_frames-1 (the sensor times in [0, duration_s)); None: endless
         self.num_frames = None if params.duration_s is None else math.ceil(params.duration_s * params.fps - 1e-6)
-        self.people = PeopleSim(context.seed, params.people, params.room_m, crossing=params.crossing)
         self.rig = make_rig(
             params.cameras,
             width=params.width,
@@ -103,6 +106,8 @@ class SimRigDriver(_Driver):
             k1=params.k1,
             k2=params.k2,
         )
+        self.people: PeopleSim = make_people(context.seed, params.people, params.room_m, crossing=params.crossing,
+                                             scene=params.scene, rig=self.rig)  # fmt: skip
         self.camera_ids = camera_ids(params.cameras)
         self.radars = [SimRadar(i, context.seed, params.room_m, params.fps, params.radar_noise_std) for i in range(params.radars)]
         self._renderers: list[CameraRenderer] | None = None
@@ -139,6 +144,8 @@ class SimRigDriver(_Driver):
                 fields={
                     "joints": FieldSpec(dtype="float32", shape=(NUM_JOINTS, 3)),
                     "person_id": FieldSpec(dtype="int64"),
+                    # a scene's joints that no camera sees (sim.keypoints2d reports them missed)
+                    **({"hidden": FieldSpec(dtype="bool", shape=(NUM_JOINTS,))} if self.p.scene else {}),
                 },
                 ragged=True,
                 rate_hz=self.p.fps,
@@ -203,16 +210,20 @@ class SimRigDriver(_Driver):
         t_ns = index * self.period_ns
         joints = self.people.joints_at(t_ns * 1e-9)
         ids = np.arange(self.people.num_people, dtype=np.int64)
+        present, hidden = scene_state(self.people, t_ns * 1e-9)  # a scene's people can be away
+        joints, ids, heights = joints[present], ids[present], self.people.heights_m[present]
         images: list[tuple[str, np.ndarray]] = []
         if self.p.render:
             for cid, renderer in zip(self.camera_ids, self._ensure_renderers(), strict=True):
-                images.append((f"{cid}/image", renderer.render(joints, ids, self.people.heights_m)))
+                images.append((f"{cid}/image", renderer.render(joints, ids, heights)))
         t_host_ns = self.context.now_ns()  # one exposure, delivered together
         frames = [Frame(name, t_ns, t_host_ns, index, {"image": image}) for name, image in images]
         gt: dict[str, np.ndarray] = {"joints": joints.astype(np.float32), "person_id": ids}
+        if hidden is not None:
+            gt["hidden"] = hidden[present]
         for radar in self.radars:
             frames += radar.frames(self.people, index, t_ns, t_host_ns, adc=self.p.radar_adc, points=self.p.radar_points)
-        frames += self.depth_cameras.frames_at(index, t_ns, t_host_ns, joints, ids, self.people.heights_m)
+        frames += self.depth_cameras.frames_at(index, t_ns, t_host_ns, joints, ids, heights)
         frames.append(Frame(GT_STREAM, t_ns, t_host_ns, index, gt))
         return frames
 
