@@ -1,13 +1,14 @@
-"""fusion.triangulate: numpy and Numba CPU tiers agree; robust mode, refinement, bad input."""
+"""fusion.triangulate: the tiers agree (tier contract); robust mode, refinement, bad input."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from sensorfusion._kernels import kernel_names
 from sensorfusion.fusion import TriangulationStatus, triangulate_dlt, triangulate_points
 from sensorfusion.geometry import look_at
+from sensorfusion.kernels import kernel_names
+from sensorfusion.testing import KernelCase, KernelTierContract
 
 
 def ring_projections(V: int, radius_m: float = 4.0, f_px: float = 800.0) -> np.ndarray:
@@ -149,3 +150,36 @@ def test_shape_errors_raise_value_error() -> None:
         triangulate_points(np.zeros((3, 5, 2)), np.zeros((3, 4)), P)
     with pytest.raises(ValueError, match="projections"):
         triangulate_points(np.zeros((3, 5, 2)), np.zeros((3, 5)), P[:2])
+
+
+class TestTriangulateTiers(KernelTierContract):
+    """fusion.triangulate: numpy, cpu and cuda on the same inputs (bad numbers included)."""
+
+    kernels = ("fusion.triangulate",)
+    atol = 1e-6
+
+    def cases(self) -> list[KernelCase]:
+        out = []
+        for V, N, seed in ((5, 12, 5), (8, 300, 1)):
+            P, _, uv, conf, _ = scene(V=V, N=N, outlier_frac=0.15, seed=seed)
+            uv[0, 0] = np.nan
+            conf[:, 1] = 0.0
+            conf[1, 2] = np.inf
+            uv[:3, 3] = np.inf
+            P_bad = P.copy()
+            P_bad[2, 0, 0] = np.nan  # a camera with a broken matrix is left out, not fatal
+            small = V == 5
+            for robust, iters in ((False, 0), (True, 2)):
+                for proj in (P, P_bad):
+                    args = (uv, conf, proj, 0.0, 2, robust, 10.0, iters)
+                    out.append(KernelCase("fusion.triangulate", args, f"V={V} robust={robust}", simulate=small))
+        P = ring_projections(3)
+        out.append(KernelCase("fusion.triangulate", (np.zeros((3, 0, 2)), np.zeros((3, 0)), P, 0.0, 2, True, 10.0, 1)))
+        return out
+
+    def bad_calls(self) -> list[tuple[object, type[BaseException], str]]:
+        P = ring_projections(3)
+        return [
+            (lambda: triangulate_points(np.zeros((3, 4, 3)), np.ones((3, 4)), P), ValueError, r"points2d must be"),
+            (lambda: triangulate_points(np.zeros((3, 4, 2)), np.ones((3, 5)), P), ValueError, r"confidence must be"),
+        ]

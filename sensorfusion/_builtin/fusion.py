@@ -18,11 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .._components import Estimator, StageContext
 from .._errors import ConfigError
-from .._kernels import resolve_tier
 from ..fusion._cameras import ViewModel, view_model
 from ..fusion._pipeline import FusionSettings, PersonFusion
 from ..fusion._triangulate import triangulate_points
 from ..hookspecs import hookimpl
+from ..kernels import resolve_tier
 from ..schema._skeletons import SkeletonSpec
 from ..schema._streams import FieldSpec, FrameKind, FrameSet, StreamSpec
 

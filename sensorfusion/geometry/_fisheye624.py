@@ -21,30 +21,24 @@ then 1-D Newton on θ (started at θd); caps and tolerances in :mod:`._numba_mod
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
-from numba import njit, prange
 
-from ._numba_models import (
-    NEWTON_MAX_ITER,
-    NEWTON_RESIDUAL_TOL,
-    f624_project_point,
-    f624_project_point_jacobian,
-    f624_undistort_pixel,
-    f624_unproject_pixel,
-)
-from ._tiers import register_model
+from ..kernels import scalar
+from ._params import NAN, NEWTON_MAX_ITER, NEWTON_RESIDUAL_TOL, NEWTON_STEP_TOL
+from ._tiers import register_camera_model
 
 __all__ = [
-    "f624_project_cpu",
-    "f624_project_jacobian_cpu",
     "f624_project_jacobian_numpy",
     "f624_project_numpy",
-    "f624_undistort_points_cpu",
+    "f624_project_point",
+    "f624_project_point_jacobian",
+    "f624_undistort_pixel",
     "f624_undistort_points_numpy",
-    "f624_unproject_cpu",
     "f624_unproject_numpy",
+    "f624_unproject_pixel",
 ]
 
 
@@ -149,78 +143,214 @@ def f624_undistort_points_numpy(params: np.ndarray, pixels: np.ndarray) -> np.nd
 
 
 # --------------------------------------------------------------------------------------------
-# Numba CPU tier: prange over points, calling the scalar functions
+# scalar kernels (one point each): the cpu and cuda tiers are generated from these
 # --------------------------------------------------------------------------------------------
 
 
-@njit(parallel=True, cache=True)
-def f624_project_cpu(params: Any, points: Any) -> Any:
-    """Numba CPU twin of :func:`f624_project_numpy`."""
-    n = points.shape[0]
-    out = np.empty((n, 2))
-    for i in prange(n):
-        u, v = f624_project_point(params, points[i, 0], points[i, 1], points[i, 2])
-        out[i, 0] = u
-        out[i, 1] = v
-    return out
+@scalar
+def _f624_theta_d(params: Any, th: float) -> Any:
+    """θ_d(θ) = θ (1 + k0 θ² + k1 θ⁴ + … + k5 θ¹²) and its derivative."""
+    k0 = params[3]
+    k1 = params[4]
+    k2 = params[5]
+    k3 = params[6]
+    k4 = params[7]
+    k5 = params[8]
+    t2 = th * th
+    thd = th * (1.0 + t2 * (k0 + t2 * (k1 + t2 * (k2 + t2 * (k3 + t2 * (k4 + t2 * k5))))))
+    dthd = 1.0 + t2 * (
+        3.0 * k0 + t2 * (5.0 * k1 + t2 * (7.0 * k2 + t2 * (9.0 * k3 + t2 * (11.0 * k4 + t2 * 13.0 * k5))))
+    )
+    return thd, dthd
 
 
-@njit(parallel=True, cache=True)
-def f624_project_jacobian_cpu(params: Any, points: Any) -> Any:
-    """Numba CPU twin of :func:`f624_project_jacobian_numpy`."""
-    n = points.shape[0]
-    uv = np.empty((n, 2))
-    jac = np.empty((n, 2, 3))
-    for i in prange(n):
-        r = f624_project_point_jacobian(params, points[i, 0], points[i, 1], points[i, 2])
-        uv[i, 0] = r[0]
-        uv[i, 1] = r[1]
-        jac[i, 0, 0] = r[2]
-        jac[i, 0, 1] = r[3]
-        jac[i, 0, 2] = r[4]
-        jac[i, 1, 0] = r[5]
-        jac[i, 1, 1] = r[6]
-        jac[i, 1, 2] = r[7]
-    return uv, jac
+@scalar
+def _f624_distort(params: Any, xr: float, yr: float) -> Any:
+    """Tangential + thin-prism part: ``(u', v')`` of ``(xr, yr)`` and its 2x2 Jacobian (row-major)."""
+    p0 = params[9]
+    p1 = params[10]
+    s0 = params[11]
+    s1 = params[12]
+    s2 = params[13]
+    s3 = params[14]
+    r2 = xr * xr + yr * yr
+    xy2 = 2.0 * xr * yr
+    up = xr + (2.0 * xr * xr + r2) * p0 + xy2 * p1 + r2 * (s0 + s1 * r2)
+    vp = yr + (2.0 * yr * yr + r2) * p1 + xy2 * p0 + r2 * (s2 + s3 * r2)
+    tu = 2.0 * (s0 + 2.0 * s1 * r2)
+    tv = 2.0 * (s2 + 2.0 * s3 * r2)
+    j00 = 1.0 + 6.0 * xr * p0 + 2.0 * yr * p1 + xr * tu
+    j01 = 2.0 * yr * p0 + 2.0 * xr * p1 + yr * tu
+    j10 = 2.0 * xr * p1 + 2.0 * yr * p0 + xr * tv
+    j11 = 1.0 + 6.0 * yr * p1 + 2.0 * xr * p0 + yr * tv
+    return up, vp, j00, j01, j10, j11
 
 
-@njit(parallel=True, cache=True)
-def f624_unproject_cpu(params: Any, pixels: Any) -> Any:
-    """Numba CPU twin of :func:`f624_unproject_numpy`."""
-    n = pixels.shape[0]
-    out = np.empty((n, 3))
-    for i in prange(n):
-        x, y, z = f624_unproject_pixel(params, pixels[i, 0], pixels[i, 1])
-        out[i, 0] = x
-        out[i, 1] = y
-        out[i, 2] = z
-    return out
+@scalar
+def f624_project_point_jacobian(params: Any, x: float, y: float, z: float) -> Any:
+    """Pixel and 2x3 Jacobian; NaN straight behind, for non-finite input, or where the model folds
+    (``dθ_d/dθ <= 0`` or a non-positive determinant of the tangential/thin-prism part)."""
+    if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(z)):
+        return NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN
+    # the projection is scale-free: work on a unit-sized point
+    m = abs(x)
+    if abs(y) > m:
+        m = abs(y)
+    if abs(z) > m:
+        m = abs(z)
+    if not (m > 0.0):
+        return NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN
+    x = x / m
+    y = y / m
+    z = z / m
+    rho = math.sqrt(x * x + y * y)
+    if rho == 0.0 and not (z > 0.0):
+        return NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN
+    th = math.atan2(rho, z)
+    thd, dthd = _f624_theta_d(params, th)
+    if not (dthd > 0.0):
+        return NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN
+    d2 = rho * rho + z * z
+    if rho == 0.0:
+        s = 1.0 / z
+        g = 0.0
+    else:
+        s = thd / rho
+        g = (dthd * z / d2 - s) / (rho * rho)
+    dsdz = -dthd / d2
+    up, vp, j00, j01, j10, j11 = _f624_distort(params, x * s, y * s)
+    if not (j00 * j11 - j01 * j10 > 0.0):
+        return NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN
+    f = params[0]
+    u = f * up + params[1]
+    v = f * vp + params[2]
+    if not (math.isfinite(u) and math.isfinite(v)):
+        return NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN
+    # d(xr, yr)/d(x, y, z) of the scaled point, chained with the distortion, back to the input scale
+    a00 = s + x * x * g
+    a01 = x * y * g
+    a02 = x * dsdz
+    a11 = s + y * y * g
+    a12 = y * dsdz
+    fm = f / m
+    return (
+        u,
+        v,
+        fm * (j00 * a00 + j01 * a01),
+        fm * (j00 * a01 + j01 * a11),
+        fm * (j00 * a02 + j01 * a12),
+        fm * (j10 * a00 + j11 * a01),
+        fm * (j10 * a01 + j11 * a11),
+        fm * (j10 * a02 + j11 * a12),
+    )
 
 
-@njit(parallel=True, cache=True)
-def f624_undistort_points_cpu(params: Any, pixels: Any) -> Any:
-    """Numba CPU twin of :func:`f624_undistort_points_numpy`."""
-    n = pixels.shape[0]
-    out = np.empty((n, 2))
-    for i in prange(n):
-        x, y = f624_undistort_pixel(params, pixels[i, 0], pixels[i, 1])
-        out[i, 0] = x
-        out[i, 1] = y
-    return out
+@scalar
+def f624_project_point(params: Any, x: float, y: float, z: float) -> Any:
+    """Pixel ``(u, v)``; NaN where :func:`f624_project_point_jacobian` is."""
+    r = f624_project_point_jacobian(params, x, y, z)
+    return r[0], r[1]
 
 
-register_model(
+@scalar
+def _f624_theta(params: Any, u: float, v: float) -> Any:
+    """(θ, xr, yr, θ_d) of a pixel: 2-D Newton on the tangential/thin-prism part, then 1-D Newton
+    on θ_d(θ); θ is NaN when either does not converge."""
+    mx = (u - params[1]) / params[0]
+    my = (v - params[2]) / params[0]
+    if not (math.isfinite(mx) and math.isfinite(my)):
+        return NAN, mx, my, NAN
+    xr = mx
+    yr = my
+    for _ in range(NEWTON_MAX_ITER):
+        up, vp, j00, j01, j10, j11 = _f624_distort(params, xr, yr)
+        rx = up - mx
+        ry = vp - my
+        det = j00 * j11 - j01 * j10
+        if not (math.isfinite(det) and det != 0.0):
+            return NAN, mx, my, NAN
+        sx = (j11 * rx - j01 * ry) / det
+        sy = (j00 * ry - j10 * rx) / det
+        xr -= sx
+        yr -= sy
+        if abs(sx) + abs(sy) < NEWTON_STEP_TOL:
+            break
+    up, vp, j00, j01, j10, j11 = _f624_distort(params, xr, yr)
+    if not (abs(up - mx) + abs(vp - my) <= NEWTON_RESIDUAL_TOL * (1.0 + abs(mx) + abs(my))):
+        return NAN, xr, yr, NAN
+    if not (j00 * j11 - j01 * j10 > 0.0):
+        return NAN, xr, yr, NAN
+    thd = math.sqrt(xr * xr + yr * yr)
+    th = thd
+    for _ in range(NEWTON_MAX_ITER):
+        f, df = _f624_theta_d(params, th)
+        if not (df > 0.0):
+            return NAN, xr, yr, thd
+        step = (f - thd) / df
+        th -= step
+        if abs(step) < NEWTON_STEP_TOL:
+            break
+    f, df = _f624_theta_d(params, th)
+    if not (abs(f - thd) <= NEWTON_RESIDUAL_TOL * (1.0 + thd)) or not (df > 0.0) or th < 0.0 or th >= math.pi:
+        return NAN, xr, yr, thd
+    return th, xr, yr, thd
+
+
+@scalar
+def f624_unproject_pixel(params: Any, u: float, v: float) -> Any:
+    """Unit ray of a pixel."""
+    th, xr, yr, thd = _f624_theta(params, u, v)
+    if not math.isfinite(th):
+        return NAN, NAN, NAN
+    if thd == 0.0:
+        return 0.0, 0.0, 1.0
+    s = math.sin(th) / thd
+    return xr * s, yr * s, math.cos(th)
+
+
+@scalar
+def f624_undistort_pixel(params: Any, u: float, v: float) -> Any:
+    """Ideal normalized ``(x/z, y/z)``; NaN when θ >= π/2."""
+    th, xr, yr, thd = _f624_theta(params, u, v)
+    if not math.isfinite(th) or th >= 0.5 * math.pi:
+        return NAN, NAN
+    if thd == 0.0:
+        return 0.0, 0.0
+    s = math.tan(th) / thd
+    return xr * s, yr * s
+
+
+register_camera_model(
     "fisheye624",
-    {
+    scalars={
+        "project": f624_project_point,
+        "project_jacobian": f624_project_point_jacobian,
+        "unproject": f624_unproject_pixel,
+        "undistort_points": f624_undistort_pixel,
+    },
+    numpy={
         "project": f624_project_numpy,
         "project_jacobian": f624_project_jacobian_numpy,
         "unproject": f624_unproject_numpy,
         "undistort_points": f624_undistort_points_numpy,
     },
-    {
-        "project": f624_project_cpu,
-        "project_jacobian": f624_project_jacobian_cpu,
-        "unproject": f624_unproject_cpu,
-        "undistort_points": f624_undistort_points_cpu,
-    },
+    example_params=np.array(
+        [
+            241.7,
+            320.6,
+            242.6,
+            -0.027,
+            0.103,
+            -0.073,
+            0.012,
+            0.0015,
+            -0.0005,
+            0.0019,
+            0.0019,
+            -0.0031,
+            -0.0003,
+            -0.0026,
+            2e-5,
+        ]
+    ),
 )

@@ -11,30 +11,24 @@ Newton (see :mod:`._numba_models` for the cap and tolerances).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
-from numba import njit, prange
 
-from ._numba_models import (
-    NEWTON_MAX_ITER,
-    NEWTON_RESIDUAL_TOL,
-    kb_project_point,
-    kb_project_point_jacobian,
-    kb_undistort_pixel,
-    kb_unproject_pixel,
-)
-from ._tiers import register_model
+from ..kernels import scalar
+from ._params import NAN, NEWTON_MAX_ITER, NEWTON_RESIDUAL_TOL, NEWTON_STEP_TOL
+from ._tiers import register_camera_model
 
 __all__ = [
-    "kb_project_cpu",
-    "kb_project_jacobian_cpu",
     "kb_project_jacobian_numpy",
     "kb_project_numpy",
-    "kb_undistort_points_cpu",
+    "kb_project_point",
+    "kb_project_point_jacobian",
+    "kb_undistort_pixel",
     "kb_undistort_points_numpy",
-    "kb_unproject_cpu",
     "kb_unproject_numpy",
+    "kb_unproject_pixel",
 ]
 
 
@@ -109,78 +103,126 @@ def kb_undistort_points_numpy(params: np.ndarray, pixels: np.ndarray) -> np.ndar
 
 
 # --------------------------------------------------------------------------------------------
-# Numba CPU tier: prange over points, calling the scalar functions
+# scalar kernels (one point each): the cpu and cuda tiers are generated from these
 # --------------------------------------------------------------------------------------------
 
 
-@njit(parallel=True, cache=True)
-def kb_project_cpu(params: Any, points: Any) -> Any:
-    """Numba CPU twin of :func:`kb_project_numpy`."""
-    n = points.shape[0]
-    out = np.empty((n, 2))
-    for i in prange(n):
-        u, v = kb_project_point(params, points[i, 0], points[i, 1], points[i, 2])
-        out[i, 0] = u
-        out[i, 1] = v
-    return out
+@scalar
+def _kb_theta_d(params: Any, th: float) -> Any:
+    """θ_d(θ) = θ (1 + k1 θ² + k2 θ⁴ + k3 θ⁶ + k4 θ⁸) and its derivative."""
+    k1 = params[4]
+    k2 = params[5]
+    k3 = params[6]
+    k4 = params[7]
+    t2 = th * th
+    thd = th * (1.0 + t2 * (k1 + t2 * (k2 + t2 * (k3 + t2 * k4))))
+    dthd = 1.0 + t2 * (3.0 * k1 + t2 * (5.0 * k2 + t2 * (7.0 * k3 + t2 * 9.0 * k4)))
+    return thd, dthd
 
 
-@njit(parallel=True, cache=True)
-def kb_project_jacobian_cpu(params: Any, points: Any) -> Any:
-    """Numba CPU twin of :func:`kb_project_jacobian_numpy`."""
-    n = points.shape[0]
-    uv = np.empty((n, 2))
-    jac = np.empty((n, 2, 3))
-    for i in prange(n):
-        r = kb_project_point_jacobian(params, points[i, 0], points[i, 1], points[i, 2])
-        uv[i, 0] = r[0]
-        uv[i, 1] = r[1]
-        jac[i, 0, 0] = r[2]
-        jac[i, 0, 1] = r[3]
-        jac[i, 0, 2] = r[4]
-        jac[i, 1, 0] = r[5]
-        jac[i, 1, 1] = r[6]
-        jac[i, 1, 2] = r[7]
-    return uv, jac
+@scalar
+def kb_project_point_jacobian(params: Any, x: float, y: float, z: float) -> Any:
+    """Pixel and 2x3 Jacobian. Valid for any direction but straight back, where θ_d is increasing."""
+    if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(z)):
+        return NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN
+    rho = math.sqrt(x * x + y * y)
+    if rho == 0.0 and not (z > 0.0):
+        return NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN
+    th = math.atan2(rho, z)
+    thd, dthd = _kb_theta_d(params, th)
+    if not (dthd > 0.0):
+        return NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN
+    d2 = rho * rho + z * z
+    if rho == 0.0:
+        s = 1.0 / z
+        g = 0.0
+    else:
+        s = thd / rho
+        g = (dthd * z / d2 - s) / (rho * rho)
+    dsdz = -dthd / d2
+    fx = params[0]
+    fy = params[1]
+    u = fx * x * s + params[2]
+    v = fy * y * s + params[3]
+    return (
+        u,
+        v,
+        fx * (s + x * x * g),
+        fx * x * y * g,
+        fx * x * dsdz,
+        fy * x * y * g,
+        fy * (s + y * y * g),
+        fy * y * dsdz,
+    )
 
 
-@njit(parallel=True, cache=True)
-def kb_unproject_cpu(params: Any, pixels: Any) -> Any:
-    """Numba CPU twin of :func:`kb_unproject_numpy`."""
-    n = pixels.shape[0]
-    out = np.empty((n, 3))
-    for i in prange(n):
-        x, y, z = kb_unproject_pixel(params, pixels[i, 0], pixels[i, 1])
-        out[i, 0] = x
-        out[i, 1] = y
-        out[i, 2] = z
-    return out
+@scalar
+def kb_project_point(params: Any, x: float, y: float, z: float) -> Any:
+    """Pixel ``(u, v)``; NaN straight behind the camera, for non-finite input, or where θ_d folds."""
+    r = kb_project_point_jacobian(params, x, y, z)
+    return r[0], r[1]
 
 
-@njit(parallel=True, cache=True)
-def kb_undistort_points_cpu(params: Any, pixels: Any) -> Any:
-    """Numba CPU twin of :func:`kb_undistort_points_numpy`."""
-    n = pixels.shape[0]
-    out = np.empty((n, 2))
-    for i in prange(n):
-        x, y = kb_undistort_pixel(params, pixels[i, 0], pixels[i, 1])
-        out[i, 0] = x
-        out[i, 1] = y
-    return out
+@scalar
+def _kb_theta(params: Any, u: float, v: float) -> Any:
+    """(θ, mx, my, θ_d) of a pixel by Newton on θ_d(θ); θ is NaN when it does not converge."""
+    mx = (u - params[2]) / params[0]
+    my = (v - params[3]) / params[1]
+    thd = math.sqrt(mx * mx + my * my)
+    if not math.isfinite(thd):
+        return NAN, mx, my, thd
+    th = thd
+    for _ in range(NEWTON_MAX_ITER):
+        f, df = _kb_theta_d(params, th)
+        if not (df > 0.0):
+            return NAN, mx, my, thd
+        step = (f - thd) / df
+        th -= step
+        if abs(step) < NEWTON_STEP_TOL:
+            break
+    f, df = _kb_theta_d(params, th)
+    if not (abs(f - thd) <= NEWTON_RESIDUAL_TOL * (1.0 + thd)) or not (df > 0.0) or th < 0.0 or th >= math.pi:
+        return NAN, mx, my, thd
+    return th, mx, my, thd
 
 
-register_model(
+@scalar
+def kb_unproject_pixel(params: Any, u: float, v: float) -> Any:
+    """Unit ray of a pixel."""
+    th, mx, my, thd = _kb_theta(params, u, v)
+    if not math.isfinite(th):
+        return NAN, NAN, NAN
+    if thd == 0.0:
+        return 0.0, 0.0, 1.0
+    s = math.sin(th) / thd
+    return mx * s, my * s, math.cos(th)
+
+
+@scalar
+def kb_undistort_pixel(params: Any, u: float, v: float) -> Any:
+    """Ideal normalized ``(x/z, y/z)``; NaN when θ >= π/2."""
+    th, mx, my, thd = _kb_theta(params, u, v)
+    if not math.isfinite(th) or th >= 0.5 * math.pi:
+        return NAN, NAN
+    if thd == 0.0:
+        return 0.0, 0.0
+    s = math.tan(th) / thd
+    return mx * s, my * s
+
+
+register_camera_model(
     "kannala_brandt",
-    {
+    scalars={
+        "project": kb_project_point,
+        "project_jacobian": kb_project_point_jacobian,
+        "unproject": kb_unproject_pixel,
+        "undistort_points": kb_undistort_pixel,
+    },
+    numpy={
         "project": kb_project_numpy,
         "project_jacobian": kb_project_jacobian_numpy,
         "unproject": kb_unproject_numpy,
         "undistort_points": kb_undistort_points_numpy,
     },
-    {
-        "project": kb_project_cpu,
-        "project_jacobian": kb_project_jacobian_cpu,
-        "unproject": kb_unproject_cpu,
-        "undistort_points": kb_undistort_points_cpu,
-    },
+    example_params=np.array([400.0, 400.0, 320.0, 240.0, 0.02, -0.01, 0.002, -0.0005]),
 )

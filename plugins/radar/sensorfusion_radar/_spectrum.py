@@ -29,7 +29,7 @@ import math
 import numpy as np
 from numba import njit
 
-from sensorfusion._kernels import get_kernel, kernel, resolve_tier
+from sensorfusion.kernels import get_kernel, kernel, resolve_tier
 
 from ._pool import block_count, run_blocks
 
@@ -61,6 +61,8 @@ def _range_doppler_numpy(
     cube: np.ndarray, range_window: np.ndarray, doppler_window: np.ndarray, clutter_removal: bool
 ) -> np.ndarray:
     x = np.asarray(cube, dtype=np.complex128)
+    if x.size == 0:  # no chirps or no samples: an empty range-Doppler cube
+        return np.zeros((x.shape[3], x.shape[0], x.shape[1], x.shape[2]), np.complex64)
     x = np.where(np.isfinite(x), x, 0)  # a lost sample must not poison the frame
     if clutter_removal:
         x = x - x.mean(axis=0, keepdims=True)  # static clutter: the mean over chirps
@@ -177,7 +179,8 @@ def _range_doppler_power_cpu(
 
 @kernel("radar.rd_power", "numpy")
 def _rd_power_numpy(rd: np.ndarray) -> np.ndarray:
-    out: np.ndarray = (np.abs(rd.astype(np.complex128)) ** 2).reshape(rd.shape[0], rd.shape[1], -1).sum(axis=2)
+    channels = int(np.prod(rd.shape[2:]))
+    out: np.ndarray = (np.abs(rd.astype(np.complex128)) ** 2).reshape(rd.shape[0], rd.shape[1], channels).sum(axis=2)
     return out
 
 
