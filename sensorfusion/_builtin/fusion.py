@@ -22,7 +22,7 @@ from ..fusion._cameras import ViewModel, view_model
 from ..fusion._pipeline import FusionSettings, PersonFusion
 from ..fusion._triangulate import triangulate_points
 from ..hookspecs import hookimpl
-from ..kernels import resolve_tier
+from ..kernels import check_limits
 from ..schema._skeletons import SkeletonSpec
 from ..schema._streams import FieldSpec, FrameKind, FrameSet, StreamSpec
 
@@ -107,7 +107,10 @@ class DltTriangulator(Estimator):
         super().__init__(params, context)
         assert isinstance(params, DltParams)
         self.p = params
-        resolve_tier(params.tier, field_path=context.param_path("tier"))
+        # a tier that cannot hold this many views is refused at build, not at the first frame
+        check_limits(
+            "fusion.triangulate", params.tier, field_path=context.param_path("tier"), views=len(context.inputs)
+        )
         self.skeleton = _input_skeleton(context)
         self.views = [s.name for s in context.inputs]
         self.models = _view_models(context)
@@ -236,7 +239,7 @@ class _FusionStage(Estimator):
         self.skeleton = _input_skeleton(context)
         self.views = [s.name for s in context.inputs]
         models = _view_models(context)
-        resolve_tier(params.tier, field_path=context.param_path("tier"))
+        check_limits("fusion.triangulate", params.tier, field_path=context.param_path("tier"), views=len(models))
         extra = params.model_dump(exclude=set(RobustParams.model_fields)) if self.multiperson else {}
         settings = FusionSettings(
             multiperson=self.multiperson,

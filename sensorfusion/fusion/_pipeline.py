@@ -12,6 +12,7 @@ from typing import Literal
 
 import numpy as np
 
+from ..kernels import check_limits
 from ._associate import associate_views
 from ._cameras import ViewModel
 from ._filters import BoneLengthConstraint, ConstantVelocityKalman, OneEuroFilter
@@ -65,6 +66,8 @@ class PersonFusion:
     """Stateful per-frame fusion for a fixed set of views (see the module docstring)."""
 
     def __init__(self, views: Sequence[ViewModel], parents: Sequence[int], settings: FusionSettings) -> None:
+        # a tier that cannot hold this many views is refused now, not at the first frame
+        check_limits("fusion.triangulate", settings.tier, field_path="tier", views=len(views))
         self.views = list(views)
         self.P = np.stack([v.P for v in views]) if views else np.zeros((0, 3, 4))
         self.J = len(parents)

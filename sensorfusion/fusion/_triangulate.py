@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..kernels import ItemLoop, Output, Scratch, get_kernel, register_loop
+from ..kernels import ItemLoop, Output, Scratch, check_limits, get_kernel, register_loop
 from . import _tri_core as core
 
 __all__ = ["CUDA_MAX_VIEWS", "TriangulationResult", "TriangulationStatus", "triangulate_points"]
@@ -301,7 +301,9 @@ def triangulate_points(
         robust: reject outlier views (see the module docstring).
         threshold_px: reprojection error above which a view is an outlier (robust mode).
         refine_iters: Gauss–Newton iterations after the linear solution (0: none).
-        tier: ``numpy``, ``cpu``, ``cuda`` or ``auto``.
+        tier: ``numpy``, ``cpu``, ``cuda`` or ``auto`` (``auto`` runs more than
+            :data:`CUDA_MAX_VIEWS` views on the cpu tier; ``cuda`` refuses them with a
+            :class:`~sensorfusion.ConfigError`).
 
     Never raises on bad numbers: failures are NaN points with :class:`TriangulationStatus` bits.
     """
@@ -317,7 +319,7 @@ def triangulate_points(
     if P.shape != (V, 3, 4):
         raise ValueError(f"projections must be ({V}, 3, 4), got {P.shape}")
     N = math.prod(batch)
-    fn = get_kernel("fusion.triangulate", tier)
+    fn = get_kernel("fusion.triangulate", check_limits("fusion.triangulate", tier, views=V))
     X, err, inl, status = fn(
         np.ascontiguousarray(pts.reshape(V, N, 2)),
         np.ascontiguousarray(conf.reshape(V, N)),

@@ -164,20 +164,36 @@ def match_kernels(patterns: str | Iterable[str] | None = None) -> list[str]:
     return sorted(n for n in _REGISTRY if any(fnmatch.fnmatchcase(n, p) for p in pats))
 
 
-def check_limits(name: str, tier: str = "auto", *, field_path: str = "tier", **sizes: int) -> None:
-    """Refuse, when an estimator is built, inputs a tier of kernel ``name`` cannot hold: each
-    keyword is a size (e.g. ``views=70``) checked against the bound the tier registered under
-    that name (the cuda tier's fixed per-thread arrays). A :class:`~sensorfusion.ConfigError`
-    names the bound, the size and the tiers without that bound."""
+def check_limits(name: str, tier: str = "auto", *, field_path: str = "tier", **sizes: int) -> Tier:
+    """The tier of kernel ``name`` that will run for inputs of these sizes — checked when an
+    estimator is built, not when the first frame arrives.
+
+    Each keyword is a size (e.g. ``views=70``) checked against the bound the tier registered
+    under that name (the cuda tier's fixed per-thread arrays). ``auto`` (or
+    ``$SENSORFUSION_KERNEL_TIER=auto``) falls back to ``cpu`` when the tier it picks cannot
+    hold them; a tier named explicitly raises a :class:`~sensorfusion.ConfigError` naming the
+    bound, the size and the tiers without that bound."""
     t = resolve_tier(tier, field_path=field_path)
     info = kernel_info(name)
-    limits = info.limits.get(t, {})
-    for what, size in sizes.items():
-        bound = limits.get(what)
-        if bound is not None and size > bound:
-            others = [x for x in sorted(info.implementations) if what not in info.limits.get(x, {})]
-            raise ConfigError(
-                f"the {t} tier of kernel {name!r} holds at most {bound} {what}, got {size}",
-                field_path=field_path,
-                choices=others,
-            )
+
+    def too_big(tr: str) -> tuple[str, int, int] | None:
+        limits = info.limits.get(tr, {})
+        for what, size in sizes.items():
+            bound = limits.get(what)
+            if bound is not None and size > bound:
+                return what, bound, size
+        return None
+
+    over = too_big(t)
+    if over is None:
+        return t
+    auto = tier == "auto" and os.environ.get("SENSORFUSION_KERNEL_TIER", "auto") == "auto"
+    if auto and "cpu" in info.implementations and too_big("cpu") is None:
+        return "cpu"
+    what, bound, size = over
+    others = [x for x in sorted(info.implementations) if too_big(x) is None]
+    raise ConfigError(
+        f"the {t} tier of kernel {name!r} holds at most {bound} {what}, got {size}",
+        field_path=field_path,
+        choices=others,
+    )

@@ -52,8 +52,8 @@ def import_kernel_families(*, plugins: bool = True) -> list[str]:
 
 def _stats(name: str, tier: str) -> tuple[int, int] | None:
     lk = loop_kernel(name)
-    if lk is None or tier != "cpu":
-        return None
+    if lk is None or tier != "cpu" or kernel_info(name).implementations.get("cpu") != lk.cpu:
+        return None  # not a generated cpu loop (e.g. a hand-written cpu tier beside a generated cuda one)
     st = lk.cpu_dispatcher().stats
     return sum(st.cache_hits.values()), sum(st.cache_misses.values())
 
