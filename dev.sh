@@ -70,6 +70,8 @@ setup() {
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -c constraints.txt $nodeps
   fi
   set +f
+  # compile every kernel once (Numba's disk cache keeps it): the first run and test do not pay for it
+  "$VENV/bin/python" -m sensorfusion.kernels --quiet || echo "note: the kernel warm-up failed (kernels compile on first use)" >&2
   echo "$want" > "$stamp"
 }
 

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 import sensorfusion
-
 from sensorfusion.fusion import TriangulationStatus, triangulate_dlt, triangulate_points
 from sensorfusion.geometry import look_at
 from sensorfusion.kernels import kernel_names
@@ -264,7 +263,7 @@ def test_one_dlt_the_two_implementations_agree_on_noisy_input() -> None:
         T = look_at(np.array([r * np.cos(a), r * np.sin(a), 1.5]), np.array([0, 0, 1.0]))
         P.append(K @ np.linalg.inv(T.matrix)[:3])
     P = np.stack(P)
-    X = rng.uniform(-0.8, 0.8, (N, 3)) + [0, 0, 1]
+    X = rng.uniform(-0.8, 0.8, (N, 3)) + np.array([0, 0, 1.0])
     uv = project(P, X) + rng.normal(0, 1.0, (V, N, 2))
     conf = rng.uniform(0.4, 1.0, (V, N))
     uv[0, :5] = np.nan

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import sensorfusion
-import sensorfusion.geometry  # noqa: F401 - registers the geometry kernels
+import sensorfusion.geometry  # registers the geometry kernels
 from sensorfusion import kernels as k
 from sensorfusion.testing import KernelCase, KernelTierContract
 

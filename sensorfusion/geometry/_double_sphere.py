@@ -16,6 +16,7 @@ import numpy as np
 
 from ..kernels import scalar
 from ._params import NAN
+from ._radial import normalized_from_rays_np
 from ._tiers import register_camera_model
 
 __all__ = [
@@ -81,11 +82,7 @@ def ds_unproject_numpy(params: np.ndarray, pixels: np.ndarray) -> np.ndarray:
 
 def ds_undistort_points_numpy(params: np.ndarray, pixels: np.ndarray) -> np.ndarray:
     """Ideal normalized ``(M, 2)``; NaN when the ray has ``z <= 0``."""
-    ray = ds_unproject_numpy(params, pixels)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out: np.ndarray = ray[:, :2] / ray[:, 2:3]
-    out[~(ray[:, 2] > 0)] = np.nan
-    return out
+    return normalized_from_rays_np(ds_unproject_numpy(params, pixels))
 
 
 # --------------------------------------------------------------------------------------------

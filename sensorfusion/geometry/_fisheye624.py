@@ -28,6 +28,16 @@ import numpy as np
 
 from ..kernels import scalar
 from ._params import NAN, NEWTON_MAX_ITER, NEWTON_RESIDUAL_TOL, NEWTON_STEP_TOL
+from ._radial import (
+    radial_scale,
+    radial_scale_np,
+    radial_theta,
+    radial_theta_np,
+    theta_normalized,
+    theta_normalized_np,
+    theta_ray,
+    theta_ray_np,
+)
 from ._tiers import register_camera_model
 
 __all__ = [
@@ -40,14 +50,6 @@ __all__ = [
     "f624_unproject_numpy",
     "f624_unproject_pixel",
 ]
-
-
-def _theta_d(params: np.ndarray, th: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    k = [float(v) for v in params[3:9]]
-    t2 = th * th
-    thd = th * (1 + sum(k[i] * t2 ** (i + 1) for i in range(6)))
-    dthd = 1 + sum((2 * i + 3) * k[i] * t2 ** (i + 1) for i in range(6))
-    return thd, dthd
 
 
 def _distort(
@@ -71,14 +73,7 @@ def f624_project_jacobian_numpy(params: np.ndarray, points: np.ndarray) -> tuple
         m = np.max(np.abs(points), axis=-1) if len(points) else np.zeros(0)
         p = points / m[:, None]  # scale-free: a unit-sized point
         x, y, z = p[:, 0], p[:, 1], p[:, 2]
-        rho = np.sqrt(x * x + y * y)
-        th = np.arctan2(rho, z)
-        thd, dthd = _theta_d(params, th)
-        d2 = rho * rho + z * z
-        on_axis = rho == 0
-        s = np.where(on_axis, 1 / z, thd / rho)
-        g = np.where(on_axis, 0.0, (dthd * z / d2 - s) / (rho * rho))
-        dsdz = -dthd / d2
+        s, g, dsdz, radial_ok = radial_scale_np(params[3:9], x, y, z)
         up, vp, j00, j01, j10, j11 = _distort(params, x * s, y * s)
         uv = np.stack([f * up + cu, f * vp + cv], axis=-1)
         a = np.empty((len(points), 2, 3))  # d(xr, yr)/d(x, y, z)
@@ -87,7 +82,7 @@ def f624_project_jacobian_numpy(params: np.ndarray, points: np.ndarray) -> tuple
         d = np.stack([np.stack([j00, j01], -1), np.stack([j10, j11], -1)], -2)  # (M, 2, 2)
         jac = (f / m)[:, None, None] * (d @ a)
         det = j00 * j11 - j01 * j10
-    ok = np.isfinite(points).all(-1) & (m > 0) & ~(on_axis & ~(z > 0)) & (dthd > 0) & (det > 0)
+    ok = np.isfinite(points).all(-1) & (m > 0) & radial_ok & (det > 0)
     ok &= np.isfinite(uv).all(-1)
     uv[~ok] = np.nan
     jac[~ok] = np.nan
@@ -114,54 +109,24 @@ def _theta(params: np.ndarray, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarr
         ok = np.abs(up - mx) + np.abs(vp - my) <= NEWTON_RESIDUAL_TOL * (1 + np.abs(mx) + np.abs(my))
         ok &= j00 * j11 - j01 * j10 > 0
         thd = np.sqrt(xr * xr + yr * yr)
-        th = thd.copy()
-        for _ in range(NEWTON_MAX_ITER):  # the radial polynomial
-            fth, df = _theta_d(params, th)
-            th = np.where(df > 0, th - (fth - thd) / df, np.nan)
-        fth, df = _theta_d(params, th)
-        ok &= (np.abs(fth - thd) <= NEWTON_RESIDUAL_TOL * (1 + thd)) & (df > 0) & (th >= 0) & (th < np.pi)
+    th = radial_theta_np(params[3:9], thd)  # the radial polynomial
     th[~ok] = np.nan
     return th, xr, yr, thd
 
 
 def f624_unproject_numpy(params: np.ndarray, pixels: np.ndarray) -> np.ndarray:
     """Unit rays ``(M, 3)``."""
-    th, xr, yr, thd = _theta(params, pixels)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        s = np.where(thd == 0, 0.0, np.sin(th) / thd)
-    return np.stack([xr * s, yr * s, np.cos(th)], axis=-1)
+    return theta_ray_np(*_theta(params, pixels))
 
 
 def f624_undistort_points_numpy(params: np.ndarray, pixels: np.ndarray) -> np.ndarray:
     """Ideal normalized ``(M, 2)``; NaN when θ >= π/2."""
-    th, xr, yr, thd = _theta(params, pixels)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        s = np.where(thd == 0, 0.0, np.tan(th) / thd)
-    out = np.stack([xr * s, yr * s], axis=-1)
-    out[~(th < 0.5 * np.pi)] = np.nan
-    return out
+    return theta_normalized_np(*_theta(params, pixels))
 
 
 # --------------------------------------------------------------------------------------------
 # scalar kernels (one point each): the cpu and cuda tiers are generated from these
 # --------------------------------------------------------------------------------------------
-
-
-@scalar
-def _f624_theta_d(params: Any, th: float) -> Any:
-    """θ_d(θ) = θ (1 + k0 θ² + k1 θ⁴ + … + k5 θ¹²) and its derivative."""
-    k0 = params[3]
-    k1 = params[4]
-    k2 = params[5]
-    k3 = params[6]
-    k4 = params[7]
-    k5 = params[8]
-    t2 = th * th
-    thd = th * (1.0 + t2 * (k0 + t2 * (k1 + t2 * (k2 + t2 * (k3 + t2 * (k4 + t2 * k5))))))
-    dthd = 1.0 + t2 * (
-        3.0 * k0 + t2 * (5.0 * k1 + t2 * (7.0 * k2 + t2 * (9.0 * k3 + t2 * (11.0 * k4 + t2 * 13.0 * k5))))
-    )
-    return thd, dthd
 
 
 @scalar
@@ -203,21 +168,9 @@ def f624_project_point_jacobian(params: Any, x: float, y: float, z: float) -> An
     x = x / m
     y = y / m
     z = z / m
-    rho = math.sqrt(x * x + y * y)
-    if rho == 0.0 and not (z > 0.0):
+    s, g, dsdz = radial_scale(params, 3, 6, x, y, z)
+    if not math.isfinite(s):
         return NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN
-    th = math.atan2(rho, z)
-    thd, dthd = _f624_theta_d(params, th)
-    if not (dthd > 0.0):
-        return NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN
-    d2 = rho * rho + z * z
-    if rho == 0.0:
-        s = 1.0 / z
-        g = 0.0
-    else:
-        s = thd / rho
-        g = (dthd * z / d2 - s) / (rho * rho)
-    dsdz = -dthd / d2
     up, vp, j00, j01, j10, j11 = _f624_distort(params, x * s, y * s)
     if not (j00 * j11 - j01 * j10 > 0.0):
         return NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN
@@ -281,43 +234,21 @@ def _f624_theta(params: Any, u: float, v: float) -> Any:
     if not (j00 * j11 - j01 * j10 > 0.0):
         return NAN, xr, yr, NAN
     thd = math.sqrt(xr * xr + yr * yr)
-    th = thd
-    for _ in range(NEWTON_MAX_ITER):
-        f, df = _f624_theta_d(params, th)
-        if not (df > 0.0):
-            return NAN, xr, yr, thd
-        step = (f - thd) / df
-        th -= step
-        if abs(step) < NEWTON_STEP_TOL:
-            break
-    f, df = _f624_theta_d(params, th)
-    if not (abs(f - thd) <= NEWTON_RESIDUAL_TOL * (1.0 + thd)) or not (df > 0.0) or th < 0.0 or th >= math.pi:
-        return NAN, xr, yr, thd
-    return th, xr, yr, thd
+    return radial_theta(params, 3, 6, thd), xr, yr, thd
 
 
 @scalar
 def f624_unproject_pixel(params: Any, u: float, v: float) -> Any:
     """Unit ray of a pixel."""
     th, xr, yr, thd = _f624_theta(params, u, v)
-    if not math.isfinite(th):
-        return NAN, NAN, NAN
-    if thd == 0.0:
-        return 0.0, 0.0, 1.0
-    s = math.sin(th) / thd
-    return xr * s, yr * s, math.cos(th)
+    return theta_ray(th, xr, yr, thd)
 
 
 @scalar
 def f624_undistort_pixel(params: Any, u: float, v: float) -> Any:
     """Ideal normalized ``(x/z, y/z)``; NaN when θ >= π/2."""
     th, xr, yr, thd = _f624_theta(params, u, v)
-    if not math.isfinite(th) or th >= 0.5 * math.pi:
-        return NAN, NAN
-    if thd == 0.0:
-        return 0.0, 0.0
-    s = math.tan(th) / thd
-    return xr * s, yr * s
+    return theta_normalized(th, xr, yr, thd)
 
 
 register_camera_model(

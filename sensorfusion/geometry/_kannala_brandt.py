@@ -17,7 +17,17 @@ from typing import Any
 import numpy as np
 
 from ..kernels import scalar
-from ._params import NAN, NEWTON_MAX_ITER, NEWTON_RESIDUAL_TOL, NEWTON_STEP_TOL
+from ._params import NAN
+from ._radial import (
+    radial_scale,
+    radial_scale_np,
+    radial_theta,
+    radial_theta_np,
+    theta_normalized,
+    theta_normalized_np,
+    theta_ray,
+    theta_ray_np,
+)
 from ._tiers import register_camera_model
 
 __all__ = [
@@ -32,32 +42,17 @@ __all__ = [
 ]
 
 
-def _theta_d(params: np.ndarray, th: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    k1, k2, k3, k4 = (float(v) for v in params[4:8])
-    t2 = th * th
-    thd = th * (1 + k1 * t2 + k2 * t2**2 + k3 * t2**3 + k4 * t2**4)
-    dthd = 1 + 3 * k1 * t2 + 5 * k2 * t2**2 + 7 * k3 * t2**3 + 9 * k4 * t2**4
-    return thd, dthd
-
-
 def kb_project_jacobian_numpy(params: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pixels ``(M, 2)`` and d(pixel)/d(point) ``(M, 2, 3)``."""
     fx, fy, cx, cy = (float(v) for v in params[:4])
     x, y, z = points[:, 0], points[:, 1], points[:, 2]
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        rho = np.sqrt(x * x + y * y)
-        th = np.arctan2(rho, z)
-        thd, dthd = _theta_d(params, th)
-        d2 = rho * rho + z * z
-        on_axis = rho == 0
-        s = np.where(on_axis, 1 / z, thd / rho)
-        g = np.where(on_axis, 0.0, (dthd * z / d2 - s) / (rho * rho))
-        dsdz = -dthd / d2
+    s, g, dsdz, ok = radial_scale_np(params[4:8], x, y, z)
+    with np.errstate(invalid="ignore", over="ignore"):
         uv = np.stack([fx * x * s + cx, fy * y * s + cy], axis=-1)
         jac = np.empty((len(points), 2, 3))
         jac[:, 0, 0], jac[:, 0, 1], jac[:, 0, 2] = fx * (s + x * x * g), fx * x * y * g, fx * x * dsdz
         jac[:, 1, 0], jac[:, 1, 1], jac[:, 1, 2] = fy * x * y * g, fy * (s + y * y * g), fy * y * dsdz
-    bad = ~(np.isfinite(points).all(-1) & ~(on_axis & ~(z > 0)) & (dthd > 0))
+    bad = ~(np.isfinite(points).all(-1) & ok)
     uv[bad] = np.nan
     jac[bad] = np.nan
     return uv, jac
@@ -73,33 +68,17 @@ def _theta(params: np.ndarray, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarr
     mx = (pixels[:, 0] - cx) / fx
     my = (pixels[:, 1] - cy) / fy
     thd = np.sqrt(mx * mx + my * my)
-    th = thd.copy()
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        for _ in range(NEWTON_MAX_ITER):
-            f, df = _theta_d(params, th)
-            th = np.where(df > 0, th - (f - thd) / df, np.nan)
-        f, df = _theta_d(params, th)
-        ok = (np.abs(f - thd) <= NEWTON_RESIDUAL_TOL * (1 + thd)) & (df > 0) & (th >= 0) & (th < np.pi)
-    th[~ok] = np.nan
-    return th, mx, my, thd
+    return radial_theta_np(params[4:8], thd), mx, my, thd
 
 
 def kb_unproject_numpy(params: np.ndarray, pixels: np.ndarray) -> np.ndarray:
     """Unit rays ``(M, 3)``."""
-    th, mx, my, thd = _theta(params, pixels)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        s = np.where(thd == 0, 0.0, np.sin(th) / thd)
-    return np.stack([mx * s, my * s, np.cos(th)], axis=-1)
+    return theta_ray_np(*_theta(params, pixels))
 
 
 def kb_undistort_points_numpy(params: np.ndarray, pixels: np.ndarray) -> np.ndarray:
     """Ideal normalized ``(M, 2)``; NaN when θ >= π/2."""
-    th, mx, my, thd = _theta(params, pixels)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        s = np.where(thd == 0, 0.0, np.tan(th) / thd)
-    out = np.stack([mx * s, my * s], axis=-1)
-    out[~(th < 0.5 * np.pi)] = np.nan
-    return out
+    return theta_normalized_np(*_theta(params, pixels))
 
 
 # --------------------------------------------------------------------------------------------
@@ -108,38 +87,13 @@ def kb_undistort_points_numpy(params: np.ndarray, pixels: np.ndarray) -> np.ndar
 
 
 @scalar
-def _kb_theta_d(params: Any, th: float) -> Any:
-    """θ_d(θ) = θ (1 + k1 θ² + k2 θ⁴ + k3 θ⁶ + k4 θ⁸) and its derivative."""
-    k1 = params[4]
-    k2 = params[5]
-    k3 = params[6]
-    k4 = params[7]
-    t2 = th * th
-    thd = th * (1.0 + t2 * (k1 + t2 * (k2 + t2 * (k3 + t2 * k4))))
-    dthd = 1.0 + t2 * (3.0 * k1 + t2 * (5.0 * k2 + t2 * (7.0 * k3 + t2 * 9.0 * k4)))
-    return thd, dthd
-
-
-@scalar
 def kb_project_point_jacobian(params: Any, x: float, y: float, z: float) -> Any:
     """Pixel and 2x3 Jacobian. Valid for any direction but straight back, where θ_d is increasing."""
     if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(z)):
         return NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN
-    rho = math.sqrt(x * x + y * y)
-    if rho == 0.0 and not (z > 0.0):
+    s, g, dsdz = radial_scale(params, 4, 4, x, y, z)
+    if not math.isfinite(s):
         return NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN
-    th = math.atan2(rho, z)
-    thd, dthd = _kb_theta_d(params, th)
-    if not (dthd > 0.0):
-        return NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN
-    d2 = rho * rho + z * z
-    if rho == 0.0:
-        s = 1.0 / z
-        g = 0.0
-    else:
-        s = thd / rho
-        g = (dthd * z / d2 - s) / (rho * rho)
-    dsdz = -dthd / d2
     fx = params[0]
     fy = params[1]
     u = fx * x * s + params[2]
@@ -169,45 +123,21 @@ def _kb_theta(params: Any, u: float, v: float) -> Any:
     mx = (u - params[2]) / params[0]
     my = (v - params[3]) / params[1]
     thd = math.sqrt(mx * mx + my * my)
-    if not math.isfinite(thd):
-        return NAN, mx, my, thd
-    th = thd
-    for _ in range(NEWTON_MAX_ITER):
-        f, df = _kb_theta_d(params, th)
-        if not (df > 0.0):
-            return NAN, mx, my, thd
-        step = (f - thd) / df
-        th -= step
-        if abs(step) < NEWTON_STEP_TOL:
-            break
-    f, df = _kb_theta_d(params, th)
-    if not (abs(f - thd) <= NEWTON_RESIDUAL_TOL * (1.0 + thd)) or not (df > 0.0) or th < 0.0 or th >= math.pi:
-        return NAN, mx, my, thd
-    return th, mx, my, thd
+    return radial_theta(params, 4, 4, thd), mx, my, thd
 
 
 @scalar
 def kb_unproject_pixel(params: Any, u: float, v: float) -> Any:
     """Unit ray of a pixel."""
     th, mx, my, thd = _kb_theta(params, u, v)
-    if not math.isfinite(th):
-        return NAN, NAN, NAN
-    if thd == 0.0:
-        return 0.0, 0.0, 1.0
-    s = math.sin(th) / thd
-    return mx * s, my * s, math.cos(th)
+    return theta_ray(th, mx, my, thd)
 
 
 @scalar
 def kb_undistort_pixel(params: Any, u: float, v: float) -> Any:
     """Ideal normalized ``(x/z, y/z)``; NaN when θ >= π/2."""
     th, mx, my, thd = _kb_theta(params, u, v)
-    if not math.isfinite(th) or th >= 0.5 * math.pi:
-        return NAN, NAN
-    if thd == 0.0:
-        return 0.0, 0.0
-    s = math.tan(th) / thd
-    return mx * s, my * s
+    return theta_normalized(th, mx, my, thd)
 
 
 register_camera_model(

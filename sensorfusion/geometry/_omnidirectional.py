@@ -25,6 +25,7 @@ from .._errors import ConfigError
 from ..kernels import scalar
 from ..schema._calibration import OmnidirectionalCamera
 from ._params import NAN, NEWTON_MAX_ITER, NEWTON_RESIDUAL_TOL, NEWTON_STEP_TOL
+from ._radial import normalized_from_rays_np
 from ._tiers import register_camera_model
 
 __all__ = [
@@ -166,11 +167,7 @@ def omni_unproject_numpy(params: np.ndarray, pixels: np.ndarray) -> np.ndarray:
 
 def omni_undistort_points_numpy(params: np.ndarray, pixels: np.ndarray) -> np.ndarray:
     """Ideal normalized ``(M, 2)``; NaN when the ray has ``z <= 0``."""
-    ray = omni_unproject_numpy(params, pixels)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out: np.ndarray = ray[:, :2] / ray[:, 2:3]
-    out[~(ray[:, 2] > 0)] = np.nan
-    return out
+    return normalized_from_rays_np(omni_unproject_numpy(params, pixels))
 
 
 # --------------------------------------------------------------------------------------------

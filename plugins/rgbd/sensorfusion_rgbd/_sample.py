@@ -22,6 +22,7 @@ and a few flying pixels in front do not win. The result is the median of the kep
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -131,27 +132,7 @@ _LOOP = register_loop(
 )
 
 
-def sample_depth_cpu(
-    depth_m: np.ndarray,
-    uv: np.ndarray,
-    half_window: int,
-    min_valid: int,
-    foreground_m: float,
-    out_z: np.ndarray,
-    out_n: np.ndarray,
-) -> None:
-    """Numba CPU tier: points in parallel (generated from the scalar kernel)."""
-    _LOOP.cpu(depth_m, uv, half_window, min_valid, foreground_m, out_z, out_n)
-
-
-def sample_depth_cuda(
-    depth_m: np.ndarray,
-    uv: np.ndarray,
-    half_window: int,
-    min_valid: int,
-    foreground_m: float,
-    out_z: np.ndarray,
-    out_n: np.ndarray,
-) -> None:
-    """Numba CUDA tier: one thread per point (window at most 11 x 11), generated from the scalar kernel."""
-    _LOOP.cuda(depth_m, uv, half_window, min_valid, foreground_m, out_z, out_n)
+sample_depth_cpu: Callable[..., None] = _LOOP.cpu
+"""Numba CPU tier (points in parallel), generated from the scalar kernel: the numpy tier's signature."""
+sample_depth_cuda: Callable[..., None] = _LOOP.cuda
+"""Numba CUDA tier (one thread per point, window at most 11 x 11), generated from the scalar kernel."""
