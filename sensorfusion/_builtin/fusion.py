@@ -23,12 +23,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .._components import Estimator, StageContext
 from .._errors import ConfigError
-from .._kernels import resolve_tier
 from ..fusion._cameras import ViewModel, view_model
 from ..fusion._pipeline import FusionFrame, FusionSettings, PersonFusion
 from ..fusion._triangulate import triangulate_points
 from ..fusion._volume import CaptureVolume
 from ..hookspecs import hookimpl
+from ..kernels import check_limits
 from ..schema._skeletons import SkeletonSpec
 from ..schema._streams import FieldSpec, Frame, FrameKind, FrameSet, StreamSpec
 from ..schema._volume import CaptureVolumeConfig
@@ -157,7 +157,10 @@ class DltTriangulator(Estimator):
         super().__init__(params, context)
         assert isinstance(params, DltParams)
         self.p = params
-        resolve_tier(params.tier, field_path=context.param_path("tier"))
+        # a tier that cannot hold this many views is refused at build, not at the first frame
+        check_limits(
+            "fusion.triangulate", params.tier, field_path=context.param_path("tier"), views=len(context.inputs)
+        )
         self.skeleton = _input_skeleton(context)
         self.views = [s.name for s in context.inputs]
         self.models = _view_models(context)
@@ -318,7 +321,7 @@ class _FusionStage(Estimator):
         self.skeleton = _input_skeleton(context)
         self.views = [s.name for s in context.inputs]
         models = _view_models(context)
-        resolve_tier(params.tier, field_path=context.param_path("tier"))
+        check_limits("fusion.triangulate", params.tier, field_path=context.param_path("tier"), views=len(models))
         extra = params.model_dump(exclude=set(RobustParams.model_fields)) if self.multiperson else {}
         settings = FusionSettings(
             multiperson=self.multiperson,

@@ -295,7 +295,7 @@ def _triangulate(args: argparse.Namespace) -> int:
     if len(names) < 2:
         raise ConfigError("triangulation needs at least two --view", field_path="--view", value=names)
     if args.tier != "auto":
-        from .._kernels import resolve_tier
+        from ..kernels import resolve_tier
 
         resolve_tier(args.tier, field_path="--tier")
     per_view = [read_openpose_folder(f, skel.num_joints) for f in folders]
