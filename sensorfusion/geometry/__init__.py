@@ -1,7 +1,8 @@
 """Camera geometry: camera models, projection, unprojection, Jacobians and transforms.
 
 Models (the schema's camera union): pinhole + Brown–Conrady (k1..k6, p1, p2), Kannala–Brandt
-fisheye, Scaramuzza/OCamCalib omnidirectional, double sphere. Conventions: OpenCV camera
+fisheye, Scaramuzza/OCamCalib omnidirectional, double sphere, and Project Aria's Fisheye624
+(radial θ polynomial to θ¹³, tangential and thin-prism terms). Conventions: OpenCV camera
 axes (x right, y down, z forward), metres, pixels with (0, 0) at the centre of the top-left
 pixel and ``u`` along columns, transforms named ``a_from_b``.
 

@@ -1,9 +1,11 @@
 """The typed schema: streams and frames, skeleton specs, calibration models, the rig config."""
 
 from ._calibration import (
+    ROTATION_TOLERANCE,
     CameraModel,
     DeviceMount,
     DoubleSphereCamera,
+    Fisheye624Camera,
     KannalaBrandtCamera,
     OmnidirectionalCamera,
     PinholeCamera,
@@ -30,6 +32,7 @@ from ._skeletons import SkeletonRegistry, SkeletonSpec, builtin_skeletons
 from ._streams import FieldSpec, Frame, FrameKind, FrameSet, QueuePolicy, StreamSpec, split_stream_name
 
 __all__ = [
+    "ROTATION_TOLERANCE",
     "CalibrationConfig",
     "CameraModel",
     "DEVICE_POSE_CHANNEL",
@@ -37,6 +40,7 @@ __all__ = [
     "DeviceMount",
     "DoubleSphereCamera",
     "FieldSpec",
+    "Fisheye624Camera",
     "Frame",
     "FrameKind",
     "FrameSet",
