@@ -2,6 +2,7 @@
 cross-view association of people, tracking with persistent ids, and filters."""
 
 from ._associate import Association, associate_views
+from ._cameras import ViewModel, view_model
 from ._dlt import triangulate_dlt
 from ._filters import BoneLengthConstraint, ConstantVelocityKalman, OneEuroFilter, butterworth_zero_phase, fill_gaps
 from ._pipeline import FusionFrame, FusionSettings, PersonFusion
@@ -19,9 +20,11 @@ __all__ = [
     "Tracker",
     "TriangulationResult",
     "TriangulationStatus",
+    "ViewModel",
     "associate_views",
     "butterworth_zero_phase",
     "fill_gaps",
     "triangulate_dlt",
     "triangulate_points",
+    "view_model",
 ]
