@@ -54,7 +54,7 @@ class FuseParams(BaseModel):
     min_common_joints: int = Field(
         default=4, ge=1, description="association: joints a wearer and a detection must share"
     )
-    ego_min_confidence: float = Field(default=0.1, ge=0, le=1, description="egocentric joints used for association")
+    ego_min_confidence: float = Field(default=0.0, ge=0, le=1, description="egocentric joints used for association")
     noise_px: float = Field(default=3.0, gt=0, description="room 2D keypoint noise (pixels, 1 sigma)")
     threshold_px: float = Field(
         default=25.0, gt=0, description="a room view farther than this from the fused joint is dropped"
@@ -262,7 +262,7 @@ class EgoRoomFusion(Estimator):
                 e, _, conf = ego[pid]
                 state = self.wearers[pid]
                 uv, _ = self._project(v, e + state.correction)
-                use = (conf > p.ego_min_confidence) & np.isfinite(uv).all(-1)
+                use = (conf >= p.ego_min_confidence) & np.isfinite(uv).all(-1)
                 dist = np.linalg.norm(d[..., :2] - uv[None], axis=-1)  # (n, J)
                 ok = use[None] & (np.nan_to_num(d[..., 2]) > p.min_confidence) & np.isfinite(dist)
                 for k in range(len(d)):

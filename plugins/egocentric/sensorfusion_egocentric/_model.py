@@ -304,7 +304,14 @@ def load_model(
         )
     meta = json.loads(ck["meta"])
     names = tuple(meta["joints"])
-    if skeleton is not None and (meta["skeleton"] != skeleton or (joints is not None and names != tuple(joints))):
+    if skeleton is not None and meta["skeleton"] == skeleton and joints is not None and names != tuple(joints):
+        raise ConfigError(
+            f"the model's joints for skeleton {skeleton!r} are not the registered ones ({list(names)[:3]}... vs "
+            f"{list(joints)[:3]}...)",
+            field_path=field_path,
+            value=str(path),
+        )
+    if skeleton is not None and meta["skeleton"] != skeleton:
         raise ConfigError(
             f"the model was trained for skeleton {meta['skeleton']!r} ({len(names)} joints), the inputs are "
             f"{skeleton!r}" + (f" ({len(joints)} joints)" if joints is not None else ""),

@@ -108,7 +108,11 @@ def train_model(
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
     stage_w = torch.tensor([0.5] * cfg.layers + [1.0])
-    names = joints or tuple(f"joint_{i}" for i in range(J))
+    if joints is None:
+        from sensorfusion.plugins import get_plugin_host
+
+        joints = get_plugin_host().skeletons.get(samples.skeleton).joints
+    names = tuple(joints)
     model = EgoPoseModel(net, samples.skeleton, names, cfg, samples.geometry, mean_pose)
     best: tuple[float, dict[str, Any]] | None = None
     history: list[dict[str, float]] = []
