@@ -2,6 +2,7 @@
 
     python benchmarks/eval_egocentric.py [--train-sessions 24] [--test-sessions 6] [--seconds 20]
                                          [--epochs 12] [--stride 2] [--work DIR] [--model MODEL]
+                                         [--plot PNG] [--reuse-test-sessions]
 
 1. **Training data**: ``--train-sessions`` simulated sessions (``sensorfusion egocentric simulate``:
    two people, one wearing a headset with two 256x256 fisheye cameras at the forehead, the 2D
@@ -154,12 +155,40 @@ def score_session(path: Path, scores: dict[str, Scores]) -> None:
                 row = None
                 if f is not None and len(f["person_id"]):
                     if name == "room":  # no identities: the room's track nearest to the wearer
-                        d = [np.nanmean(np.linalg.norm(f["joints"][k] - truth, axis=-1)) for k in range(len(f["person_id"]))]
+                        d = [
+                            np.nanmean(np.linalg.norm(f["joints"][k] - truth, axis=-1))
+                            for k in range(len(f["person_id"]))
+                        ]
                         k = int(np.nanargmin(d)) if np.isfinite(d).any() else -1
                         row = np.asarray(f["joints"][k], dtype=np.float64) if k >= 0 and d[k] < 0.5 else None
                     elif wearer in f["person_id"].tolist():
                         row = np.asarray(f["joints"][f["person_id"].tolist().index(wearer)], dtype=np.float64)
                 scores[name].add(row, truth, ~seen, room_views < 2)
+
+
+def plot_per_joint(scores: dict[str, Scores], path: str) -> None:
+    """Bar chart: MPJPE per limb joint (mm) for every estimator."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sensorfusion.schema import builtin_skeletons
+
+    names = [next(s for s in builtin_skeletons() if s.name == "coco17").joints[j] for j in LIMBS]
+    fig, ax = plt.subplots(figsize=(12, 4.5))
+    width = 0.8 / len(ESTIMATORS)
+    for k, est in enumerate(ESTIMATORS):
+        e = np.stack(scores[est].err) * 1e3
+        means = [float(np.nanmean(col)) if np.isfinite(col).any() else 0.0 for col in e.T]
+        ax.bar(np.arange(len(LIMBS)) + (k - (len(ESTIMATORS) - 1) / 2) * width, means, width, label=est)
+    ax.set_xticks(np.arange(len(LIMBS)), [n.replace("_", " ") for n in names], rotation=30, ha="right")
+    ax.set_ylabel("MPJPE (mm), over the frames each estimator covers")
+    ax.set_ylim(0, 300)
+    ax.set_title("Headset wearers on held-out simulated sessions")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -171,11 +200,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stride", type=int, default=2, help="train on every n-th frame")
     ap.add_argument("--work", help="keep sessions and the model here (default: a temporary folder)")
     ap.add_argument("--model", help="use this checkpoint instead of training one")
+    ap.add_argument("--plot", metavar="PNG", help="also draw the per-joint MPJPE of every estimator")
+    ap.add_argument(
+        "--reuse-test-sessions", action="store_true", help="score finished held-out sessions in --work again"
+    )
     args = ap.parse_args(argv)
 
     from rich.console import Console
     from rich.table import Table
-    from sensorfusion_egocentric import TrainConfig, concat_samples, load_model, samples_from_session, simulate_sessions, train_model
+    from sensorfusion_egocentric import (
+        TrainConfig,
+        concat_samples,
+        load_model,
+        samples_from_session,
+        simulate_sessions,
+        train_model,
+    )
 
     from sensorfusion.run import main as run_main
 
@@ -187,7 +227,11 @@ def main(argv: list[str] | None = None) -> int:
     train_paths = simulate_sessions(work / "train", list(range(1000, 1000 + args.train_sessions)), seconds=args.seconds,
                                     progress=lambda k, n: console.print(f"train session {k}/{n}", end="\r"))  # fmt: skip
     gen_s = time.perf_counter() - t0
-    record: dict[str, Any] = {"train_sessions": args.train_sessions, "test_sessions": args.test_sessions, "seconds_per_session": args.seconds}
+    record: dict[str, Any] = {
+        "train_sessions": args.train_sessions,
+        "test_sessions": args.test_sessions,
+        "seconds_per_session": args.seconds,
+    }
     if args.model:
         model_path = Path(args.model)
         model = load_model(model_path)
@@ -213,11 +257,16 @@ def main(argv: list[str] | None = None) -> int:
         rig.write_text(TEST_RIG.format(seed=seed, seconds=args.seconds, model=model_path))
         out = work / f"test_{seed}.zarr"
         console.print(f"held-out session {k + 1}/{args.test_sessions} (seed {seed}) ...")
-        if run_main([str(rig), "--fast", "--out", str(out), "--overwrite", "--quiet"]) != 0:
+        from sensorfusion.store import Session
+
+        reuse = args.reuse_test_sessions and out.exists() and Session.open(out).finished
+        if not reuse and run_main([str(rig), "--fast", "--out", str(out), "--overwrite", "--quiet"]) != 0:
             print(f"test session {seed} failed", file=sys.stderr)
             return 1
         score_session(out, scores)
-        for part in samples_from_session(out, keypoints_stage="ego_det"):  # the UnrealEgo protocol: device frame, true pose
+        for part in samples_from_session(
+            out, keypoints_stage="ego_det"
+        ):  # the UnrealEgo protocol: device frame, true pose
             pred, _ = model.predict(part.keypoints)
             device_err.append(np.linalg.norm(pred - part.joints_device, axis=-1))
     results = {name: sc.summary() for name, sc in scores.items()}
@@ -225,7 +274,16 @@ def main(argv: list[str] | None = None) -> int:
     record["mpjpe_mm_learned_device_limbs"] = round(float(np.nanmean(dev[:, LIMBS])), 1)
     record["mpjpe_mm_learned_device_all17"] = round(float(np.nanmean(dev)), 1)
     table = Table(title="egocentric wearers, held-out simulated sessions (12 limb joints, world frame)")
-    for col in ("estimator", "MPJPE mm", "PA-MPJPE mm", "upper mm", "lower mm", "coverage", "headset-blind mm (cov)", "room-blind mm (cov)"):
+    for col in (
+        "estimator",
+        "MPJPE mm",
+        "PA-MPJPE mm",
+        "upper mm",
+        "lower mm",
+        "coverage",
+        "headset-blind mm (cov)",
+        "room-blind mm (cov)",
+    ):
         table.add_column(col)
     for name in ESTIMATORS:
         r = results[name]
@@ -239,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
         for key, value in results[name].items():
             record[f"{key.replace('_mm', '')}_mm_{name}" if key.endswith("_mm") else f"{key}_{name}"] = value
     record["mpjpe_mm_trivial"] = results["trivial"]["mpjpe_mm"]
+    if args.plot:
+        plot_per_joint(scores, args.plot)
     print(json.dumps(record))
     if tmp is not None:
         tmp.cleanup()
