@@ -85,11 +85,14 @@ def train_model(
         torch.set_num_threads(tc.threads)
     torch.manual_seed(tc.seed)
     rng = np.random.default_rng(tc.seed)
+    all_sessions = list(samples.sessions) + ([] if val is None else list(val.sessions))
+    val_names: list[str] = [] if val is None else list(val.sessions)
     if val is None and tc.val_fraction > 0 and len(samples.sessions) > 1:
         n_val = max(1, round(len(samples.sessions) * tc.val_fraction))
         val_sessions = rng.choice(len(samples.sessions), size=n_val, replace=False)
         is_val = np.isin(samples.source, val_sessions)
         val, samples = samples.subset(np.nonzero(is_val)[0]), samples.subset(np.nonzero(~is_val)[0])
+        val_names = [samples.sessions[int(i)] for i in sorted(val_sessions)]
     target = samples.joints_device.astype(np.float32)
     valid = np.asarray(np.isfinite(target).all(-1))
     mean_pose = np.nanmean(np.where(valid[..., None], target, np.nan), axis=0)
@@ -158,7 +161,8 @@ def train_model(
     net.eval()
     seconds = time.perf_counter() - t0
     model.meta = {
-        "sessions": samples.sessions + (val.sessions if val is not None else []),
+        "sessions": all_sessions,
+        "validation_sessions": val_names,
         "train_samples": len(samples),
         "val_samples": len(val) if val is not None else 0,
         "epochs": tc.epochs,

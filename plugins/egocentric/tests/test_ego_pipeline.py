@@ -202,3 +202,17 @@ def test_a_checkpoint_for_another_skeleton_is_refused_by_the_rig(
     assert (
         "stages[2].params.model" in err and "trained for skeleton 'smpl24' (24 joints), the inputs are 'coco17'" in err
     )
+
+
+def test_train_if_missing_trains_a_model_on_simulated_sessions(tmp_path: Path):
+    model = tmp_path / "models" / "auto.pt"
+    text = RIG.format(seconds=0.5, model=model, calibration="", headset="render: false").replace(
+        f'params: {{model: "{model}"}}}}\n  - {{id: trivial',
+        f'params: {{model: "{model}", train_if_missing: true, train_sessions: 2, train_seconds: 2}}}}\n  - {{id: trivial',
+    )
+    assert "train_if_missing" in text
+    rig = tmp_path / "rig.yaml"
+    rig.write_text(text)
+    assert run_main([str(rig), "--fast", "--no-record", "--quiet"]) == 0
+    trained = load_model(model)
+    assert trained.skeleton == "coco17" and trained.meta["train_samples"] > 0 and len(trained.meta["sessions"]) == 2
