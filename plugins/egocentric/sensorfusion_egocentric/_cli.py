@@ -13,7 +13,7 @@ import json
 import sys
 from typing import Any
 
-from sensorfusion import Command, ConfigError, MissingDependencyError
+from sensorfusion import Command, ConfigError, MissingDependencyError, StoreError
 
 __all__ = ["egocentric_command"]
 
@@ -114,7 +114,7 @@ def _run(args: argparse.Namespace) -> int:
         )
         print("\n".join(str(p) for p in paths))
         return 0
-    except (ConfigError, MissingDependencyError) as exc:
+    except (ConfigError, MissingDependencyError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -145,3 +145,17 @@ def test_own_fisheye624_projection_is_finite_and_marks_invalid_rows():
     uv, ok = f624_project(params, pts)
     assert ok.tolist() == [True, False, False, True] and torch.isfinite(uv).all()
     assert torch.allclose(uv[3], torch.tensor([100 + 200 * np.pi / 2, 100.0]))  # 90 degrees off the axis
+
+
+def test_the_train_command(sim_sessions: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    pytest.importorskip("onnx")
+    from sensorfusion.cli import main as cli_main
+
+    out, onnx = tmp_path / "m.pt", tmp_path / "m.onnx"
+    args = ["egocentric", "train", *map(str, sim_sessions), "--out", str(out), "--epochs", "1", "--quiet", "--json"]
+    assert cli_main([*args, "--onnx", str(onnx)]) == 0
+    record = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert record["train_samples"] > 0 and len(record["history"]) == 1 and len(record["sessions"]) == 3
+    assert load_model(out).joints == COCO.joints and onnx.stat().st_size > 0
+    assert cli_main(["egocentric", "train", str(tmp_path / "nope.zarr"), "--out", str(out)]) == 2
+    assert "is not a sensorfusion session" in capsys.readouterr().err
