@@ -3,6 +3,13 @@
 The public API is what this module exports; everything in ``_modules`` is private.
 """
 
+from ._calibration_format import CalibrationFormat
+from ._calibration_io import (
+    calibration_formats,
+    detect_calibration_format,
+    load_calibration,
+    save_calibration,
+)
 from ._components import Command, Driver, DriverContext, Estimator, NoParams, Sink, StageContext
 from ._errors import (
     ConfigError,
@@ -15,6 +22,7 @@ from ._errors import (
     SensorfusionError,
     StoreError,
 )
+from ._lazy import lazy, lazy_exports
 from .hookspecs import hookimpl
 from .schema import (
     FieldSpec,
@@ -32,6 +40,7 @@ from .schema import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "CalibrationFormat",
     "Command",
     "ConfigError",
     "Driver",
@@ -59,5 +68,11 @@ __all__ = [
     "StreamSpec",
     "Transform",
     "__version__",
+    "calibration_formats",
+    "detect_calibration_format",
     "hookimpl",
+    "lazy",
+    "lazy_exports",
+    "load_calibration",
+    "save_calibration",
 ]

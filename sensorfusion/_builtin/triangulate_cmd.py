@@ -122,15 +122,14 @@ def _norm(name: str) -> str:
 
 
 def _load_calibration(path: str, fmt: str | None) -> RigCalibration:
+    from .._calibration_io import load_calibration
+
     try:
-        from sensorfusion_calibration.formats import load_calibration  # type: ignore[import-not-found,unused-ignore]
-    except ImportError as e:
-        raise MissingDependencyError(
-            "reading calibration files needs the sensorfusion-calibration distribution",
-            install="pip install -e calibration",
-        ) from e
-    cal: RigCalibration = load_calibration(path, fmt=fmt)
-    return cal
+        return load_calibration(path, fmt)
+    except ConfigError as exc:
+        sub = "--calibration-format" if exc.field_path == "format" else "--calibration"
+        raise ConfigError(exc.reason, field_path=sub, value=exc.value if exc.value is not None else path,
+                          choices=exc.choices, source=exc.source) from None  # fmt: skip
 
 
 def _configure(p: argparse.ArgumentParser) -> None:
@@ -138,7 +137,7 @@ def _configure(p: argparse.ArgumentParser) -> None:
         "--calibration",
         required=True,
         metavar="CALIB",
-        help="calibration file (any format sensorfusion-calibration reads)",
+        help="calibration file (any installed format: sensorfusion plugins lists them)",
     )
     p.add_argument(
         "--calibration-format", default=None, metavar="FMT", help="force the calibration format (default: detected)"

@@ -7,7 +7,6 @@ Every error raised here is a :class:`~sensorfusion.ConfigError` that names the f
 from __future__ import annotations
 
 import fnmatch
-import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -17,7 +16,6 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .._errors import ConfigError
-from ._calibration import RigCalibration
 from ._streams import QueuePolicy
 
 __all__ = [
@@ -139,10 +137,10 @@ class RecordConfig(_Strict):
 class CalibrationConfig(_Strict):
     """Rig calibration: a file, inline sensors, or both (inline entries override the file's).
 
-    The file is the SDK's own JSON/YAML of :class:`RigCalibration`, or - with the
-    ``sensorfusion-calibration`` distribution installed - any format it reads (Pose2Sim and
-    aniposelib TOML, Qualisys, OpenCV, EasyMocap, CMU Panoptic, Kalibr), sniffed from the file
-    or named by ``format``.
+    The file is read by :func:`sensorfusion.load_calibration` in any installed format: the
+    SDK's own JSON/YAML of :class:`RigCalibration`, and - with plugins such as
+    ``sensorfusion-calibration`` - the peers' formats (Pose2Sim, aniposelib, Qualisys, OpenCV,
+    ...), sniffed from the file or named by ``format``.
     """
 
     file: str | None = None
@@ -269,51 +267,6 @@ def load_rig(path: str | os.PathLike[str] | None = None, *, text: str | None = N
     except ConfigError as exc:
         exc.source = source
         raise ConfigError(exc.reason, field_path=exc.field_path, value=exc.value, choices=exc.choices, source=source) from None
-
-
-def load_calibration(cfg: CalibrationConfig, *, base_dir: Path, source: str | None = None) -> RigCalibration:
-    """The calibration the rig file declares (file, then inline overrides)."""
-    sensors: dict[str, Any] = {}
-    if cfg.file is not None:
-        p = (base_dir / cfg.file) if not Path(cfg.file).is_absolute() else Path(cfg.file)
-        if not p.exists():
-            raise ConfigError("calibration file not found", field_path="calibration.file", value=cfg.file, source=source)
-        sensors.update(_read_calibration_file(p, cfg, source))
-    sensors.update(cfg.sensors)
-    try:
-        return RigCalibration.model_validate({"sensors": sensors})
-    except ValidationError as exc:
-        raise _config_error_from_validation(exc, prefix="calibration", source=source) from None
-
-
-def _read_calibration_file(p: Path, cfg: CalibrationConfig, source: str | None) -> dict[str, Any]:
-    own = cfg.format in (None, "sensorfusion") and p.suffix in (".json", ".yaml", ".yml") and p.is_file()
-    if own:
-        text = p.read_text(encoding="utf-8")
-        try:
-            data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
-        except (json.JSONDecodeError, yaml.YAMLError) as exc:
-            raise ConfigError(f"cannot parse calibration file: {exc}", field_path="calibration.file", value=cfg.file, source=source) from None
-        if isinstance(data, dict) and isinstance(data.get("sensors"), dict):
-            return dict(data["sensors"])
-        if cfg.format == "sensorfusion":
-            raise ConfigError("calibration file must hold a mapping with 'sensors'", field_path="calibration.file", value=cfg.file, source=source)
-    try:
-        from sensorfusion_calibration.formats import load_calibration as load_foreign
-    except ImportError:
-        raise ConfigError(
-            "not the SDK's own calibration JSON/YAML; other formats need the calibration toolkit "
-            "(pip install sensorfusion-calibration, or ./dev.sh setup)",
-            field_path="calibration.file",
-            value=cfg.file,
-            source=source,
-        ) from None
-    try:
-        cal = load_foreign(p, fmt=cfg.format)
-    except ConfigError as exc:
-        sub = "format" if exc.field_path == "format" else "file"
-        raise ConfigError(exc.reason, field_path=f"calibration.{sub}", value=exc.value if exc.value is not None else cfg.file, choices=exc.choices, source=source) from None
-    return {k: v.model_dump(mode="json") for k, v in cal.sensors.items()}
 
 
 def match_streams(patterns: Sequence[str], names: Iterable[str]) -> list[str]:
