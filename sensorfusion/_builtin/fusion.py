@@ -23,14 +23,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .._components import Estimator, StageContext
 from .._errors import ConfigError
-from .._kernels import resolve_tier
 from ..fusion._cameras import ViewModel, view_model
 from ..fusion._pipeline import FusionFrame, FusionSettings, PersonFusion
 from ..fusion._triangulate import triangulate_points
 from ..fusion._volume import CaptureVolume
 from ..hookspecs import hookimpl
+from ..kernels import check_limits
 from ..schema._skeletons import SkeletonSpec
-from ..schema._streams import FieldSpec, FrameKind, FrameSet, StreamSpec
+from ..schema._streams import FieldSpec, Frame, FrameKind, FrameSet, StreamSpec
 from ..schema._volume import CaptureVolumeConfig
 
 __all__ = ["DltTriangulator", "MultiPersonFusion", "SinglePersonFusion"]
@@ -103,6 +103,42 @@ def _skeleton3d_spec(name: str, skeleton: SkeletonSpec, *, status: bool, backfil
     )
 
 
+def _synthetic_people(models: Sequence[ViewModel], num_joints: int, people: int = 2) -> list[np.ndarray]:
+    """Detections ``(people, J, 3)`` per view of small upright bodies where the cameras' optical
+    axes meet, projected with each view's ideal ``P``: input that exercises every kernel a
+    fusion stage runs (for :meth:`Estimator.warmup`; its numbers do not matter)."""
+    centres, axes = [], []
+    for m in models:
+        M, p4 = m.P[:, :3], m.P[:, 3]
+        centres.append(-np.linalg.solve(M, p4))
+        axes.append(M[2] / np.linalg.norm(M[2]))
+    A = np.zeros((3, 3))
+    b = np.zeros(3)
+    for c, d in zip(centres, axes, strict=True):
+        proj = np.eye(3) - np.outer(d, d)
+        A += proj
+        b += proj @ c
+    try:
+        meet = np.linalg.solve(A, b)
+    except np.linalg.LinAlgError:
+        meet = np.mean(centres, axis=0) + 2.0 * np.mean(axes, axis=0)
+    up = np.cross(axes[0], [1.0, 0.0, 0.0]) if len(axes) else np.array([0.0, 0.0, 1.0])
+    up = up / (np.linalg.norm(up) or 1.0)
+    side = np.cross(up, axes[0]) if len(axes) else np.array([1.0, 0.0, 0.0])
+    side = side / (np.linalg.norm(side) or 1.0)
+    t = np.linspace(-0.8, 0.8, num_joints)
+    out = []
+    for m in models:
+        dets = []
+        for k in range(people):
+            joints = meet + np.outer(t, up) + 0.15 * np.outer(np.sin(3 * t), side) + (k - 0.5) * 0.8 * side
+            uvw = np.c_[joints, np.ones(num_joints)] @ m.P.T
+            uv = uvw[:, :2] / uvw[:, 2:3]
+            dets.append(np.c_[uv, np.full(num_joints, 0.9)])
+        out.append(np.asarray(dets, dtype=np.float64))
+    return out
+
+
 class DltTriangulator(Estimator):
     """Triangulate each person (by ``person_id``) from every view with a confidence-weighted DLT
     (no outlier rejection), through any calibrated camera model.
@@ -121,7 +157,10 @@ class DltTriangulator(Estimator):
         super().__init__(params, context)
         assert isinstance(params, DltParams)
         self.p = params
-        resolve_tier(params.tier, field_path=context.param_path("tier"))
+        # a tier that cannot hold this many views is refused at build, not at the first frame
+        check_limits(
+            "fusion.triangulate", params.tier, field_path=context.param_path("tier"), views=len(context.inputs)
+        )
         self.skeleton = _input_skeleton(context)
         self.views = [s.name for s in context.inputs]
         self.models = _view_models(context)
@@ -184,6 +223,16 @@ class DltTriangulator(Estimator):
                 "views": np.minimum(views, 127).astype(np.int8).reshape(P, J),
             }
         }
+
+    def warmup(self) -> None:
+        """Triangulate synthetic detections once with a throw-away copy (compiles the kernels)."""
+        copy = DltTriangulator(self.p, self.context)
+        dets = _synthetic_people(self.models, self.skeleton.num_joints)
+        frames = {
+            name: Frame(name, 0, 0, 0, {"keypoints": d.astype(np.float32), "person_id": np.arange(len(d), dtype=np.int64)})
+            for name, d in zip(self.views, dets, strict=True)
+        }
+        copy.process(FrameSet(0, 0, 0, frames, tuple(self.views)))
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -272,7 +321,7 @@ class _FusionStage(Estimator):
         self.skeleton = _input_skeleton(context)
         self.views = [s.name for s in context.inputs]
         models = _view_models(context)
-        resolve_tier(params.tier, field_path=context.param_path("tier"))
+        check_limits("fusion.triangulate", params.tier, field_path=context.param_path("tier"), views=len(models))
         extra = params.model_dump(exclude=set(RobustParams.model_fields)) if self.multiperson else {}
         settings = FusionSettings(
             multiperson=self.multiperson,
@@ -284,11 +333,23 @@ class _FusionStage(Estimator):
             volume_config, context.calibration, [s.sensor for s in context.inputs]
         )
         self.fusion = PersonFusion(models, self.skeleton.parents, settings, volume=self.volume)
+        self._models, self._settings = models, settings
         self.out_name = f"{context.stage_id}/skeleton3d"
         self.backfill_name = f"{context.stage_id}/backfill"
         self.backfill = self.multiperson and settings.backfill
         self._backfill_spec = _skeleton3d_spec(self.backfill_name, self.skeleton, status=True, backfill=True)
         self._persons = 0
+
+    def warmup(self) -> None:
+        """Two steps of a throw-away fusion on synthetic detections (compiles every kernel the
+        pipeline runs: triangulation, refinement, association, tracking, filters)."""
+        scratch = PersonFusion(self._models, self.skeleton.parents, self._settings, volume=self.volume)
+        dtypes = [np.dtype(s.fields["keypoints"].dtype) if "keypoints" in s.fields else np.float32
+                  for s in self.context.inputs]  # the kernels compile per dtype: use the real one
+        people = _synthetic_people(self._models, self.skeleton.num_joints)
+        dets: list[np.ndarray | None] = [d.astype(dt) for d, dt in zip(people, dtypes, strict=True)]
+        for step in range(3):
+            scratch.step(step / 30.0, dets)
 
     def outputs(self) -> list[StreamSpec]:
         out = [_skeleton3d_spec(self.out_name, self.skeleton, status=True)]

@@ -3,6 +3,7 @@ cross-view association of people, tracking with persistent ids, filters, and the
 
 from ._associate import Association, associate_views
 from ._backfill import merge_backfill
+from ._cameras import ViewModel, view_model
 from ._dlt import triangulate_dlt
 from ._filters import BoneLengthConstraint, ConstantVelocityKalman, OneEuroFilter, butterworth_zero_phase, fill_gaps
 from ._pipeline import FusionFrame, FusionSettings, PersonFusion
@@ -24,10 +25,12 @@ __all__ = [
     "Tracker",
     "TriangulationResult",
     "TriangulationStatus",
+    "ViewModel",
     "associate_views",
     "butterworth_zero_phase",
     "fill_gaps",
     "merge_backfill",
     "triangulate_dlt",
     "triangulate_points",
+    "view_model",
 ]

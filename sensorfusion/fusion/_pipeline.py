@@ -22,6 +22,7 @@ from typing import Literal
 
 import numpy as np
 
+from ..kernels import check_limits
 from ._associate import associate_views
 from ._cameras import ViewModel
 from ._filters import BoneLengthConstraint, ConstantVelocityKalman, OneEuroFilter
@@ -113,6 +114,8 @@ class PersonFusion:
         *,
         volume: CaptureVolume | None = None,
     ) -> None:
+        # a tier that cannot hold this many views is refused now, not at the first frame
+        check_limits("fusion.triangulate", settings.tier, field_path="tier", views=len(views))
         self.views = list(views)
         self.volume = volume
         self.P = np.stack([v.P for v in views]) if views else np.zeros((0, 3, 4))
