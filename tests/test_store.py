@@ -23,7 +23,7 @@ from sensorfusion import (
     StoreError,
     StreamSpec,
 )
-from sensorfusion._builtin.replay import ReplayDriver, ReplayParams, sensorfusion_add_drivers
+from sensorfusion._builtin.replay import ReplayDriver, ReplayParams
 from sensorfusion.store import (
     SCHEMA_VERSION,
     Session,
@@ -406,7 +406,9 @@ def test_replay_fast_reproduces_frames(tmp_path: Path) -> None:
     frames = make_frames(40)
     path = tmp_path / "s.zarr"
     record(path, frames)
-    assert sensorfusion_add_drivers() == [ReplayDriver]
+    from sensorfusion.plugins import PluginHost
+
+    assert PluginHost(autoload=False).drivers.get("replay", field_path="driver") is ReplayDriver
     driver = _driver(path)
     assert ReplayDriver.name == "replay"
     assert [s.name for s in driver.streams()] == ["cam0/depth", "cam0/image", "cam0/keypoints2d"]

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -22,7 +22,6 @@ from .._kernels import resolve_tier
 from ..fusion._cameras import ViewModel, view_model
 from ..fusion._pipeline import FusionSettings, PersonFusion
 from ..fusion._triangulate import triangulate_points
-from ..hookspecs import hookimpl
 from ..schema._skeletons import SkeletonSpec
 from ..schema._streams import FieldSpec, FrameKind, FrameSet, StreamSpec
 
@@ -294,8 +293,3 @@ class MultiPersonFusion(_FusionStage):
     name = "multiperson"
     Params = MultiPersonParams
     multiperson = True
-
-
-@hookimpl
-def sensorfusion_add_estimators() -> Sequence[type[Estimator]]:
-    return [DltTriangulator, SinglePersonFusion, MultiPersonFusion]

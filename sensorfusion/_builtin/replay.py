@@ -22,12 +22,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .._components import Driver, DriverContext
 from .._errors import ConfigError, EndOfStream
-from ..hookspecs import hookimpl
 from ..schema._calibration import RigCalibration
 from ..schema._streams import Frame, StreamSpec
 from ..store._reader import Session
 
-__all__ = ["ReplayDriver", "ReplayParams", "sensorfusion_add_drivers"]
+__all__ = ["ReplayDriver", "ReplayParams"]
 
 _FAST_BATCH = 32
 _MAX_SLEEP_S = 0.25  # sleep in slices so a stop request is seen promptly even without ``stop``
@@ -147,8 +146,3 @@ class ReplayDriver(Driver):
 
     def close(self) -> None:
         return None
-
-
-@hookimpl
-def sensorfusion_add_drivers() -> list[type[Driver]]:
-    return [ReplayDriver]
