@@ -18,6 +18,19 @@ for d in dirs:
 PY
 }
 
+no_deps_requirements() {
+  # pins a distribution installs WITHOUT their declared dependencies ([tool.sensorfusion] no-deps),
+  # e.g. projectaria-tools, whose declared pins would pull an old rerun-sdk
+  "$VENV/bin/python" - <<'PY'
+import glob, pathlib, tomllib
+for d in ["calibration", *glob.glob("drivers/*"), *glob.glob("plugins/*")]:
+    f = pathlib.Path(d, "pyproject.toml")
+    if f.is_file():
+        for req in tomllib.loads(f.read_text()).get("tool", {}).get("sensorfusion", {}).get("no-deps", []):
+            print(req)
+PY
+}
+
 stamp_input() {
   # what the install depends on: the pins and every distribution's pyproject
   cat constraints.txt
@@ -50,6 +63,12 @@ setup() {
   set -f  # the [extras] must not be globbed
   # shellcheck disable=SC2086
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c constraints.txt $args
+  local nodeps
+  nodeps=$(no_deps_requirements)
+  if [ -n "$nodeps" ]; then
+    # shellcheck disable=SC2086
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -c constraints.txt $nodeps
+  fi
   set +f
   echo "$want" > "$stamp"
 }

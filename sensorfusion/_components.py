@@ -149,6 +149,7 @@ class StageContext:
         seed: the rig's seed.
         out_dir: where a sink may write files (``None`` when not recording).
         config_path: where the stage sits in ``rig.yaml`` (``stages[2]``), for error field paths.
+        emit: set by the scheduler; use :meth:`event` rather than calling it.
     """
 
     stage_id: str
@@ -158,6 +159,15 @@ class StageContext:
     seed: int = 0
     out_dir: str | None = None
     config_path: str = ""
+    emit: Callable[[str, str, dict[str, Any]], None] | None = None
+
+    def event(self, kind: str, message: str, **extra: Any) -> None:
+        """Record an event (bad input seen, a gap in a stream...) in the session's events, the
+        live log and the run summary, under this stage's id. Rate-limit bursts yourself."""
+        if self.emit is not None:
+            self.emit(kind, message, extra)
+        else:
+            logging.getLogger("sensorfusion.stage").info("%s %s: %s", kind, self.stage_id, message)
 
     def param_path(self, name: str) -> str:
         """The field path of one of this stage's params, e.g. ``stages[2].params.min_views``."""

@@ -56,6 +56,15 @@ def _input_skeleton(context: StageContext) -> SkeletonSpec:
 
 def _view_models(context: StageContext) -> list[ViewModel]:
     """Undistortion + projection matrix of every input's camera (any camera model)."""
+    for s in context.inputs:
+        cal = context.calibration.sensors.get(s.sensor)
+        if cal is not None and cal.mount is not None:
+            raise ConfigError(
+                f"camera {s.sensor} is mounted on the moving device {cal.mount.device!r}; these stages need "
+                "cameras fixed in the world (use an estimator that reads the device_pose stream, e.g. egocentric.*)",
+                field_path=f"{context.config_path or context.stage_id}.inputs",
+                value=s.name,
+            )
     return [
         view_model(
             context.calibration.camera(s.sensor),

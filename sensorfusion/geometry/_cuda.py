@@ -45,9 +45,12 @@ _SCALAR_FUNCTIONS = (
     "_kb_theta_d",
     "_kb_theta",
     "_polyval",
+    "_f624_theta_d",
+    "_f624_distort",
+    "_f624_theta",
     *(
         f"{m}_{op}"
-        for m in ("pinhole", "kb", "ds", "omni")
+        for m in ("pinhole", "kb", "ds", "omni", "f624")
         for op in ("project_point", "project_point_jacobian", "unproject_pixel", "undistort_pixel")
     ),
 )

@@ -19,9 +19,10 @@ kannala_brandt     ``[fx, fy, cx, cy, k1, k2, k3, k4]`` (8)
 double_sphere      ``[fx, fy, cx, cy, xi, alpha]`` (6)
 scaramuzza         ``[cx, cy, c, d, e, n_poly, n_inv, poly_0 .. poly_{n_poly-1},
                    inv_0 .. inv_{n_inv-1}]`` (7 + n_poly + n_inv; ``cx`` = column, ``cy`` = row)
+fisheye624         ``[f, cu, cv, k0, k1, k2, k3, k4, k5, p0, p1, s0, s1, s2, s3]`` (15; Aria's order)
 =================  ===========================================================================
 
-Functions per model (``<m>`` is ``pinhole``, ``kb``, ``ds`` or ``omni``):
+Functions per model (``<m>`` is ``pinhole``, ``kb``, ``ds``, ``omni`` or ``f624``):
 
 * ``<m>_project_point(params, x, y, z) -> (u, v)`` — camera-frame point (metres, OpenCV axes:
   x right, y down, z forward) to pixel;
@@ -37,8 +38,10 @@ point), Kannala–Brandt (1-D Newton on θ, started at θ_d) and the Scaramuzza 
 fallback when ``inv_poly`` is empty (1-D Newton on the image radius ρ, started at the
 equidistant guess ``|a0| · angle-from-axis``) stop after :data:`NEWTON_MAX_ITER` iterations or
 when the step falls below :data:`NEWTON_STEP_TOL` (normalized units / radians; pixels for
-ρ). The result is accepted only if the forward model reproduces the input to within
-:data:`NEWTON_RESIDUAL_TOL` (relative); otherwise the outputs are NaN.
+ρ). Fisheye624 inverts in two steps: 2-D Newton on the tangential + thin-prism part (started
+at the distorted point), then 1-D Newton on θ (started at θ_d). The result is accepted only if
+the forward model reproduces the input to within :data:`NEWTON_RESIDUAL_TOL` (relative);
+otherwise the outputs are NaN.
 
 Scaramuzza / OCamCalib conventions
 ----------------------------------
@@ -71,6 +74,10 @@ __all__ = [
     "ds_project_point_jacobian",
     "ds_undistort_pixel",
     "ds_unproject_pixel",
+    "f624_project_point",
+    "f624_project_point_jacobian",
+    "f624_undistort_pixel",
+    "f624_unproject_pixel",
     "kb_project_point",
     "kb_project_point_jacobian",
     "kb_undistort_pixel",
@@ -97,6 +104,7 @@ PARAM_LAYOUTS: dict[str, tuple[str, ...]] = {
     "kannala_brandt": ("fx", "fy", "cx", "cy", "k1", "k2", "k3", "k4"),
     "double_sphere": ("fx", "fy", "cx", "cy", "xi", "alpha"),
     "scaramuzza": ("cx", "cy", "c", "d", "e", "n_poly", "n_inv", "poly...", "inv_poly..."),
+    "fisheye624": ("f", "cu", "cv", "k0", "k1", "k2", "k3", "k4", "k5", "p0", "p1", "s0", "s1", "s2", "s3"),
 }
 
 
@@ -564,3 +572,181 @@ def omni_undistort_pixel(params: Any, u: float, v: float) -> Any:
     if not (rz > 0.0):
         return _NAN, _NAN
     return rx / rz, ry / rz
+
+
+# --------------------------------------------------------------------------------------------
+# Fisheye624 (Project Aria's FisheyeRadTanThinPrism; θ from the optical axis with atan2)
+# --------------------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _f624_theta_d(params: Any, th: float) -> Any:
+    """θ_d(θ) = θ (1 + k0 θ² + k1 θ⁴ + … + k5 θ¹²) and its derivative."""
+    k0 = params[3]
+    k1 = params[4]
+    k2 = params[5]
+    k3 = params[6]
+    k4 = params[7]
+    k5 = params[8]
+    t2 = th * th
+    thd = th * (1.0 + t2 * (k0 + t2 * (k1 + t2 * (k2 + t2 * (k3 + t2 * (k4 + t2 * k5))))))
+    dthd = 1.0 + t2 * (
+        3.0 * k0 + t2 * (5.0 * k1 + t2 * (7.0 * k2 + t2 * (9.0 * k3 + t2 * (11.0 * k4 + t2 * 13.0 * k5))))
+    )
+    return thd, dthd
+
+
+@njit(cache=True)
+def _f624_distort(params: Any, xr: float, yr: float) -> Any:
+    """Tangential + thin-prism part: ``(u', v')`` of ``(xr, yr)`` and its 2x2 Jacobian (row-major)."""
+    p0 = params[9]
+    p1 = params[10]
+    s0 = params[11]
+    s1 = params[12]
+    s2 = params[13]
+    s3 = params[14]
+    r2 = xr * xr + yr * yr
+    xy2 = 2.0 * xr * yr
+    up = xr + (2.0 * xr * xr + r2) * p0 + xy2 * p1 + r2 * (s0 + s1 * r2)
+    vp = yr + (2.0 * yr * yr + r2) * p1 + xy2 * p0 + r2 * (s2 + s3 * r2)
+    tu = 2.0 * (s0 + 2.0 * s1 * r2)
+    tv = 2.0 * (s2 + 2.0 * s3 * r2)
+    j00 = 1.0 + 6.0 * xr * p0 + 2.0 * yr * p1 + xr * tu
+    j01 = 2.0 * yr * p0 + 2.0 * xr * p1 + yr * tu
+    j10 = 2.0 * xr * p1 + 2.0 * yr * p0 + xr * tv
+    j11 = 1.0 + 6.0 * yr * p1 + 2.0 * xr * p0 + yr * tv
+    return up, vp, j00, j01, j10, j11
+
+
+@njit(cache=True)
+def f624_project_point_jacobian(params: Any, x: float, y: float, z: float) -> Any:
+    """Pixel and 2x3 Jacobian; NaN straight behind, for non-finite input, or where the model folds
+    (``dθ_d/dθ <= 0`` or a non-positive determinant of the tangential/thin-prism part)."""
+    if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(z)):
+        return _NAN, _NAN, _NAN, _NAN, _NAN, _NAN, _NAN, _NAN
+    # the projection is scale-free: work on a unit-sized point
+    m = abs(x)
+    if abs(y) > m:
+        m = abs(y)
+    if abs(z) > m:
+        m = abs(z)
+    if not (m > 0.0):
+        return _NAN, _NAN, _NAN, _NAN, _NAN, _NAN, _NAN, _NAN
+    x = x / m
+    y = y / m
+    z = z / m
+    rho = math.sqrt(x * x + y * y)
+    if rho == 0.0 and not (z > 0.0):
+        return _NAN, _NAN, _NAN, _NAN, _NAN, _NAN, _NAN, _NAN
+    th = math.atan2(rho, z)
+    thd, dthd = _f624_theta_d(params, th)
+    if not (dthd > 0.0):
+        return _NAN, _NAN, _NAN, _NAN, _NAN, _NAN, _NAN, _NAN
+    d2 = rho * rho + z * z
+    if rho == 0.0:
+        s = 1.0 / z
+        g = 0.0
+    else:
+        s = thd / rho
+        g = (dthd * z / d2 - s) / (rho * rho)
+    dsdz = -dthd / d2
+    up, vp, j00, j01, j10, j11 = _f624_distort(params, x * s, y * s)
+    if not (j00 * j11 - j01 * j10 > 0.0):
+        return _NAN, _NAN, _NAN, _NAN, _NAN, _NAN, _NAN, _NAN
+    f = params[0]
+    u = f * up + params[1]
+    v = f * vp + params[2]
+    if not (math.isfinite(u) and math.isfinite(v)):
+        return _NAN, _NAN, _NAN, _NAN, _NAN, _NAN, _NAN, _NAN
+    # d(xr, yr)/d(x, y, z) of the scaled point, chained with the distortion, back to the input scale
+    a00 = s + x * x * g
+    a01 = x * y * g
+    a02 = x * dsdz
+    a11 = s + y * y * g
+    a12 = y * dsdz
+    fm = f / m
+    return (
+        u,
+        v,
+        fm * (j00 * a00 + j01 * a01),
+        fm * (j00 * a01 + j01 * a11),
+        fm * (j00 * a02 + j01 * a12),
+        fm * (j10 * a00 + j11 * a01),
+        fm * (j10 * a01 + j11 * a11),
+        fm * (j10 * a02 + j11 * a12),
+    )
+
+
+@njit(cache=True)
+def f624_project_point(params: Any, x: float, y: float, z: float) -> Any:
+    """Pixel ``(u, v)``; NaN where :func:`f624_project_point_jacobian` is."""
+    r = f624_project_point_jacobian(params, x, y, z)
+    return r[0], r[1]
+
+
+@njit(cache=True)
+def _f624_theta(params: Any, u: float, v: float) -> Any:
+    """(θ, xr, yr, θ_d) of a pixel: 2-D Newton on the tangential/thin-prism part, then 1-D Newton
+    on θ_d(θ); θ is NaN when either does not converge."""
+    mx = (u - params[1]) / params[0]
+    my = (v - params[2]) / params[0]
+    if not (math.isfinite(mx) and math.isfinite(my)):
+        return _NAN, mx, my, _NAN
+    xr = mx
+    yr = my
+    for _ in range(NEWTON_MAX_ITER):
+        up, vp, j00, j01, j10, j11 = _f624_distort(params, xr, yr)
+        rx = up - mx
+        ry = vp - my
+        det = j00 * j11 - j01 * j10
+        if not (math.isfinite(det) and det != 0.0):
+            return _NAN, mx, my, _NAN
+        sx = (j11 * rx - j01 * ry) / det
+        sy = (j00 * ry - j10 * rx) / det
+        xr -= sx
+        yr -= sy
+        if abs(sx) + abs(sy) < NEWTON_STEP_TOL:
+            break
+    up, vp, j00, j01, j10, j11 = _f624_distort(params, xr, yr)
+    if not (abs(up - mx) + abs(vp - my) <= NEWTON_RESIDUAL_TOL * (1.0 + abs(mx) + abs(my))):
+        return _NAN, xr, yr, _NAN
+    if not (j00 * j11 - j01 * j10 > 0.0):
+        return _NAN, xr, yr, _NAN
+    thd = math.sqrt(xr * xr + yr * yr)
+    th = thd
+    for _ in range(NEWTON_MAX_ITER):
+        f, df = _f624_theta_d(params, th)
+        if not (df > 0.0):
+            return _NAN, xr, yr, thd
+        step = (f - thd) / df
+        th -= step
+        if abs(step) < NEWTON_STEP_TOL:
+            break
+    f, df = _f624_theta_d(params, th)
+    if not (abs(f - thd) <= NEWTON_RESIDUAL_TOL * (1.0 + thd)) or not (df > 0.0) or th < 0.0 or th >= math.pi:
+        return _NAN, xr, yr, thd
+    return th, xr, yr, thd
+
+
+@njit(cache=True)
+def f624_unproject_pixel(params: Any, u: float, v: float) -> Any:
+    """Unit ray of a pixel."""
+    th, xr, yr, thd = _f624_theta(params, u, v)
+    if not math.isfinite(th):
+        return _NAN, _NAN, _NAN
+    if thd == 0.0:
+        return 0.0, 0.0, 1.0
+    s = math.sin(th) / thd
+    return xr * s, yr * s, math.cos(th)
+
+
+@njit(cache=True)
+def f624_undistort_pixel(params: Any, u: float, v: float) -> Any:
+    """Ideal normalized ``(x/z, y/z)``; NaN when θ >= π/2."""
+    th, xr, yr, thd = _f624_theta(params, u, v)
+    if not math.isfinite(th) or th >= 0.5 * math.pi:
+        return _NAN, _NAN
+    if thd == 0.0:
+        return 0.0, 0.0
+    s = math.tan(th) / thd
+    return xr * s, yr * s

@@ -1,7 +1,7 @@
 """Registration of the per-model kernels in the tier registry.
 
 Kernel names are ``geometry.<model>.<op>`` with ``<model>`` one of ``pinhole``,
-``kannala_brandt``, ``double_sphere``, ``scaramuzza`` and ``<op>`` one of
+``kannala_brandt``, ``double_sphere``, ``scaramuzza``, ``fisheye624`` and ``<op>`` one of
 
 * ``project(params (P,), points (M, 3)) -> pixels (M, 2)``
 * ``project_jacobian(params, points (M, 3)) -> (pixels (M, 2), jacobian (M, 2, 3))``
@@ -24,7 +24,13 @@ from .._kernels import kernel
 __all__ = ["OPS", "SHORT_NAMES", "register_model"]
 
 OPS = ("project", "project_jacobian", "unproject", "undistort_points")
-SHORT_NAMES = {"pinhole": "pinhole", "kannala_brandt": "kb", "double_sphere": "ds", "scaramuzza": "omni"}
+SHORT_NAMES = {
+    "pinhole": "pinhole",
+    "kannala_brandt": "kb",
+    "double_sphere": "ds",
+    "scaramuzza": "omni",
+    "fisheye624": "f624",
+}
 
 
 def _cuda_wrapper(model: str, op: str) -> Callable[..., Any]:

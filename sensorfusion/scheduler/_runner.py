@@ -136,6 +136,11 @@ class Runner:
         self._sources_lock = threading.Lock()
         self._t_start_ns = time.time_ns()
         self._stop_requested = False
+        for st in (*rig.stages, *rig.sinks):
+            st.component.context.emit = self._stage_emitter(st.id, st.plugin)
+
+    def _stage_emitter(self, stage_id: str, plugin: str) -> Any:
+        return lambda kind, message, extra: self.event(kind, stage_id, message, plugin=plugin, **extra)
 
     # -- stopping ----------------------------------------------------------------------------
     def request_stop(self) -> None:

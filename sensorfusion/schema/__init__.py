@@ -1,8 +1,11 @@
 """The typed schema: streams and frames, skeleton specs, calibration models, the rig config."""
 
 from ._calibration import (
+    ROTATION_TOLERANCE,
     CameraModel,
+    DeviceMount,
     DoubleSphereCamera,
+    Fisheye624Camera,
     KannalaBrandtCamera,
     OmnidirectionalCamera,
     PinholeCamera,
@@ -24,14 +27,20 @@ from ._config import (
     load_rig,
     match_streams,
 )
+from ._device_pose import DEVICE_POSE_CHANNEL, DEVICE_POSE_FIELD, check_device_pose, device_pose_spec
 from ._skeletons import SkeletonRegistry, SkeletonSpec, builtin_skeletons
 from ._streams import FieldSpec, Frame, FrameKind, FrameSet, QueuePolicy, StreamSpec, split_stream_name
 
 __all__ = [
+    "ROTATION_TOLERANCE",
     "CalibrationConfig",
     "CameraModel",
+    "DEVICE_POSE_CHANNEL",
+    "DEVICE_POSE_FIELD",
+    "DeviceMount",
     "DoubleSphereCamera",
     "FieldSpec",
+    "Fisheye624Camera",
     "Frame",
     "FrameKind",
     "FrameSet",
@@ -55,6 +64,8 @@ __all__ = [
     "SyncConfig",
     "Transform",
     "builtin_skeletons",
+    "check_device_pose",
+    "device_pose_spec",
     "load_rig",
     "match_streams",
     "split_stream_name",
