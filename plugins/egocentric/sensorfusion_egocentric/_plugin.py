@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sensorfusion import Estimator
+from sensorfusion import Estimator, lazy
 from sensorfusion.hookspecs import hookimpl
-
-from ._reframe import SkeletonReframe
 
 __all__ = ["sensorfusion_add_estimators"]
 
 
 @hookimpl
 def sensorfusion_add_estimators() -> Sequence[type[Estimator]]:
-    return [SkeletonReframe]
+    # lazy: the estimator (and torch, SciPy under the package) loads when a rig uses it
+    return [
+        lazy(
+            "sensorfusion_egocentric._reframe:SkeletonReframe",
+            name="egocentric.reframe",
+            summary="a skeleton between the world and a device frame",
+        )
+    ]
