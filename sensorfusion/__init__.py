@@ -11,6 +11,7 @@ from ._calibration_io import (
     save_calibration,
 )
 from ._components import Command, Driver, DriverContext, Estimator, NoParams, Sink, StageContext
+from ._deprecations import SensorfusionDeprecationWarning
 from ._errors import (
     ConfigError,
     DriverError,
@@ -60,6 +61,7 @@ __all__ = [
     "RigConfig",
     "SchemaError",
     "SensorCalibration",
+    "SensorfusionDeprecationWarning",
     "SensorfusionError",
     "Sink",
     "SkeletonSpec",

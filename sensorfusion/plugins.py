@@ -60,7 +60,6 @@ ENTRY_POINT_GROUP = "sensorfusion"
 BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("replay", "sensorfusion._builtin.replay_plugin"),
     ("fusion", "sensorfusion._builtin.fusion_plugin"),
-    ("triangulate_cmd", "sensorfusion._builtin.triangulate_cmd"),
     ("core", "sensorfusion._builtin.core"),
 )
 

@@ -20,10 +20,11 @@ from .._components import Estimator, StageContext
 from .._errors import ConfigError
 from .._kernels import resolve_tier
 from ..fusion._cameras import ViewModel, view_model
+from ..fusion._outputs import skeleton3d_spec
 from ..fusion._pipeline import FusionSettings, PersonFusion
 from ..fusion._triangulate import triangulate_points
 from ..schema._skeletons import SkeletonSpec
-from ..schema._streams import FieldSpec, FrameKind, FrameSet, StreamSpec
+from ..schema._streams import FrameKind, FrameSet, StreamSpec
 
 __all__ = ["DltTriangulator", "MultiPersonFusion", "SinglePersonFusion"]
 
@@ -75,19 +76,6 @@ def _view_models(context: StageContext) -> list[ViewModel]:
     ]
 
 
-def _skeleton3d_spec(name: str, skeleton: SkeletonSpec, *, status: bool) -> StreamSpec:
-    J = skeleton.num_joints
-    fields = {
-        "joints": FieldSpec(dtype="float32", shape=(J, 3)),
-        "person_id": FieldSpec(dtype="int64"),
-        "reprojection_error_px": FieldSpec(dtype="float32", shape=(J,)),
-        "views": FieldSpec(dtype="int8", shape=(J,)),
-    }
-    if status:
-        fields["status"] = FieldSpec(dtype="int8", shape=(J,))
-    return StreamSpec(name=name, kind=FrameKind.SKELETON3D, ragged=True, skeleton=skeleton.name, fields=fields)
-
-
 class DltTriangulator(Estimator):
     """Triangulate each person (by ``person_id``) from every view with a confidence-weighted DLT
     (no outlier rejection), through any calibrated camera model.
@@ -119,7 +107,7 @@ class DltTriangulator(Estimator):
         self._reproj_n = 0
 
     def outputs(self) -> list[StreamSpec]:
-        return [_skeleton3d_spec(self.out_name, self.skeleton, status=False)]
+        return [skeleton3d_spec(self.out_name, self.skeleton, status=False)]
 
     def process(self, frameset: FrameSet) -> Mapping[str, Mapping[str, np.ndarray]]:
         J = self.skeleton.num_joints
@@ -247,7 +235,7 @@ class _FusionStage(Estimator):
         self._persons = 0
 
     def outputs(self) -> list[StreamSpec]:
-        return [_skeleton3d_spec(self.out_name, self.skeleton, status=True)]
+        return [skeleton3d_spec(self.out_name, self.skeleton, status=True)]
 
     def process(self, frameset: FrameSet) -> Mapping[str, Mapping[str, np.ndarray]]:
         dets: list[np.ndarray | None] = []

@@ -19,7 +19,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sensorfusion import ConfigError, Estimator, FieldSpec, FrameKind, FrameSet, StageContext, StreamSpec
-from sensorfusion.geometry import project_pinhole
+from sensorfusion.geometry import project, transform_points
 from sensorfusion.schema import PinholeCamera, Transform
 
 from ._occlusion import joint_occlusion
@@ -188,7 +188,8 @@ class SimKeypointDetector(Estimator):
         n = joints_m.shape[0]
         if n == 0:
             return _empty()
-        uv, z = project_pinhole(joints_m, cam, world_from_camera)
+        pc = transform_points(world_from_camera.inverse(), joints_m)
+        uv, z = project(cam, pc, tier="numpy"), pc[..., 2]
         w, h = cam.width, cam.height
         front = (z > _NEAR_M) & np.all(np.isfinite(uv), axis=-1)
         inside = front & (uv[..., 0] >= 0) & (uv[..., 0] <= w - 1) & (uv[..., 1] >= 0) & (uv[..., 1] <= h - 1)
