@@ -149,3 +149,19 @@ def test_shape_errors_raise_value_error() -> None:
         triangulate_points(np.zeros((3, 5, 2)), np.zeros((3, 4)), P)
     with pytest.raises(ValueError, match="projections"):
         triangulate_points(np.zeros((3, 5, 2)), np.zeros((3, 5)), P[:2])
+
+
+def test_wrong_shapes_raise_the_sdks_shape_error() -> None:
+    """Issue 12.6: the SDK's ShapeError (a SchemaError, still a ValueError) with expected and actual."""
+    from sensorfusion import SchemaError
+    from sensorfusion.fusion import triangulate_points
+    from sensorfusion.geometry import ShapeError
+
+    P = np.zeros((2, 3, 4))
+    with pytest.raises(ShapeError) as info:
+        triangulate_points(np.zeros((2, 5, 3)), np.ones((2, 5)), P, tier="numpy")
+    assert info.value.expected_shape == "(V, *, 2)" and info.value.actual_shape == (2, 5, 3)
+    with pytest.raises(SchemaError, match=r"confidence: expected shape \(V, \*\) = \(2, 5\), got \(2, 4\)"):
+        triangulate_points(np.zeros((2, 5, 2)), np.ones((2, 4)), P, tier="numpy")
+    with pytest.raises(ShapeError, match="projections"):
+        triangulate_points(np.zeros((2, 5, 2)), np.ones((2, 5)), np.zeros((3, 3, 4)), tier="numpy")

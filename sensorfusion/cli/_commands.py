@@ -13,6 +13,7 @@ from typing import Any
 
 from .._components import Command
 from .._errors import ConfigError, SensorfusionError
+from .._lazy import lazy
 
 __all__ = ["add_run_arguments", "core_commands", "plugin_lines", "run_rig"]
 
@@ -259,4 +260,10 @@ def core_commands() -> list[Command]:
         Command("run", "run a rig (same as python -m sensorfusion.run)", add_run_arguments, run_rig),
         Command("plugins", "list plugins, what they provide, and why any failed to load", _cfg_plugins, _cmd_plugins),
         Command("inspect", "print a session's streams, counts, time ranges, drops and events", _cfg_inspect, _cmd_inspect),
+        Command(
+            "new-plugin",
+            "write a plugin distribution to start from (driver, estimator, sink, tests, example rig)",
+            lazy("sensorfusion.cli._new_plugin:configure_new_plugin"),
+            lazy("sensorfusion.cli._new_plugin:run_new_plugin"),
+        ),
     ]

@@ -20,7 +20,7 @@ import zarr
 from .._errors import StoreError
 from ..schema._calibration import RigCalibration
 from ..schema._streams import Frame, StreamSpec
-from ._writer import SCHEMA_VERSION, stream_group_path, stream_key
+from ._writer import SCHEMA_VERSION, stream_key
 
 __all__ = ["MIGRATIONS", "Session", "StreamInfo"]
 
@@ -29,9 +29,11 @@ _BLOCK_BYTES = 16 << 20  # frames are read in blocks of about this many bytes
 Migration = Callable[[dict[str, Any]], dict[str, Any]]
 
 MIGRATIONS: dict[int, Migration] = {
-    # version v -> function turning the root attrs of a v session into v + 1 attrs.
-    # Schema 1 is the first version, so the table is empty; add an entry with every bump
-    # of SCHEMA_VERSION (and teach the reader any layout change it implies).
+    # version v -> function turning the root attrs of a v session into v + 1 attrs; add an
+    # entry with every bump of SCHEMA_VERSION (and teach the reader any layout change it implies).
+    # 1 -> 2: only where a stage's own outputs live (estimates/<stage>/<channel>); the reader
+    # finds stream groups by their spec in both layouts, the attrs are unchanged.
+    1: lambda attrs: dict(attrs),
 }
 
 
@@ -260,8 +262,12 @@ class Session:
                 yield None, g
         if "estimates" in self._root:
             for stage, sgroup in sorted(self._root["estimates"].groups()):
-                for g in two_levels(sgroup):
-                    yield stage, g
+                for _, child in sorted(sgroup.groups()):
+                    if "spec" in child.attrs:  # estimates/<stage>/<channel> (schema 2)
+                        yield stage, child
+                    else:  # estimates/<stage>/<sensor>/<channel>
+                        for _, g in sorted(child.groups()):
+                            yield stage, g
 
     def _make_reader(self, group: Any, stage: str | None) -> _StreamReader:
         attrs = dict(group.attrs)
@@ -295,7 +301,7 @@ class Session:
 
     def group_path(self, name: str, stage: str | None = None) -> str:
         """Path of a stream's group inside the session."""
-        return stream_group_path(self._reader(name, stage).info.name, stage)
+        return str(self._reader(name, stage).group.path).lstrip("/")
 
     def read(self, name: str, *, stage: str | None = None, start: int = 0, stop: int | None = None) -> Iterator[Frame]:
         """The committed frames ``start:stop`` of a stream, read in blocks (``name`` may be
