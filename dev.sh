@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Development entry point: ./dev.sh setup | demo [ARGS] | test [PYTEST ARGS] | bench
+# setup installs every distribution editable and warms Numba's cache (sensorfusion warmup).
 # Every command sets up first (idempotent: a stamp skips reinstalling when nothing changed).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -70,6 +71,9 @@ setup() {
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -c constraints.txt $nodeps
   fi
   set +f
+  # compile every kernel the demo rig runs into Numba's on-disk cache, so a first live run
+  # does not compile while its clock runs (python -m sensorfusion warmup [RIG ...])
+  "$VENV/bin/python" -m sensorfusion warmup --quiet || echo "note: sensorfusion warmup failed; the first run compiles instead" >&2
   echo "$want" > "$stamp"
 }
 

@@ -21,6 +21,7 @@ from ._errors import (
     PluginLoadError,
     SchemaError,
     SensorfusionError,
+    SessionDamagedError,
     StoreError,
 )
 from ._lazy import lazy, lazy_exports
@@ -63,6 +64,7 @@ __all__ = [
     "SensorCalibration",
     "SensorfusionDeprecationWarning",
     "SensorfusionError",
+    "SessionDamagedError",
     "Sink",
     "SkeletonSpec",
     "StageContext",

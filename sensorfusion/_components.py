@@ -131,6 +131,12 @@ class Driver(abc.ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the device. Must be safe to call after a failed ``open``."""
 
+    def warmup(self) -> None:  # noqa: B027 - optional hook
+        """Do once, before the sources start and the live clock begins, whatever the first
+        ``read()`` would otherwise pay for: compile (or load from Numba's on-disk cache) the
+        kernels it calls, on tiny inputs, build lookup tables. Must not change what the
+        driver produces (no frames consumed, no sequence numbers used)."""
+
     def summary(self) -> dict[str, Any]:
         """Figures for the end-of-run summary (frames parsed, corrupt bytes, resyncs...); the
         scheduler stores them under ``summary["drivers"][sensor_id]`` and in the session."""
@@ -216,6 +222,12 @@ class Estimator(abc.ABC):
         """Figures for the end-of-run summary (and stored in the session)."""
         return {}
 
+    def warmup(self) -> None:  # noqa: B027 - optional hook
+        """Compile (or load from Numba's on-disk cache) the kernels ``process()`` calls, on tiny
+        inputs, before the sources start and the live clock begins — so the first framesets
+        are not late. Must leave the estimator's state untouched (outputs stay a pure function
+        of the inputs): run a throw-away copy of any stateful part."""
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources at the end of the run."""
 
@@ -242,6 +254,9 @@ class Sink(abc.ABC):
     def summary(self) -> dict[str, Any]:
         """Figures for the end-of-run summary (and stored in the session)."""
         return {}
+
+    def warmup(self) -> None:  # noqa: B027 - optional hook
+        """Compile or load whatever ``write()`` needs, before the sources start."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Flush and release resources."""

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -24,7 +24,7 @@ from ..fusion._outputs import skeleton3d_spec
 from ..fusion._pipeline import FusionSettings, PersonFusion
 from ..fusion._triangulate import triangulate_points
 from ..schema._skeletons import SkeletonSpec
-from ..schema._streams import FrameKind, FrameSet, StreamSpec
+from ..schema._streams import Frame, FrameKind, FrameSet, StreamSpec
 
 __all__ = ["DltTriangulator", "MultiPersonFusion", "SinglePersonFusion"]
 
@@ -74,6 +74,42 @@ def _view_models(context: StageContext) -> list[ViewModel]:
         )
         for s in context.inputs
     ]
+
+
+def _synthetic_people(models: Sequence[ViewModel], num_joints: int, people: int = 2) -> list[np.ndarray]:
+    """Detections ``(people, J, 3)`` per view of small upright bodies where the cameras' optical
+    axes meet, projected with each view's ideal ``P``: input that exercises every kernel a
+    fusion stage runs (for :meth:`Estimator.warmup`; its numbers do not matter)."""
+    centres, axes = [], []
+    for m in models:
+        M, p4 = m.P[:, :3], m.P[:, 3]
+        centres.append(-np.linalg.solve(M, p4))
+        axes.append(M[2] / np.linalg.norm(M[2]))
+    A = np.zeros((3, 3))
+    b = np.zeros(3)
+    for c, d in zip(centres, axes, strict=True):
+        proj = np.eye(3) - np.outer(d, d)
+        A += proj
+        b += proj @ c
+    try:
+        meet = np.linalg.solve(A, b)
+    except np.linalg.LinAlgError:
+        meet = np.mean(centres, axis=0) + 2.0 * np.mean(axes, axis=0)
+    up = np.cross(axes[0], [1.0, 0.0, 0.0]) if len(axes) else np.array([0.0, 0.0, 1.0])
+    up = up / (np.linalg.norm(up) or 1.0)
+    side = np.cross(up, axes[0]) if len(axes) else np.array([1.0, 0.0, 0.0])
+    side = side / (np.linalg.norm(side) or 1.0)
+    t = np.linspace(-0.8, 0.8, num_joints)
+    out = []
+    for m in models:
+        dets = []
+        for k in range(people):
+            joints = meet + np.outer(t, up) + 0.15 * np.outer(np.sin(3 * t), side) + (k - 0.5) * 0.8 * side
+            uvw = np.c_[joints, np.ones(num_joints)] @ m.P.T
+            uv = uvw[:, :2] / uvw[:, 2:3]
+            dets.append(np.c_[uv, np.full(num_joints, 0.9)])
+        out.append(np.asarray(dets, dtype=np.float64))
+    return out
 
 
 class DltTriangulator(Estimator):
@@ -158,6 +194,16 @@ class DltTriangulator(Estimator):
             }
         }
 
+    def warmup(self) -> None:
+        """Triangulate synthetic detections once with a throw-away copy (compiles the kernels)."""
+        copy = DltTriangulator(self.p, self.context)
+        dets = _synthetic_people(self.models, self.skeleton.num_joints)
+        frames = {
+            name: Frame(name, 0, 0, 0, {"keypoints": d.astype(np.float32), "person_id": np.arange(len(d), dtype=np.int64)})
+            for name, d in zip(self.views, dets, strict=True)
+        }
+        copy.process(FrameSet(0, 0, 0, frames, tuple(self.views)))
+
     def summary(self) -> dict[str, Any]:
         return {
             "framesets": self._frames,
@@ -231,8 +277,20 @@ class _FusionStage(Estimator):
             **extra,
         )
         self.fusion = PersonFusion(models, self.skeleton.parents, settings)
+        self._models, self._settings = models, settings
         self.out_name = f"{context.stage_id}/skeleton3d"
         self._persons = 0
+
+    def warmup(self) -> None:
+        """Two steps of a throw-away fusion on synthetic detections (compiles every kernel the
+        pipeline runs: triangulation, refinement, association, tracking, filters)."""
+        scratch = PersonFusion(self._models, self.skeleton.parents, self._settings)
+        dtypes = [np.dtype(s.fields["keypoints"].dtype) if "keypoints" in s.fields else np.float32
+                  for s in self.context.inputs]  # the kernels compile per dtype: use the real one
+        people = _synthetic_people(self._models, self.skeleton.num_joints)
+        dets: list[np.ndarray | None] = [d.astype(dt) for d, dt in zip(people, dtypes, strict=True)]
+        for step in range(3):
+            scratch.step(step / 30.0, dets)
 
     def outputs(self) -> list[StreamSpec]:
         return [skeleton3d_spec(self.out_name, self.skeleton, status=True)]

@@ -14,6 +14,7 @@ Distortion models (``rs.distortion``) are mapped as follows:
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numba
@@ -106,6 +107,19 @@ def deproject_depth(depth: np.ndarray, cam: PinholeCamera, depth_scale_m: float)
     return np.stack([xy[:, 0] * z, xy[:, 1] * z, z], axis=1), np.stack([u, v], axis=1)
 
 
+@functools.lru_cache(maxsize=8)
+def _undistorted_grid(cam: PinholeCamera, off: float, shape: tuple[int, ...]) -> np.ndarray:
+    """``(H, W, 2)`` undistorted normalized coordinates (x/z, y/z) of every pixel shifted by
+    ``off``, computed once per camera (undistorting every valid pixel of every frame cost
+    seconds per frame)."""
+    h, w = shape[:2]
+    v, u = np.mgrid[0:h, 0:w]
+    grid = np.stack([u.ravel() + off, v.ravel() + off], axis=1).astype(np.float64)
+    out = undistort_points(cam, grid, tier="numpy").reshape(h, w, 2)
+    out.setflags(write=False)
+    return out
+
+
 def align_depth_to_color(
     depth: np.ndarray,
     depth_cam: PinholeCamera,
@@ -129,7 +143,7 @@ def align_depth_to_color(
     z = raw.astype(np.float64) * depth_scale_m
     corners = []
     for off in (-0.5, 0.5):
-        xy = undistort_points(depth_cam, np.stack([u + off, v + off], axis=1).astype(np.float64), tier="numpy")
+        xy = _undistorted_grid(depth_cam, off, depth.shape)[v, u]
         p = np.stack([xy[:, 0] * z, xy[:, 1] * z, z], axis=1)
         corners.append(np.rint(_project(color_cam, color_from_depth.apply(p))).astype(np.int64))
     (x0, y0), (x1, y1) = corners[0].T, corners[1].T

@@ -191,6 +191,11 @@ class SimRigDriver(_Driver):
     def close(self) -> None:
         self._is_open = False
 
+    def warmup(self) -> None:
+        """Simulate one frame without consuming it (frames are a pure function of their index):
+        compiles the rasteriser and the radar and depth simulations before the live clock starts."""
+        self.frames_at(self._next_index)
+
     # -- simulation ----------------------------------------------------------------------------
 
     def frames_at(self, index: int) -> list[Frame]:

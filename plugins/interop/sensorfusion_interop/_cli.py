@@ -103,6 +103,26 @@ def run_triangulate(args: argparse.Namespace) -> int:
         return 1
 
 
+def _check_writable(out: object) -> None:
+    """The output's folder exists (created) and takes a file; else a :class:`StoreError` (exit 1)."""
+    import errno
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from sensorfusion import StoreError
+
+    folder = Path(str(out)).resolve().parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".sensorfusion-probe-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        code = errno.errorcode.get(exc.errno or 0, "")
+        raise StoreError(f"cannot write {out}: {os.strerror(exc.errno) if exc.errno else exc} [{code}]") from None
+
+
 def _triangulate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -126,6 +146,7 @@ def _triangulate(args: argparse.Namespace) -> int:
         )
     if out.exists() and out.is_dir() and suffix != ".zarr":
         raise ConfigError("--out is a folder; give a file name", field_path="--out", value=str(out))
+    _check_writable(out)  # before the work, not after it
     skeleton = get_plugin_host().skeletons.get(args.skeleton, field_path="--skeleton")
     try:
         cal = load_calibration(args.calibration, args.calibration_format)
@@ -141,8 +162,6 @@ def _triangulate(args: argparse.Namespace) -> int:
         views.append((name, Path(folder)))
     rate = find_frame_rate([f for _, f in views], [n for n, _ in views], given=args.fps)
     console = Console(stderr=True)
-    if not args.quiet or rate.defaulted:
-        console.print(rate.describe(), style="yellow" if rate.defaulted else None, highlight=False)
     settings = FusionSettings(
         multiperson=args.multiperson,
         min_confidence=args.min_confidence,
@@ -165,6 +184,8 @@ def _triangulate(args: argparse.Namespace) -> int:
             butterworth_cutoff_hz=args.cutoff_hz if args.filter == "butterworth" else None,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
+    if not args.quiet or rate.defaulted:  # after the work: a failure stays one line
+        console.print(rate.describe(), style="yellow" if rate.defaulted else None, highlight=False)
     if suffix == ".trc":
         written = write_trc_people(result, out)
     elif suffix == ".json":

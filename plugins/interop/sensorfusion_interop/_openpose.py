@@ -35,12 +35,28 @@ def read_openpose_frame(path: Path, num_joints: int, *, field_path: str = "--vie
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise ConfigError(f"cannot read OpenPose JSON {path}: {e}", field_path=field_path, value=str(path)) from e
+    entries = doc.get("people", []) if isinstance(doc, dict) else []
+    if not isinstance(entries, list):
+        raise ConfigError(f"{path}: 'people' must be a list", field_path=field_path, value=entries)
     people = []
-    for p in doc.get("people", []) if isinstance(doc, dict) else []:
+    for p in entries:
         kp = p.get("pose_keypoints_2d") if isinstance(p, dict) else None
         if not kp:
             continue
-        a = np.asarray(kp, dtype=np.float64)
+        try:
+            if not isinstance(kp, list) or any(isinstance(v, str | bool) for v in kp):
+                raise TypeError
+            a = np.asarray(kp, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"{path}: pose_keypoints_2d must be a flat list of numbers", field_path=field_path, value=kp
+            ) from None
+        if a.size % 3:
+            raise ConfigError(
+                f"{path}: pose_keypoints_2d has {a.size} values, not a multiple of 3 (x, y, confidence per "
+                f"keypoint); the skeleton needs {3 * num_joints}",
+                field_path="--skeleton",
+            )
         if a.size != 3 * num_joints:
             raise ConfigError(
                 f"{path}: pose_keypoints_2d has {a.size // 3} keypoints, the skeleton has {num_joints}",
