@@ -60,7 +60,11 @@ def make_throwaway_venv(where: Path) -> Path:
 
 def throwaway_env(bin_dir: Path) -> dict[str, str]:
     """The environment to run commands in a :func:`make_throwaway_venv`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SENSORFUSION_PLUGINS", "SENSORFUSION_BLOCK", "PYTHONPATH"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SENSORFUSION_PLUGINS", "SENSORFUSION_BLOCK", "PYTHONPATH"))
+    }
     env.update({"PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}", "VIRTUAL_ENV": str(bin_dir.parent),
                 "PIP_NO_BUILD_ISOLATION": "0", "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1",
                 "COLUMNS": "100"})  # fmt: skip

@@ -250,7 +250,12 @@ def test_lazy_components_are_listed_unimported_and_imported_on_first_use(lazy_mo
             return [
                 lazy(f"{lazy_module}:LazyDriver", name="lazy.counter"),
                 lazy(f"{lazy_module}:Misnamed", name="lazy.misnamed"),
-                lazy("sfx_no_such_module:X", name="lazy.missing", requires=("sfx_no_such_module",), install="pip install sfx-extra"),
+                lazy(
+                    "sfx_no_such_module:X",
+                    name="lazy.missing",
+                    requires=("sfx_no_such_module",),
+                    install="pip install sfx-extra",
+                ),
             ]
 
     host = PluginHost(autoload=False, extra_plugins=[("light", Light())])
@@ -289,7 +294,18 @@ def test_the_cli_starts_without_heavy_libraries():
     import subprocess
     import sys
 
-    heavy = ["cv2", "torch", "numba", "scipy.optimize", "zarr", "mediapipe", "onnxruntime", "open3d", "sklearn", "matplotlib"]
+    heavy = [
+        "cv2",
+        "torch",
+        "numba",
+        "scipy.optimize",
+        "zarr",
+        "mediapipe",
+        "onnxruntime",
+        "open3d",
+        "sklearn",
+        "matplotlib",
+    ]
     code = (
         "import sys, contextlib, io\n"
         "from sensorfusion.cli import main\n"
@@ -326,7 +342,14 @@ def test_a_command_is_configured_only_when_it_runs(fixture_plugins, capsys):
     class Cmd:
         @hookimpl
         def sensorfusion_add_commands(self):
-            return [Command("sfx-lazy", "a command whose module is missing", lazy("sfx_nowhere:configure"), lazy("sfx_nowhere:run"))]
+            return [
+                Command(
+                    "sfx-lazy",
+                    "a command whose module is missing",
+                    lazy("sfx_nowhere:configure"),
+                    lazy("sfx_nowhere:run"),
+                )
+            ]
 
     import sensorfusion.plugins as plugins
 

@@ -95,7 +95,7 @@ def load_voxelpose(
         # world_from_camera = [R^T | C]: the centre kept exactly; a 6-decimal R is re-orthonormalised
         # by Transform (with a note), refused if it is not a rotation at all
         wfc = Transform(
-            rotation=tuple(tuple(float(x) for x in row) for row in r.T),  # type: ignore[arg-type]
+            rotation=tuple(tuple(float(x) for x in row) for row in r.T),  # type: ignore[arg-type,unused-ignore]
             translation_m=(float(centre_m[0]), float(centre_m[1]), float(centre_m[2])),
         )
         sensors[str(sid)] = SensorCalibration(camera=camera, world_from_sensor=wfc)
