@@ -14,9 +14,9 @@ from tests.conftest import ROOT
 CORE = ROOT / "sensorfusion"
 DISTRIBUTIONS = [ROOT / "calibration", *sorted((ROOT / "drivers").glob("*")), *sorted((ROOT / "plugins").glob("*"))]
 
-#: private core modules distributions still import, until the public replacement lands
-#: (``sensorfusion.kernels``: the kernel-tier work of issue 12.2). Do not add to this.
-PENDING = {"sensorfusion._kernels"}
+#: private core modules distributions may still import while a public replacement lands (empty:
+#: ``sensorfusion.kernels`` replaced ``sensorfusion._kernels``). Do not add to this.
+PENDING: set[str] = set()
 
 
 def modules(root: Path, package_root: Path) -> dict[str, Path]:

@@ -1,5 +1,5 @@
 """Fusion kernels: weighted and robust triangulation (numpy, Numba CPU, Numba CUDA tiers),
-cross-view association of people, tracking with persistent ids, and filters.
+cross-view association of people, tracking with persistent ids, filters, and the capture volume.
 
 The pieces the fusion stages are built from are public, so a tool outside the pipeline (the
 ``sensorfusion triangulate`` command of ``sensorfusion-interop``) runs the same fusion:
@@ -10,22 +10,27 @@ tracking → filtering on a list of them frame by frame (:class:`FusionSettings`
 """
 
 from ._associate import Association, associate_views
+from ._backfill import merge_backfill
 from ._cameras import ViewModel, view_model
 from ._dlt import triangulate_dlt
 from ._filters import BoneLengthConstraint, ConstantVelocityKalman, OneEuroFilter, butterworth_zero_phase, fill_gaps
 from ._outputs import skeleton3d_spec
 from ._pipeline import FusionFrame, FusionSettings, PersonFusion
-from ._tracking import Tracker
+from ._tracking import Track, Tracker, TrackStep
 from ._triangulate import TriangulationResult, TriangulationStatus, triangulate_points
+from ._volume import CaptureVolume
 
 __all__ = [
     "Association",
     "BoneLengthConstraint",
+    "CaptureVolume",
     "ConstantVelocityKalman",
     "FusionFrame",
     "FusionSettings",
     "OneEuroFilter",
     "PersonFusion",
+    "Track",
+    "TrackStep",
     "Tracker",
     "TriangulationResult",
     "TriangulationStatus",
@@ -34,6 +39,7 @@ __all__ = [
     "butterworth_zero_phase",
     "fill_gaps",
     "skeleton3d_spec",
+    "merge_backfill",
     "triangulate_dlt",
     "triangulate_points",
     "view_model",

@@ -16,6 +16,7 @@ from ._calibration import (
 )
 from ._config import (
     CalibrationConfig,
+    CaptureVolumeConfig,
     QueueConfig,
     RecordConfig,
     RestartConfig,
@@ -43,6 +44,7 @@ from ._streams import (
 __all__ = [
     "ROTATION_TOLERANCE",
     "CalibrationConfig",
+    "CaptureVolumeConfig",
     "CameraModel",
     "DEVICE_POSE_CHANNEL",
     "DEVICE_POSE_FIELD",

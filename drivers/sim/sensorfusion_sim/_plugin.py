@@ -1,4 +1,4 @@
-"""The ``sim`` plugin: registers the simulated rig driver and the simulated keypoint detector.
+"""The ``sim`` plugin: registers the simulated rig driver and the simulated keypoint detectors.
 
 A light module: each component is a lazy reference, imported (with its libraries) the
 first time a rig uses it, so listing plugins and ``sensorfusion --help`` stay fast.
@@ -27,4 +27,9 @@ def sensorfusion_add_drivers() -> Sequence[type[Driver]]:
 def sensorfusion_add_estimators() -> Sequence[type[Estimator]]:
     return [
         lazy(f"{_P}._detector:SimKeypointDetector", name="sim.keypoints2d", summary="a simulated 2D keypoint detector"),
+        lazy(
+            f"{_P}._headset_detector:SimHeadsetKeypointDetector",
+            name="sim.headset_keypoints2d",
+            summary="a simulated 2D detector on headset fisheye cameras",
+        ),
     ]
