@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Development entry point: ./dev.sh setup | demo [ARGS] | test [PYTEST ARGS] | bench
+# Development entry point: ./dev.sh setup | demo [ARGS] | lint | test [PYTEST ARGS] | bench
 # setup installs every distribution editable and warms Numba's cache (sensorfusion warmup).
 # Every command sets up first (idempotent: a stamp skips reinstalling when nothing changed).
 set -euo pipefail
@@ -94,13 +94,24 @@ case "${1:-}" in
     setup
     exec "$VENV/bin/python" -m pytest "$@"
     ;;
+  lint)
+    # ruff (lint, incl. the ban on private core modules outside the core, and the format check)
+    # and mypy --strict on the core and every distribution's package
+    shift
+    setup
+    "$VENV/bin/ruff" check .
+    "$VENV/bin/ruff" format --check .
+    pkgs=$(ls -d calibration/sensorfusion_* drivers/*/sensorfusion_* plugins/*/sensorfusion_* 2>/dev/null | grep -v '\.egg-info$' || true)
+    # shellcheck disable=SC2086
+    "$VENV/bin/mypy" sensorfusion $pkgs
+    ;;
   bench)
     shift
     setup
     for b in benchmarks/bench_*.py; do "$VENV/bin/python" "$b" "$@"; done
     ;;
   *)
-    echo "usage: ./dev.sh setup | demo [run options] | test [pytest options] | bench" >&2
+    echo "usage: ./dev.sh setup | demo [run options] | lint | test [pytest options] | bench" >&2
     exit 2
     ;;
 esac
