@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Development entry point: ./dev.sh setup | demo [ARGS] | test [PYTEST ARGS] | bench
+# setup installs every distribution editable and warms Numba's cache (sensorfusion warmup).
 # Every command sets up first (idempotent: a stamp skips reinstalling when nothing changed).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -72,6 +73,9 @@ setup() {
   set +f
   # compile every kernel once (Numba's disk cache keeps it): the first run and test do not pay for it
   "$VENV/bin/python" -m sensorfusion.kernels --quiet || echo "note: the kernel warm-up failed (kernels compile on first use)" >&2
+  # compile every kernel the demo rig runs into Numba's on-disk cache, so a first live run
+  # does not compile while its clock runs (python -m sensorfusion warmup [RIG ...])
+  "$VENV/bin/python" -m sensorfusion warmup --quiet || echo "note: sensorfusion warmup failed; the first run compiles instead" >&2
   echo "$want" > "$stamp"
 }
 

@@ -20,6 +20,7 @@ from ._errors import (
     PluginLoadError,
     SchemaError,
     SensorfusionError,
+    SessionDamagedError,
     StoreError,
 )
 from ._lazy import lazy, lazy_exports
@@ -61,6 +62,7 @@ __all__ = [
     "SchemaError",
     "SensorCalibration",
     "SensorfusionError",
+    "SessionDamagedError",
     "Sink",
     "SkeletonSpec",
     "StageContext",

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from .._errors import ConfigError
 from ..schema._calibration import RigCalibration
-from ..schema._config import _config_error_from_validation
+from ..schema._config import _config_error_from_validation, safe_load_yaml
 
 __all__ = ["load_sensorfusion_calibration", "save_sensorfusion_calibration", "sniff_sensorfusion_calibration"]
 
@@ -25,7 +25,7 @@ _YAML = (".yaml", ".yml")
 
 def _parse(path: Path, text: str) -> Any:
     if path.suffix.lower() in _YAML:
-        return yaml.safe_load(text)
+        return safe_load_yaml(text, field_path="calibration.file")  # aliases expand with a bound
     return json.loads(text)
 
 
@@ -39,7 +39,7 @@ def sniff_sensorfusion_calibration(path: Path, head: str) -> bool:
         return False
     try:
         data = _parse(path, path.read_text(encoding="utf-8"))
-    except (ValueError, yaml.YAMLError, UnicodeDecodeError):
+    except (ValueError, yaml.YAMLError, UnicodeDecodeError, ConfigError):
         return False
     return isinstance(data, dict) and isinstance(data.get("sensors"), dict)
 
@@ -48,8 +48,10 @@ def load_sensorfusion_calibration(path: Path) -> RigCalibration:
     """Read the SDK's own JSON/YAML calibration; errors name the field path inside the file."""
     try:
         data = _parse(path, path.read_text(encoding="utf-8"))
+    except ConfigError as exc:  # invalid YAML, or aliases that expand without bound
+        raise ConfigError(f"cannot parse calibration file: {exc.reason}", source=str(path)) from None
     except (ValueError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot parse calibration file: {exc}", source=str(path)) from None
+        raise ConfigError(f"cannot parse calibration file: {str(exc)[:300]}", source=str(path)) from None
     if not (isinstance(data, dict) and isinstance(data.get("sensors"), dict)):
         raise ConfigError("calibration file must hold a mapping with 'sensors'", source=str(path))
     try:

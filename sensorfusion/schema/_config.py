@@ -17,9 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .._errors import ConfigError
 from ._streams import QueuePolicy
+from ._volume import CaptureVolumeConfig
 
 __all__ = [
     "CalibrationConfig",
+    "CaptureVolumeConfig",
     "QueueConfig",
     "RecordConfig",
     "RestartConfig",
@@ -31,6 +33,7 @@ __all__ = [
     "format_loc",
     "load_rig",
     "match_streams",
+    "safe_load_yaml",
     "validate_params",
 ]
 
@@ -123,15 +126,21 @@ class RecordConfig(_Strict):
     Attributes:
         compression: chunk codec for frame data.
         level: codec level (zstd: 1-22; ignored by lz4/none).
-        commit_interval_s: buffered frames are committed at least this often; after a
-            crash at most this much is lost.
+        commit_interval_s: the longest a recorded frame waits to be committed; after a crash
+            of the writer at most about this much (plus one frame period) is lost.
         streams: patterns of source streams to record (estimates are always recorded).
+        writer: ``process`` (its own interpreter), ``thread`` or ``auto`` (process for live runs).
     """
 
     compression: Literal["zstd", "lz4", "none"] = "zstd"
     level: int = Field(default=1, ge=1, le=22)
     commit_interval_s: float = Field(default=0.5, gt=0, le=10)
     streams: list[str] = Field(default_factory=lambda: ["*/*"])
+    writer: Literal["auto", "process", "thread"] = Field(
+        default="auto",
+        description="where the session writer runs: its own process (a live run's threads cannot starve it, and a "
+        "killed run loses only frames in flight), a thread of the run, or auto: process for live runs",
+    )
 
 
 class CalibrationConfig(_Strict):
@@ -151,7 +160,7 @@ class CalibrationConfig(_Strict):
 class RigConfig(_Strict):
     """A whole rig: sensors, calibration, synchronisation, stages, sinks, recording."""
 
-    name: str = "rig"
+    name: str = Field(default="rig", max_length=256)
     seed: int = 0
     duration_s: float | None = Field(default=None, gt=0)
     sensors: list[SensorConfig] = Field(min_length=1)
@@ -160,6 +169,9 @@ class RigConfig(_Strict):
     stages: list[StageConfig] = Field(default_factory=list)
     sinks: list[SinkConfig] = Field(default_factory=list)
     record: RecordConfig = Field(default_factory=RecordConfig)
+    capture_volume: CaptureVolumeConfig | None = Field(
+        default=None, description="where people are expected (default: where >= 2 cameras' views overlap)"
+    )
 
     @field_validator("sensors")
     @classmethod
@@ -248,16 +260,19 @@ def load_rig(path: str | os.PathLike[str] | None = None, *, text: str | None = N
         if path is None:
             raise ConfigError("no rig file given")
         p = Path(path)
+        if p.is_dir():
+            raise ConfigError("is a folder, not a rig file", value=str(path))
         if not p.is_file():
             raise ConfigError("rig file not found", value=str(path))
-        text = p.read_text(encoding="utf-8")
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"invalid YAML: {problem}", field_path=where, source=source) from None
+        data = p.read_bytes()
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"not UTF-8 text: byte 0x{data[exc.start]:02x} at offset {exc.start} (save the rig file as UTF-8)",
+                source=source,
+            ) from None
+    raw = safe_load_yaml(text, source=source)
     if not isinstance(raw, dict):
         raise ConfigError("a rig file must be a mapping at the top level", value=type(raw).__name__, source=source)
     try:
@@ -267,6 +282,68 @@ def load_rig(path: str | os.PathLike[str] | None = None, *, text: str | None = N
     except ConfigError as exc:
         exc.source = source
         raise ConfigError(exc.reason, field_path=exc.field_path, value=exc.value, choices=exc.choices, source=source) from None
+
+
+_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+MAX_YAML_NODES = 1_000_000
+"""Values a YAML document may expand to (aliases counted every time they are used)."""
+MAX_YAML_CHARS = 64 << 20
+"""Characters of strings a YAML document may expand to."""
+
+
+def safe_load_yaml(text: str, *, source: str | None = None, field_path: str = "") -> Any:
+    """``yaml.safe_load`` with the expansion of aliases bounded: a document whose values,
+    counted with every alias use, exceed :data:`MAX_YAML_NODES` values or
+    :data:`MAX_YAML_CHARS` characters (an "alias bomb") is a :class:`ConfigError`."""
+    try:
+        raw = yaml.load(text, Loader=_SAFE_LOADER)  # a safe loader (libyaml's when present)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else field_path
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"invalid YAML: {str(problem)[:300]}", field_path=where, source=source) from None
+    nodes, chars = _expanded_size(raw)
+    if nodes > MAX_YAML_NODES or chars > MAX_YAML_CHARS:
+        raise ConfigError(
+            f"YAML aliases expand to {nodes:.3g} values / {chars:.3g} characters, over the limit of "
+            f"{MAX_YAML_NODES:,} values / {MAX_YAML_CHARS >> 20} MiB (an alias bomb?)",
+            field_path=field_path,
+            source=source,
+        )
+    return raw
+
+
+def _expanded_size(root: Any) -> tuple[int, int]:
+    """(values, string characters) of ``root`` with shared sub-structures counted once per
+    use, computed once per distinct object (linear in the document, not in its expansion)."""
+    memo: dict[int, tuple[int, int]] = {}
+    visiting: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        obj, children_done = stack.pop()
+        if id(obj) in memo or (not children_done and id(obj) in visiting):
+            continue
+        if isinstance(obj, dict):
+            kids = [*obj.keys(), *obj.values()]
+        elif isinstance(obj, (list, tuple, set)):
+            kids = list(obj)
+        else:
+            memo[id(obj)] = (1, len(obj) if isinstance(obj, (str, bytes)) else 0)
+            continue
+        if not children_done:
+            if any(id(k) in visiting or k is obj for k in kids):
+                return 1 << 62, 1 << 62  # a structure that contains itself never ends
+            visiting.add(id(obj))
+            stack.append((obj, True))
+            stack.extend((k, False) for k in kids if id(k) not in memo)
+            continue
+        visiting.discard(id(obj))
+        n, c = 1, 0
+        for k in kids:
+            kn, kc = memo[id(k)]
+            n, c = n + kn, c + kc
+        memo[id(obj)] = (min(n, 1 << 62), min(c, 1 << 62))
+    return memo[id(root)]
 
 
 def match_streams(patterns: Sequence[str], names: Iterable[str]) -> list[str]:

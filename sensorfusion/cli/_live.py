@@ -1,17 +1,20 @@
-"""The live statistics table shown while a rig runs, and the end-of-run summary table."""
+"""The live statistics table shown while a rig runs, and the end-of-run summary table.
+
+The table belongs to the command line: the runner hands it plain
+:class:`~sensorfusion.scheduler.RunStats` snapshots and knows nothing about it.
+"""
 
 from __future__ import annotations
 
 import sys
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-if TYPE_CHECKING:
-    from ._runner import Runner
+from ..scheduler._report import RunStats
 
 __all__ = ["LiveTable", "render_stats"]
 
@@ -55,30 +58,30 @@ def render_stats(stats: dict[str, Any], *, title: str = "sensorfusion", live: bo
 class LiveTable:
     """Refreshes a rich table on a terminal; prints nothing live when stdout is not a TTY."""
 
-    def __init__(self, runner: Runner, *, enabled: bool) -> None:
-        self.runner = runner
+    def __init__(self, rig_name: str, *, enabled: bool) -> None:
+        self.rig_name = rig_name
         self.console = Console(stderr=False)
         self.enabled = enabled and sys.stdout.isatty()
         self._live: Live | None = None
 
     def __enter__(self) -> LiveTable:
-        if self.enabled:
-            self._live = Live(self._render(), console=self.console, refresh_per_second=4, transient=True)
-            self._live.__enter__()
-        return self
+        return self  # the table appears with the first statistics (after the warm-up)
 
     def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
         if self._live is not None:
             self._live.__exit__(et, e, tb)
             self._live = None
 
-    def _render(self, stats: dict[str, Any] | None = None) -> Table:
-        if stats is None:
-            stats = self.runner._stats_dict()
-        return render_stats(stats, title=f"sensorfusion · {self.runner.rig.config.name}")
+    def _render(self, stats: RunStats | None = None) -> Table:
+        data = stats.as_dict() if stats is not None else {}
+        return render_stats(data, title=f"sensorfusion · {self.rig_name}")
 
-    def refresh(self, stats: dict[str, Any] | None = None) -> None:
-        if self._live is not None:
+    def refresh(self, stats: RunStats) -> None:
+        """Show a new snapshot (called by the runner's thread with every refresh)."""
+        if self.enabled and self._live is None:
+            self._live = Live(self._render(stats), console=self.console, refresh_per_second=4, transient=True)
+            self._live.__enter__()
+        elif self._live is not None:
             self._live.update(self._render(stats))
 
     def final(self, summary: dict[str, Any]) -> None:
