@@ -14,7 +14,8 @@ Signature, every tier: ``(res (N, 2), j_cam (N, 2, 6), j_obj (N, 2, 6), j_intr (
 j_pt (N, 2, 3), weight (N, 2), sel (S,) int64, points_mode (int), pair_start (P + 1,) int64,
 scratch (P, K), out (P, K, K))``; ``scratch`` is per-pair work memory. Tiers: ``numpy`` (one
 batched matrix product per row, then ``np.add.reduceat``: the reference), ``cpu`` (Numba
-``prange`` over pairs), ``cuda`` (one thread per pair). A weight of 0 (or an empty pair) adds
+``prange`` over pairs) and ``cuda`` (one thread per pair), both generated from the scalar
+kernel :func:`pair_core` by :func:`sensorfusion.kernels.register_loop`. A weight of 0 (or an empty pair) adds
 nothing; NaN inputs propagate into their pair's block (the solver treats a non-finite cost as
 a rejected step).
 """
@@ -25,9 +26,8 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from numba import njit, prange
 
-from sensorfusion._kernels import get_kernel, kernel
+from sensorfusion.kernels import ItemLoop, get_kernel, register_loop, scalar
 
 __all__ = ["ba_normal", "normal_size", "pair_core"]
 
@@ -37,6 +37,7 @@ def normal_size(n_sel: int, points_mode: bool) -> int:
     return 6 + n_sel + (3 if points_mode else 6) + 1
 
 
+@scalar(inline=True)
 def pair_core(p: int, res: Any, j_cam: Any, j_obj: Any, j_intr: Any, j_pt: Any, weight: Any, sel: Any,
               points_mode: int, pair_start: Any, scratch: Any, out: Any) -> None:  # fmt: skip
     """``out[p] = Σ w xᵀx`` over the rows of pair ``p`` (scalar code: compiles for every tier)."""
@@ -69,7 +70,6 @@ def pair_core(p: int, res: Any, j_cam: Any, j_obj: Any, j_intr: Any, j_pt: Any, 
             out[p, a, b] = out[p, b, a]
 
 
-@kernel("calibration.ba_normal", "numpy")
 def ba_normal_numpy(res: np.ndarray, j_cam: np.ndarray, j_obj: np.ndarray, j_intr: np.ndarray, j_pt: np.ndarray,
                     weight: np.ndarray, sel: np.ndarray, points_mode: int, pair_start: np.ndarray,
                     scratch: np.ndarray, out: np.ndarray) -> None:  # fmt: skip
@@ -77,8 +77,9 @@ def ba_normal_numpy(res: np.ndarray, j_cam: np.ndarray, j_obj: np.ndarray, j_int
     if n_pairs == 0:
         return
     x = np.concatenate([j_cam, j_intr[:, :, sel], j_pt if points_mode else j_obj, res[:, :, None]], axis=2)
-    wx = x * weight[:, :, None]
-    prod = np.matmul(wx.transpose(0, 2, 1), x)  # (N, K, K)
+    with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf input: a NaN block for its pair
+        wx = x * weight[:, :, None]
+        prod = np.matmul(wx.transpose(0, 2, 1), x)  # (N, K, K)
     out[:] = 0.0
     starts = pair_start[:-1]
     nonempty = pair_start[1:] > starts
@@ -86,55 +87,28 @@ def ba_normal_numpy(res: np.ndarray, j_cam: np.ndarray, j_obj: np.ndarray, j_int
         out[nonempty] = np.add.reduceat(prod, starts[nonempty], axis=0)
 
 
-_pair_cpu = njit(cache=True, inline="always")(pair_core)
+_PARAMS = ("res", "j_cam", "j_obj", "j_intr", "j_pt", "weight", "sel", "points_mode", "pair_start", "scratch", "out")
 
 
-@kernel("calibration.ba_normal", "cpu")
-@njit(parallel=True, cache=True)
-def ba_normal_cpu(res, j_cam, j_obj, j_intr, j_pt, weight, sel, points_mode, pair_start, scratch, out):  # type: ignore[no-untyped-def]
-    for p in prange(out.shape[0]):
-        _pair_cpu(p, res, j_cam, j_obj, j_intr, j_pt, weight, sel, points_mode, pair_start, scratch, out)
+def _example() -> tuple[object, ...]:
+    n, k = 2, normal_size(0, False)
+    z = np.zeros
+    return (z((n, 2)), z((n, 2, 6)), z((n, 2, 6)), z((n, 2, 9)), z((n, 2, 3)), np.ones((n, 2)), z(0, np.int64), 0,
+            np.array([0, n], np.int64), z((1, k)), z((1, k, k)))  # fmt: skip
 
 
-_cuda_kernel: Any = None
-cuda: Any = None  # numba.cuda, imported on first use (the simulator must be chosen before that)
-_pair_cuda: Any = None
-
-
-def _ba_normal_cuda_kernel(res, j_cam, j_obj, j_intr, j_pt, weight, sel, points_mode, pair_start, scratch, out):  # type: ignore[no-untyped-def]
-    p = cuda.grid(1)
-    if p < out.shape[0]:
-        _pair_cuda(p, res, j_cam, j_obj, j_intr, j_pt, weight, sel, points_mode, pair_start, scratch, out)
-
-
-def _build_cuda() -> Any:
-    global _cuda_kernel, cuda, _pair_cuda
-    if _cuda_kernel is None:
-        from numba import cuda as _cuda
-
-        cuda = _cuda
-        _pair_cuda = _cuda.jit(device=True)(pair_core)  # type: ignore[no-untyped-call]
-        _cuda_kernel = _cuda.jit(_ba_normal_cuda_kernel)  # type: ignore[no-untyped-call]
-    return _cuda_kernel
-
-
-@kernel("calibration.ba_normal", "cuda")
-def ba_normal_cuda(res: Any, j_cam: Any, j_obj: Any, j_intr: Any, j_pt: Any, weight: Any, sel: Any,
-                   points_mode: int, pair_start: Any, scratch: Any, out: Any) -> None:  # fmt: skip
-    from numba import cuda
-
-    k = _build_cuda()
-    n = out.shape[0]
-    if n == 0:
-        return
-    threads = 64
-    host = isinstance(out, np.ndarray)
-    d_out = cuda.to_device(out) if host else out
-    d_scratch = cuda.to_device(scratch) if isinstance(scratch, np.ndarray) else scratch
-    k[(n + threads - 1) // threads, threads](res, j_cam, j_obj, j_intr, j_pt, weight, sel, points_mode, pair_start,
-                                             d_scratch, d_out)  # fmt: skip
-    if host:
-        d_out.copy_to_host(out)
+register_loop(
+    "calibration.ba_normal",
+    ItemLoop(
+        scalar=pair_core,
+        params=_PARAMS,
+        items="out.shape[0]",
+        call="i, " + ", ".join(_PARAMS),
+        outputs=("scratch", "out"),
+    ),
+    numpy=ba_normal_numpy,
+    example=_example,
+)
 
 
 def ba_normal(tier: str = "cpu") -> Callable[..., None]:
