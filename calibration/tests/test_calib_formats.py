@@ -155,7 +155,7 @@ def test_round_trip_preserves_projections(
 
 def test_unknown_format_names_the_choices(tmp_path: Path) -> None:
     rig = _random_rig(np.random.default_rng(0), 1)
-    with pytest.raises(ConfigError, match="valid choices: sensorfusion, pose2sim"):
+    with pytest.raises(ConfigError, match="valid choices: sensorfusion, .*pose2sim"):
         save_calibration(rig, tmp_path / "x", "colmap")
     with pytest.raises(ConfigError, match="unknown calibration format"):
         load_calibration(tmp_path / "x", "colmap")
