@@ -81,8 +81,9 @@ def ba_normal_numpy(res: np.ndarray, j_cam: np.ndarray, j_obj: np.ndarray, j_int
     if n_pairs == 0:
         return
     x = np.concatenate([j_cam, j_intr[:, :, sel], j_pt if points_mode else j_obj, res[:, :, None]], axis=2)
-    x = np.where(weight[:, :, None] == 0.0, 0.0, x)  # a row of weight 0 adds nothing, even NaN
-    prod = np.matmul((x * weight[:, :, None]).transpose(0, 2, 1), x)  # (N, K, K)
+    with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf input: a NaN block for its pair
+        x = np.where(weight[:, :, None] == 0.0, 0.0, x)  # a row of weight 0 adds nothing, even NaN
+        prod = np.matmul((x * weight[:, :, None]).transpose(0, 2, 1), x)  # (N, K, K)
     out[:] = 0.0
     starts = pair_start[:-1]
     nonempty = pair_start[1:] > starts

@@ -1,9 +1,11 @@
-"""calibration.ba_jacobian through the tier contract: numpy, cpu and cuda (simulator and PTX)."""
+"""The bundle adjustment's kernels (calibration.ba_jacobian, calibration.ba_normal) through the
+tier contract: numpy, cpu and cuda (simulator and PTX)."""
 
 from __future__ import annotations
 
 import numpy as np
 from sensorfusion_calibration._ba_kernels import alloc_outputs
+from sensorfusion_calibration._ba_normal import normal_size
 
 from sensorfusion.testing import KernelCase, KernelTierContract
 
@@ -30,14 +32,41 @@ def _problem(seed: int, n: int) -> tuple[np.ndarray, ...]:
     return cam, intr, objp, obj, ci, oi, uv, fixed, *alloc_outputs(n)
 
 
+def _normal(seed: int, pair_start: list[int], *, n_sel: int, points_mode: bool) -> tuple[object, ...]:
+    """Rows of ``len(pair_start) - 1`` (camera, object) pairs, NaN and inf in two of them."""
+    rng = np.random.default_rng(seed)
+    n = pair_start[-1]
+    res, j_cam, j_obj = rng.normal(size=(n, 2)), rng.normal(size=(n, 2, 6)), rng.normal(size=(n, 2, 6))
+    j_intr, j_pt = rng.normal(size=(n, 2, 9)), rng.normal(size=(n, 2, 3))
+    weight = rng.uniform(0.1, 1.0, (n, 2))
+    weight[::7] = 0.0
+    if n > 20:
+        res[20, 0] = np.nan
+        j_cam[3, 1, 2] = np.inf
+    sel = np.sort(rng.choice(9, n_sel, replace=False)).astype(np.int64)
+    k, p = normal_size(n_sel, points_mode), len(pair_start) - 1
+    starts = np.array(pair_start, np.int64)
+    return (res, j_cam, j_obj, j_intr, j_pt, weight, sel, int(points_mode), starts, np.zeros((p, k)),
+            np.full((p, k, k), -1.0))  # fmt: skip
+
+
 class TestBundleAdjustmentTiers(KernelTierContract):
-    kernels = ("calibration.ba_jacobian",)
+    kernels = ("calibration.ba_jacobian", "calibration.ba_normal")
     rtol = 1e-12
     atol = 1e-10
+    work_arguments = {"calibration.ba_normal": (9,)}  # per-pair scratch rows
 
     def cases(self) -> list[KernelCase]:
+        pairs = [0, 5, 5, 17, 30, 31, 50]  # one empty pair, one single row
+        many = list(range(0, 4001, 40))
         return [
             KernelCase("calibration.ba_jacobian", _problem(0, 12), "12 observations"),
             KernelCase("calibration.ba_jacobian", _problem(1, 2000), "2000 observations", simulate=False),
             KernelCase("calibration.ba_jacobian", _problem(2, 0), "no observations"),
+            KernelCase("calibration.ba_normal", _normal(0, pairs, n_sel=6, points_mode=False), "boards"),
+            KernelCase("calibration.ba_normal", _normal(1, pairs, n_sel=0, points_mode=True), "points"),
+            KernelCase(
+                "calibration.ba_normal", _normal(2, many, n_sel=9, points_mode=False), "100 pairs", simulate=False
+            ),
+            KernelCase("calibration.ba_normal", _normal(3, [0], n_sel=3, points_mode=False), "no pairs"),
         ]

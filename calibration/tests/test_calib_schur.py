@@ -236,7 +236,7 @@ def test_planar_pnp_finds_the_true_inliers() -> None:
 
 
 def test_kernels_used_by_the_solver_are_registered_in_every_tier() -> None:
-    from sensorfusion._kernels import kernel_names
+    from sensorfusion.kernels import kernel_names
 
     assert "calibration.ba_normal" in kernel_names() and "calibration.ba_jacobian" in kernel_names()
     assert callable(ba_normal("numpy")) and callable(ba_jacobian("numpy")) and alloc_outputs(0)[0].shape == (0, 2)

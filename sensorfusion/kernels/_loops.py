@@ -250,7 +250,7 @@ def cuda_source(name: str, loop: ItemLoop) -> str:
     lines.append(f"    return ({', '.join(loop.counts)},)")
     lines += ["", "", f"def allocate({', '.join(loop.params)}):", *_indent(_counts(loop), 4)]
     lines.append("    return (" + "".join(f"np.empty({o.shape}, dtype=np.{o.dtype}), " for o in loop.allocate) + ")")
-    bounded = [s for s in loop.scratch if s.limit is not None]
+    bounded = list({s.limit: s for s in loop.scratch if s.limit is not None}.values())  # one entry per limit
     lines += ["", "", f"def needs({', '.join(loop.params)}):"]
     lines.append("    return {" + "".join(f"{s.limit!r}: int(np.prod({s.shape})), " for s in bounded) + "}")
     return "\n".join(lines) + "\n"

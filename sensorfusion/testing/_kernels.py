@@ -55,16 +55,17 @@ class KernelCase:
     simulate: bool = True
 
 
-def run_tier(name: str, tier: str, args: tuple[Any, ...]) -> list[np.ndarray]:
+def run_tier(name: str, tier: str, args: tuple[Any, ...], work: tuple[int, ...] = ()) -> list[np.ndarray]:
     """Call tier ``tier`` of kernel ``name`` on a deep copy of ``args``; return every output:
     the returned array(s) followed by every array argument as the call left it (so kernels
-    that write into their arguments are compared too)."""
+    that write into their arguments are compared too), except the arguments at the positions
+    ``work`` (work memory, whose contents no tier promises)."""
     from ..kernels import get_kernel
 
     a = copy.deepcopy(args)
     res = get_kernel(name, tier)(*a)
     outs: list[Any] = [] if res is None else list(res) if isinstance(res, tuple) else [res]
-    outs += [x for x in a if isinstance(x, np.ndarray)]
+    outs += [x for k, x in enumerate(a) if isinstance(x, np.ndarray) and k not in work]
     return [np.asarray(o) for o in outs]
 
 
@@ -94,7 +95,8 @@ _CHILD = textwrap.dedent(
         for k, case in enumerate(c for c in contract.cases() if c.simulate):
             try:
                 for tier in ("numpy", "cuda"):
-                    for m, o in enumerate(run_tier(case.kernel, tier, case.args)):
+                    work = contract.work_arguments.get(case.kernel, ())
+                    for m, o in enumerate(run_tier(case.kernel, tier, case.args, work)):
                         arrays[f"{k}:{tier}:{m}"] = o
                 report.append([case.kernel, case.label, ""])
             except Exception:
@@ -138,6 +140,7 @@ class KernelTierContract:
         rtol, atol: tolerance of floating-point outputs against numpy (other dtypes: exact);
             override :meth:`tolerance` for per-kernel values.
         coverage_exempt: kernel -> why its cases cannot hold NaN, inf or an empty input.
+        work_arguments: kernel -> positions of arguments that are work memory (not compared).
 
     Methods to override:
         cases(): :class:`KernelCase` list; for each kernel, NaN, inf and an empty array
@@ -151,6 +154,7 @@ class KernelTierContract:
     rtol: ClassVar[float] = 0.0
     atol: ClassVar[float] = 1e-9
     coverage_exempt: ClassVar[dict[str, str]] = {}
+    work_arguments: ClassVar[dict[str, tuple[int, ...]]] = {}
 
     def cases(self) -> Sequence[KernelCase]:
         raise NotImplementedError("a KernelTierContract subclass returns its KernelCase list from cases()")
@@ -221,8 +225,9 @@ class KernelTierContract:
             if "cpu" not in self.tiers:
                 continue
             what = f"{case.kernel} case {k} {case.label}".strip()
-            ref = run_tier(case.kernel, "numpy", case.args)
-            self.assert_same(case.kernel, ref, run_tier(case.kernel, "cpu", case.args), f"{what}, cpu")
+            work = self.work_arguments.get(case.kernel, ())
+            ref = run_tier(case.kernel, "numpy", case.args, work)
+            self.assert_same(case.kernel, ref, run_tier(case.kernel, "cpu", case.args, work), f"{what}, cpu")
 
     def test_bad_calls_raise(self) -> None:
         for call, exc, pattern in self.bad_calls():
@@ -239,8 +244,10 @@ class KernelTierContract:
 
         if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1" or real_gpu():
             for k, case in enumerate(cases):
-                ref = run_tier(case.kernel, "numpy", case.args)
-                self.assert_same(case.kernel, ref, run_tier(case.kernel, "cuda", case.args), f"{case.kernel} case {k}")
+                work = self.work_arguments.get(case.kernel, ())
+                ref = run_tier(case.kernel, "numpy", case.args, work)
+                got = run_tier(case.kernel, "cuda", case.args, work)
+                self.assert_same(case.kernel, ref, got, f"{case.kernel} case {k}")
             return
         with tempfile.TemporaryDirectory() as tmp:
             out = str(Path(tmp) / "outputs.npz")
