@@ -71,6 +71,8 @@ setup() {
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -c constraints.txt $nodeps
   fi
   set +f
+  # compile every kernel once (Numba's disk cache keeps it): the first run and test do not pay for it
+  "$VENV/bin/python" -m sensorfusion.kernels --quiet || echo "note: the kernel warm-up failed (kernels compile on first use)" >&2
   # compile every kernel the demo rig runs into Numba's on-disk cache, so a first live run
   # does not compile while its clock runs (python -m sensorfusion warmup [RIG ...])
   "$VENV/bin/python" -m sensorfusion warmup --quiet || echo "note: sensorfusion warmup failed; the first run compiles instead" >&2

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 
 from .schema._calibration import RigCalibration
 from .schema._streams import Frame, FrameKind, FrameSet, StreamSpec
+from .schema._volume import CaptureVolumeConfig
 
 if TYPE_CHECKING:
     from .schema._skeletons import SkeletonRegistry
@@ -156,6 +157,8 @@ class StageContext:
         out_dir: where a sink may write files (``None`` when not recording).
         config_path: where the stage sits in ``rig.yaml`` (``stages[2]``), for error field paths.
         emit: set by the scheduler; use :meth:`event` rather than calling it.
+        capture_volume: the rig's ``capture_volume`` (``None``: not given; fusion stages then use
+            the default, where at least two of their cameras' views overlap).
     """
 
     stage_id: str
@@ -166,6 +169,7 @@ class StageContext:
     out_dir: str | None = None
     config_path: str = ""
     emit: Callable[[str, str, dict[str, Any]], None] | None = None
+    capture_volume: CaptureVolumeConfig | None = None
 
     def event(self, kind: str, message: str, **extra: Any) -> None:
         """Record an event (bad input seen, a gap in a stream...) in the session's events, the

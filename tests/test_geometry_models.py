@@ -11,8 +11,8 @@ import pytest
 
 import sensorfusion
 from sensorfusion import geometry as g
-from sensorfusion._kernels import kernel_names
 from sensorfusion.geometry import _numba_models as nm
+from sensorfusion.kernels import kernel_names
 from sensorfusion.schema._calibration import PinholeCamera, Transform
 
 _spec = importlib.util.spec_from_file_location("_geometry_cases", Path(__file__).with_name("test_geometry_cases.py"))

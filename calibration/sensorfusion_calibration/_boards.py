@@ -24,6 +24,7 @@ Inputs (:func:`iter_frames`): image files, folders (sorted by name), videos, and
 
 from __future__ import annotations
 
+import functools
 import glob
 import re
 from collections.abc import Iterator, Sequence
@@ -78,13 +79,8 @@ class Board:
 
     def object_points(self, ids: np.ndarray | None = None) -> np.ndarray:
         """Board-frame corners ``(N, 3)`` in metres (all corners, or those with these ids)."""
-        c, r = self.corner_grid
-        grid = np.zeros((c * r, 3))
-        grid[:, 0] = np.tile(np.arange(c), r) * self.square_m
-        grid[:, 1] = np.repeat(np.arange(r), c) * self.square_m
-        if self.kind == "charuco":  # OpenCV's own corner layout (it starts one square in)
-            grid = np.asarray(self._cv_board().getChessboardCorners(), dtype=np.float64).reshape(-1, 3)
-        return grid if ids is None else grid[np.asarray(ids, dtype=np.int64)]
+        grid = _corner_grid(self)
+        return grid.copy() if ids is None else grid[np.asarray(ids, dtype=np.int64)]
 
     def _cv_board(self) -> cv2.aruco.CharucoBoard:
         d = cv2.aruco.getPredefinedDictionary(getattr(cv2.aruco, self.dictionary))
@@ -94,6 +90,18 @@ class Board:
         if self.kind == "checkerboard":
             return f"checkerboard:{self.cols}x{self.rows}:{self.square_m:g}"
         return f"charuco:{self.cols}x{self.rows}:{self.square_m:g}:{self.marker_m:g}:{self.dictionary}"
+
+
+@functools.lru_cache(maxsize=64)
+def _corner_grid(board: Board) -> np.ndarray:
+    c, r = board.corner_grid
+    grid = np.zeros((c * r, 3))
+    grid[:, 0] = np.tile(np.arange(c), r) * board.square_m
+    grid[:, 1] = np.repeat(np.arange(r), c) * board.square_m
+    if board.kind == "charuco":  # OpenCV's own corner layout (it starts one square in)
+        grid = np.asarray(board._cv_board().getChessboardCorners(), dtype=np.float64).reshape(-1, 3)
+    grid.setflags(write=False)
+    return grid
 
 
 def parse_board(spec: str, *, field_path: str = "board") -> Board:

@@ -124,7 +124,7 @@ def _fit(
     """``(camera, rvecs, tvecs, standard deviations of fx, fy, cx, cy)`` (the last for the pinhole only)."""
     w, h = size
     if model == "pinhole":
-        _rms, k, d, rv, tv, std_i, _std_e, _per_view = cv2.calibrateCameraExtended(
+        _rms, k, d, rv, tv, std_i, _std_e, _per_view = cv2.calibrateCameraExtended(  # type: ignore[call-overload]
             [o.astype(np.float32) for o in obj], [i.astype(np.float32) for i in img], size, None, None
         )
         sd = np.ravel(std_i)

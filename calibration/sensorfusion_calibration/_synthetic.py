@@ -154,7 +154,7 @@ def render_board_image(
     w, h = camera.width, camera.height
     big = cv2.warpPerspective(tex, h_img, (w * ss, h * ss), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                               borderValue=background)  # fmt: skip
-    img = cv2.resize(big, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)
+    img: np.ndarray = cv2.resize(big, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)
     if np.any(camera.dist_coeffs != 0):  # each distorted pixel samples its undistorted position
         u, v = np.meshgrid(np.arange(w, dtype=np.float64), np.arange(h, dtype=np.float64))
         pts = np.stack([u.ravel(), v.ravel()], axis=1).reshape(-1, 1, 2)

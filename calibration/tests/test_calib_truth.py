@@ -68,7 +68,9 @@ def test_degenerate_intrinsics_from_a_small_board_are_an_error(seed: int, reason
     # (OpenCV's threads make an ill-conditioned fit differ in the last digits from run to run)
     assert [p.split(" ")[:2] for p in res.problems] == [p.split(" ")[:2] for p in err.reasons]
     assert any("degenerate" in w for w in res.warnings)
-    print(f"seed {seed}: {res.problems}; coverage {cov.area:.0%} (views {min(cov.per_view):.0%}..{max(cov.per_view):.0%})")
+    print(
+        f"seed {seed}: {res.problems}; coverage {cov.area:.0%} (views {min(cov.per_view):.0%}..{max(cov.per_view):.0%})"
+    )
 
 
 def test_plausibility_checks_each_reason() -> None:
@@ -147,7 +149,9 @@ def _render_views(folder: Path, cam: PinholeCamera, board_spec: str, n: int, *, 
     for i in range(n):
         m = np.eye(4)
         m[:3, :3] = Rotation.from_rotvec(rng.normal(0, 0.4, 3)).as_matrix()
-        m[:3, 3] = np.array([rng.uniform(-0.06, 0.06), rng.uniform(-0.05, 0.05), rng.uniform(0.35, 0.5)]) - m[:3, :3] @ mid
+        m[:3, 3] = (
+            np.array([rng.uniform(-0.06, 0.06), rng.uniform(-0.05, 0.05), rng.uniform(0.35, 0.5)]) - m[:3, :3] @ mid
+        )
         cv2.imwrite(str(folder / f"{prefix}_{i:02d}.png"), render_board_image(board, cam, m, inverted=inverted, seed=i))
         poses.append(m)
     return poses
@@ -196,7 +200,9 @@ def test_cli_degenerate_result_exits_2_with_the_reason_and_keeps_the_report(
 # --- calibrate extrinsics --view CAM=GLOB ----------------------------------------------------------------
 
 
-def test_extrinsics_from_one_folder_of_left_and_right_images(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_extrinsics_from_one_folder_of_left_and_right_images(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     spec = "charuco:7x5:0.04:0.03:DICT_4X4_50"
     board = parse_board(spec)
     left = PinholeCamera(width=960, height=600, fx=700, fy=700, cx=480, cy=300)
@@ -214,7 +220,9 @@ def test_extrinsics_from_one_folder_of_left_and_right_images(tmp_path: Path, cap
         m[:3, 3] = np.array([rng.uniform(-0.1, 0.0), rng.uniform(-0.05, 0.05), rng.uniform(0.6, 0.8)]) - m[:3, :3] @ mid
         cv2.imwrite(str(pairs / f"left_{i:03d}.png"), render_board_image(board, left, m, seed=i))
         if i != 2:  # one right image is missing: frames pair by name, not by position
-            cv2.imwrite(str(pairs / f"right_{i:03d}.png"), render_board_image(board, right, right_from_left @ m, seed=50 + i))
+            cv2.imwrite(
+                str(pairs / f"right_{i:03d}.png"), render_board_image(board, right, right_from_left @ m, seed=50 + i)
+            )
     intr = tmp_path / "intrinsics.json"
     save_calibration(RigCalibration(sensors={"left": SensorCalibration(camera=left), "right": SensorCalibration(camera=right)}),
                      intr, "sensorfusion")  # fmt: skip
@@ -243,7 +251,9 @@ def _rounded_rotation(decimals: int) -> tuple[np.ndarray, np.ndarray, float]:
     return r, rr, float(np.abs(rr @ rr.T - np.eye(3)).max())
 
 
-def test_six_decimal_rotations_are_reorthonormalised_with_a_note(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_six_decimal_rotations_are_reorthonormalised_with_a_note(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     truth, r6, dev = _rounded_rotation(6)
     assert 1e-6 < dev < 1e-5  # what published files give (the reported one: 1.07e-6)
     t = Transform(rotation=r6.tolist(), translation_m=(0.1, 0.2, 0.3))  # type: ignore[arg-type]

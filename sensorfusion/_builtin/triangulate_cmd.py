@@ -295,7 +295,7 @@ def _triangulate(args: argparse.Namespace) -> int:
     if len(names) < 2:
         raise ConfigError("triangulation needs at least two --view", field_path="--view", value=names)
     if args.tier != "auto":
-        from .._kernels import resolve_tier
+        from ..kernels import resolve_tier
 
         resolve_tier(args.tier, field_path="--tier")
     per_view = [read_openpose_folder(f, skel.num_joints) for f in folders]
@@ -327,9 +327,10 @@ def _triangulate(args: argparse.Namespace) -> int:
     ) as bar:
         task = bar.add_task("frames", total=len(frames))
         for f in frames:
-            r = fusion.step(f / args.fps, [pv.get(f) for pv in per_view])
-            for k, tid in enumerate(r.track_id.tolist()):
-                results.setdefault(tid, {})[f] = (r.joints[k], r.reprojection_error_px[k], r.views[k])
+            r = fusion.step(f / args.fps, [pv.get(f) for pv in per_view], stamp=f)
+            for fr in (*r.backfill, r):  # back-fill: earlier frames of tracks confirmed now
+                for k, tid in enumerate(fr.track_id.tolist()):
+                    results.setdefault(tid, {})[fr.stamp] = (fr.joints[k], fr.reprojection_error_px[k], fr.views[k])
             bar.advance(task)
     tracks = sorted(results)
     T, J = len(frames), skel.num_joints

@@ -26,7 +26,7 @@ or an inversion that does not converge gives NaN in that row. Wrong shapes raise
 
 Each operation exists in three kernel tiers with one signature (``numpy`` reference, Numba
 ``cpu`` with ``parallel=True``, Numba ``cuda`` with one thread per point), registered as
-``geometry.<model>.<op>`` in :mod:`sensorfusion._kernels`; ``tier="auto"`` picks CUDA on a
+``geometry.<model>.<op>`` in :mod:`sensorfusion.kernels`; ``tier="auto"`` picks CUDA on a
 real GPU, else the CPU tier. Scalar Numba versions for other Numba code, and the parameter
 layouts, Newton caps and tolerances and the OCamCalib conventions, are documented in
 :mod:`sensorfusion.geometry._numba_models`.
@@ -37,8 +37,8 @@ DLT stage and the simulator) are kept as they were.
 """
 
 from ._api import Camera, project, project_with_jacobian, undistort_points, unproject, world_to_pixels
-from ._numba_models import camera_params
 from ._omnidirectional import read_ocamcalib
+from ._params import camera_params
 from ._pinhole import distort_normalized, look_at, project_pinhole, projection_matrix, undistort_pixels
 from ._poses import interpolate_poses, matrix_to_quaternion, pose_matrix, quaternion_to_matrix
 from ._shapes import ShapeError

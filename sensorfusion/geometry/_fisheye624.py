@@ -21,39 +21,35 @@ then 1-D Newton on θ (started at θd); caps and tolerances in :mod:`._numba_mod
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
-from numba import njit, prange
 
-from ._numba_models import (
-    NEWTON_MAX_ITER,
-    NEWTON_RESIDUAL_TOL,
-    f624_project_point,
-    f624_project_point_jacobian,
-    f624_undistort_pixel,
-    f624_unproject_pixel,
+from ..kernels import scalar
+from ._params import NAN, NEWTON_MAX_ITER, NEWTON_RESIDUAL_TOL, NEWTON_STEP_TOL
+from ._radial import (
+    radial_scale,
+    radial_scale_np,
+    radial_theta,
+    radial_theta_np,
+    theta_normalized,
+    theta_normalized_np,
+    theta_ray,
+    theta_ray_np,
 )
-from ._tiers import register_model
+from ._tiers import register_camera_model
 
 __all__ = [
-    "f624_project_cpu",
-    "f624_project_jacobian_cpu",
     "f624_project_jacobian_numpy",
     "f624_project_numpy",
-    "f624_undistort_points_cpu",
+    "f624_project_point",
+    "f624_project_point_jacobian",
+    "f624_undistort_pixel",
     "f624_undistort_points_numpy",
-    "f624_unproject_cpu",
     "f624_unproject_numpy",
+    "f624_unproject_pixel",
 ]
-
-
-def _theta_d(params: np.ndarray, th: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    k = [float(v) for v in params[3:9]]
-    t2 = th * th
-    thd = th * (1 + sum(k[i] * t2 ** (i + 1) for i in range(6)))
-    dthd = 1 + sum((2 * i + 3) * k[i] * t2 ** (i + 1) for i in range(6))
-    return thd, dthd
 
 
 def _distort(
@@ -77,14 +73,7 @@ def f624_project_jacobian_numpy(params: np.ndarray, points: np.ndarray) -> tuple
         m = np.max(np.abs(points), axis=-1) if len(points) else np.zeros(0)
         p = points / m[:, None]  # scale-free: a unit-sized point
         x, y, z = p[:, 0], p[:, 1], p[:, 2]
-        rho = np.sqrt(x * x + y * y)
-        th = np.arctan2(rho, z)
-        thd, dthd = _theta_d(params, th)
-        d2 = rho * rho + z * z
-        on_axis = rho == 0
-        s = np.where(on_axis, 1 / z, thd / rho)
-        g = np.where(on_axis, 0.0, (dthd * z / d2 - s) / (rho * rho))
-        dsdz = -dthd / d2
+        s, g, dsdz, radial_ok = radial_scale_np(params[3:9], x, y, z)
         up, vp, j00, j01, j10, j11 = _distort(params, x * s, y * s)
         uv = np.stack([f * up + cu, f * vp + cv], axis=-1)
         a = np.empty((len(points), 2, 3))  # d(xr, yr)/d(x, y, z)
@@ -93,7 +82,7 @@ def f624_project_jacobian_numpy(params: np.ndarray, points: np.ndarray) -> tuple
         d = np.stack([np.stack([j00, j01], -1), np.stack([j10, j11], -1)], -2)  # (M, 2, 2)
         jac = (f / m)[:, None, None] * (d @ a)
         det = j00 * j11 - j01 * j10
-    ok = np.isfinite(points).all(-1) & (m > 0) & ~(on_axis & ~(z > 0)) & (dthd > 0) & (det > 0)
+    ok = np.isfinite(points).all(-1) & (m > 0) & radial_ok & (det > 0)
     ok &= np.isfinite(uv).all(-1)
     uv[~ok] = np.nan
     jac[~ok] = np.nan
@@ -120,107 +109,179 @@ def _theta(params: np.ndarray, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarr
         ok = np.abs(up - mx) + np.abs(vp - my) <= NEWTON_RESIDUAL_TOL * (1 + np.abs(mx) + np.abs(my))
         ok &= j00 * j11 - j01 * j10 > 0
         thd = np.sqrt(xr * xr + yr * yr)
-        th = thd.copy()
-        for _ in range(NEWTON_MAX_ITER):  # the radial polynomial
-            fth, df = _theta_d(params, th)
-            th = np.where(df > 0, th - (fth - thd) / df, np.nan)
-        fth, df = _theta_d(params, th)
-        ok &= (np.abs(fth - thd) <= NEWTON_RESIDUAL_TOL * (1 + thd)) & (df > 0) & (th >= 0) & (th < np.pi)
+    th = radial_theta_np(params[3:9], thd)  # the radial polynomial
     th[~ok] = np.nan
     return th, xr, yr, thd
 
 
 def f624_unproject_numpy(params: np.ndarray, pixels: np.ndarray) -> np.ndarray:
     """Unit rays ``(M, 3)``."""
-    th, xr, yr, thd = _theta(params, pixels)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        s = np.where(thd == 0, 0.0, np.sin(th) / thd)
-    return np.stack([xr * s, yr * s, np.cos(th)], axis=-1)
+    return theta_ray_np(*_theta(params, pixels))
 
 
 def f624_undistort_points_numpy(params: np.ndarray, pixels: np.ndarray) -> np.ndarray:
     """Ideal normalized ``(M, 2)``; NaN when θ >= π/2."""
-    th, xr, yr, thd = _theta(params, pixels)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        s = np.where(thd == 0, 0.0, np.tan(th) / thd)
-    out = np.stack([xr * s, yr * s], axis=-1)
-    out[~(th < 0.5 * np.pi)] = np.nan
-    return out
+    return theta_normalized_np(*_theta(params, pixels))
 
 
 # --------------------------------------------------------------------------------------------
-# Numba CPU tier: prange over points, calling the scalar functions
+# scalar kernels (one point each): the cpu and cuda tiers are generated from these
 # --------------------------------------------------------------------------------------------
 
 
-@njit(parallel=True, cache=True)
-def f624_project_cpu(params: Any, points: Any) -> Any:
-    """Numba CPU twin of :func:`f624_project_numpy`."""
-    n = points.shape[0]
-    out = np.empty((n, 2))
-    for i in prange(n):
-        u, v = f624_project_point(params, points[i, 0], points[i, 1], points[i, 2])
-        out[i, 0] = u
-        out[i, 1] = v
-    return out
+@scalar
+def _f624_distort(params: Any, xr: float, yr: float) -> Any:
+    """Tangential + thin-prism part: ``(u', v')`` of ``(xr, yr)`` and its 2x2 Jacobian (row-major)."""
+    p0 = params[9]
+    p1 = params[10]
+    s0 = params[11]
+    s1 = params[12]
+    s2 = params[13]
+    s3 = params[14]
+    r2 = xr * xr + yr * yr
+    xy2 = 2.0 * xr * yr
+    up = xr + (2.0 * xr * xr + r2) * p0 + xy2 * p1 + r2 * (s0 + s1 * r2)
+    vp = yr + (2.0 * yr * yr + r2) * p1 + xy2 * p0 + r2 * (s2 + s3 * r2)
+    tu = 2.0 * (s0 + 2.0 * s1 * r2)
+    tv = 2.0 * (s2 + 2.0 * s3 * r2)
+    j00 = 1.0 + 6.0 * xr * p0 + 2.0 * yr * p1 + xr * tu
+    j01 = 2.0 * yr * p0 + 2.0 * xr * p1 + yr * tu
+    j10 = 2.0 * xr * p1 + 2.0 * yr * p0 + xr * tv
+    j11 = 1.0 + 6.0 * yr * p1 + 2.0 * xr * p0 + yr * tv
+    return up, vp, j00, j01, j10, j11
 
 
-@njit(parallel=True, cache=True)
-def f624_project_jacobian_cpu(params: Any, points: Any) -> Any:
-    """Numba CPU twin of :func:`f624_project_jacobian_numpy`."""
-    n = points.shape[0]
-    uv = np.empty((n, 2))
-    jac = np.empty((n, 2, 3))
-    for i in prange(n):
-        r = f624_project_point_jacobian(params, points[i, 0], points[i, 1], points[i, 2])
-        uv[i, 0] = r[0]
-        uv[i, 1] = r[1]
-        jac[i, 0, 0] = r[2]
-        jac[i, 0, 1] = r[3]
-        jac[i, 0, 2] = r[4]
-        jac[i, 1, 0] = r[5]
-        jac[i, 1, 1] = r[6]
-        jac[i, 1, 2] = r[7]
-    return uv, jac
+@scalar
+def f624_project_point_jacobian(params: Any, x: float, y: float, z: float) -> Any:
+    """Pixel and 2x3 Jacobian; NaN straight behind, for non-finite input, or where the model folds
+    (``dθ_d/dθ <= 0`` or a non-positive determinant of the tangential/thin-prism part)."""
+    if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(z)):
+        return NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN
+    # the projection is scale-free: work on a unit-sized point
+    m = abs(x)
+    if abs(y) > m:
+        m = abs(y)
+    if abs(z) > m:
+        m = abs(z)
+    if not (m > 0.0):
+        return NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN
+    x = x / m
+    y = y / m
+    z = z / m
+    s, g, dsdz = radial_scale(params, 3, 6, x, y, z)
+    if not math.isfinite(s):
+        return NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN
+    up, vp, j00, j01, j10, j11 = _f624_distort(params, x * s, y * s)
+    if not (j00 * j11 - j01 * j10 > 0.0):
+        return NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN
+    f = params[0]
+    u = f * up + params[1]
+    v = f * vp + params[2]
+    if not (math.isfinite(u) and math.isfinite(v)):
+        return NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN
+    # d(xr, yr)/d(x, y, z) of the scaled point, chained with the distortion, back to the input scale
+    a00 = s + x * x * g
+    a01 = x * y * g
+    a02 = x * dsdz
+    a11 = s + y * y * g
+    a12 = y * dsdz
+    fm = f / m
+    return (
+        u,
+        v,
+        fm * (j00 * a00 + j01 * a01),
+        fm * (j00 * a01 + j01 * a11),
+        fm * (j00 * a02 + j01 * a12),
+        fm * (j10 * a00 + j11 * a01),
+        fm * (j10 * a01 + j11 * a11),
+        fm * (j10 * a02 + j11 * a12),
+    )
 
 
-@njit(parallel=True, cache=True)
-def f624_unproject_cpu(params: Any, pixels: Any) -> Any:
-    """Numba CPU twin of :func:`f624_unproject_numpy`."""
-    n = pixels.shape[0]
-    out = np.empty((n, 3))
-    for i in prange(n):
-        x, y, z = f624_unproject_pixel(params, pixels[i, 0], pixels[i, 1])
-        out[i, 0] = x
-        out[i, 1] = y
-        out[i, 2] = z
-    return out
+@scalar
+def f624_project_point(params: Any, x: float, y: float, z: float) -> Any:
+    """Pixel ``(u, v)``; NaN where :func:`f624_project_point_jacobian` is."""
+    r = f624_project_point_jacobian(params, x, y, z)
+    return r[0], r[1]
 
 
-@njit(parallel=True, cache=True)
-def f624_undistort_points_cpu(params: Any, pixels: Any) -> Any:
-    """Numba CPU twin of :func:`f624_undistort_points_numpy`."""
-    n = pixels.shape[0]
-    out = np.empty((n, 2))
-    for i in prange(n):
-        x, y = f624_undistort_pixel(params, pixels[i, 0], pixels[i, 1])
-        out[i, 0] = x
-        out[i, 1] = y
-    return out
+@scalar
+def _f624_theta(params: Any, u: float, v: float) -> Any:
+    """(θ, xr, yr, θ_d) of a pixel: 2-D Newton on the tangential/thin-prism part, then 1-D Newton
+    on θ_d(θ); θ is NaN when either does not converge."""
+    mx = (u - params[1]) / params[0]
+    my = (v - params[2]) / params[0]
+    if not (math.isfinite(mx) and math.isfinite(my)):
+        return NAN, mx, my, NAN
+    xr = mx
+    yr = my
+    for _ in range(NEWTON_MAX_ITER):
+        up, vp, j00, j01, j10, j11 = _f624_distort(params, xr, yr)
+        rx = up - mx
+        ry = vp - my
+        det = j00 * j11 - j01 * j10
+        if not (math.isfinite(det) and det != 0.0):
+            return NAN, mx, my, NAN
+        sx = (j11 * rx - j01 * ry) / det
+        sy = (j00 * ry - j10 * rx) / det
+        xr -= sx
+        yr -= sy
+        if abs(sx) + abs(sy) < NEWTON_STEP_TOL:
+            break
+    up, vp, j00, j01, j10, j11 = _f624_distort(params, xr, yr)
+    if not (abs(up - mx) + abs(vp - my) <= NEWTON_RESIDUAL_TOL * (1.0 + abs(mx) + abs(my))):
+        return NAN, xr, yr, NAN
+    if not (j00 * j11 - j01 * j10 > 0.0):
+        return NAN, xr, yr, NAN
+    thd = math.sqrt(xr * xr + yr * yr)
+    return radial_theta(params, 3, 6, thd), xr, yr, thd
 
 
-register_model(
+@scalar
+def f624_unproject_pixel(params: Any, u: float, v: float) -> Any:
+    """Unit ray of a pixel."""
+    th, xr, yr, thd = _f624_theta(params, u, v)
+    return theta_ray(th, xr, yr, thd)
+
+
+@scalar
+def f624_undistort_pixel(params: Any, u: float, v: float) -> Any:
+    """Ideal normalized ``(x/z, y/z)``; NaN when θ >= π/2."""
+    th, xr, yr, thd = _f624_theta(params, u, v)
+    return theta_normalized(th, xr, yr, thd)
+
+
+register_camera_model(
     "fisheye624",
-    {
+    scalars={
+        "project": f624_project_point,
+        "project_jacobian": f624_project_point_jacobian,
+        "unproject": f624_unproject_pixel,
+        "undistort_points": f624_undistort_pixel,
+    },
+    numpy={
         "project": f624_project_numpy,
         "project_jacobian": f624_project_jacobian_numpy,
         "unproject": f624_unproject_numpy,
         "undistort_points": f624_undistort_points_numpy,
     },
-    {
-        "project": f624_project_cpu,
-        "project_jacobian": f624_project_jacobian_cpu,
-        "unproject": f624_unproject_cpu,
-        "undistort_points": f624_undistort_points_cpu,
-    },
+    example_params=np.array(
+        [
+            241.7,
+            320.6,
+            242.6,
+            -0.027,
+            0.103,
+            -0.073,
+            0.012,
+            0.0015,
+            -0.0005,
+            0.0019,
+            0.0019,
+            -0.0031,
+            -0.0003,
+            -0.0026,
+            2e-5,
+        ]
+    ),
 )

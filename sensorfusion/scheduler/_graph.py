@@ -198,6 +198,7 @@ def build_rig(
                 seed=config.seed,
                 out_dir=out_dir,
                 config_path=path,
+                capture_volume=config.capture_volume,
             )
             est = _instantiate(cls, params, ctx, plugin, f"estimator {sc.estimator!r} ({path})", path, src)
             assert isinstance(est, Estimator)

@@ -16,6 +16,7 @@ from ._calibration import (
 )
 from ._config import (
     CalibrationConfig,
+    CaptureVolumeConfig,
     QueueConfig,
     RecordConfig,
     RestartConfig,
@@ -34,6 +35,7 @@ from ._streams import FieldSpec, Frame, FrameKind, FrameSet, QueuePolicy, Stream
 __all__ = [
     "ROTATION_TOLERANCE",
     "CalibrationConfig",
+    "CaptureVolumeConfig",
     "CameraModel",
     "DEVICE_POSE_CHANNEL",
     "DEVICE_POSE_FIELD",

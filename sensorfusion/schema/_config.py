@@ -17,9 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .._errors import ConfigError
 from ._streams import QueuePolicy
+from ._volume import CaptureVolumeConfig
 
 __all__ = [
     "CalibrationConfig",
+    "CaptureVolumeConfig",
     "QueueConfig",
     "RecordConfig",
     "RestartConfig",
@@ -167,6 +169,9 @@ class RigConfig(_Strict):
     stages: list[StageConfig] = Field(default_factory=list)
     sinks: list[SinkConfig] = Field(default_factory=list)
     record: RecordConfig = Field(default_factory=RecordConfig)
+    capture_volume: CaptureVolumeConfig | None = Field(
+        default=None, description="where people are expected (default: where >= 2 cameras' views overlap)"
+    )
 
     @field_validator("sensors")
     @classmethod

@@ -50,6 +50,26 @@ def rotvec_from_matrix(rotation: np.ndarray) -> np.ndarray:
     return np.asarray(Rotation.from_matrix(np.asarray(rotation, dtype=np.float64)).as_rotvec())
 
 
+def _orthonormalize(r: np.ndarray) -> np.ndarray:
+    """The nearest rotation (SVD) of a 3x3 matrix that is one to ``ROTATION_TOLERANCE`` (a rounded
+    published rotation); :class:`ConfigError` with the measured deviation beyond that or for a
+    reflection. Pass the raw matrix to :func:`world_from_camera_rt` as well to keep the note."""
+    from sensorfusion.schema import ROTATION_TOLERANCE
+
+    m = np.asarray(r, dtype=np.float64).reshape(3, 3)
+    dev = float(np.abs(m @ m.T - np.eye(3)).max()) if np.all(np.isfinite(m)) else float("inf")
+    if not dev <= ROTATION_TOLERANCE:
+        raise ConfigError(
+            f"rotation must be orthonormal: max |R R^T - I| = {dev:.3g} exceeds the tolerance {ROTATION_TOLERANCE:g}",
+            field_path="rotation",
+        )
+    u, _, vt = np.linalg.svd(m)
+    if np.linalg.det(u @ vt) < 0:
+        raise ConfigError("rotation must have determinant +1 (a reflection was given)", field_path="rotation")
+    out: np.ndarray = u @ vt
+    return out
+
+
 def world_from_camera_rt(rotation: np.ndarray, translation_m: np.ndarray) -> Transform:
     """``world_from_camera`` from OpenCV's ``camera_from_world`` pair (R 3x3 or rotation vector, t in metres).
 
@@ -63,7 +83,7 @@ def world_from_camera_rt(rotation: np.ndarray, translation_m: np.ndarray) -> Tra
         m[:3, 3] = t
         return Transform.from_matrix(np.linalg.inv(m))
     rows = tuple(tuple(float(x) for x in row) for row in r.reshape(3, 3))
-    return Transform(rotation=rows, translation_m=(float(t[0]), float(t[1]), float(t[2]))).inverse()  # type: ignore[arg-type]
+    return Transform(rotation=rows, translation_m=(float(t[0]), float(t[1]), float(t[2]))).inverse()
 
 
 def camera_from_world_rt(world_from_camera: Transform) -> tuple[np.ndarray, np.ndarray]:

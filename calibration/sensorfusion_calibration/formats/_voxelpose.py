@@ -79,7 +79,8 @@ def load_voxelpose(
         if not isinstance(cam, dict):
             raise ConfigError("a camera entry must be an object", field_path=str(sid), source=str(path))
         try:
-            r = _orthonormalize(np.asarray(cam["R"], dtype=np.float64).reshape(3, 3))
+            r_raw = np.asarray(cam["R"], dtype=np.float64).reshape(3, 3)
+            r = _orthonormalize(r_raw)  # refused beyond ROTATION_TOLERANCE
             centre_m = _column(cam["T"], 3, "T", sid) * float(length_unit_m)
             k = _column(cam.get("k"), 3, "k", sid)
             p = _column(cam.get("p"), 2, "p", sid)
@@ -92,7 +93,9 @@ def load_voxelpose(
             k1=float(k[0]), k2=float(k[1]), k3=float(k[2]), p1=float(p[0]), p2=float(p[1]),
         )  # fmt: skip
         # camera_from_world = [R | -R C]
-        sensors[str(sid)] = SensorCalibration(camera=camera, world_from_sensor=world_from_camera_rt(r, -r @ centre_m))
+        sensors[str(sid)] = SensorCalibration(
+            camera=camera, world_from_sensor=world_from_camera_rt(r_raw, -r @ centre_m)
+        )
     return RigCalibration(sensors=sensors)
 
 

@@ -41,6 +41,7 @@ __all__ = [
     "read_aria_camera_records",
     "rig_calibration",
     "save_aria_calibration",
+    "sniff_aria",
 ]
 
 FISHEYE624_NAME = "FisheyeRadTanThinPrism"
@@ -207,6 +208,14 @@ def detect_aria(path: str | os.PathLike[str]) -> bool:
     return head.lstrip().startswith(b"{") and b'"CameraCalibrations"' in head
 
 
+def sniff_aria(path: Path, head: str) -> bool:
+    """The calibration-format hook's sniff: a ``.vrs`` file, or JSON / JSONL whose text holds
+    Aria's ``CameraCalibrations`` with ``T_Device_Camera``."""
+    if path.suffix == ".vrs":
+        return True
+    return head.lstrip().startswith("{") and '"CameraCalibrations"' in head and '"T_Device_Camera"' in head
+
+
 def load_aria_calibration(
     path: str | os.PathLike[str],
     *,
@@ -275,4 +284,8 @@ def save_aria_calibration(cal: RigCalibration, path: str | os.PathLike[str]) -> 
         pose = sc.mount.device_from_sensor if sc.mount is not None else sc.world_from_sensor
         params = tuple(float(x) for x in getattr(sc.camera, "params"))  # noqa: B009 - Fisheye624Camera.params
         cams.append(AriaCamera(sid, params, sc.camera.width, sc.camera.height, pose.matrix))
-    Path(path).write_text(json.dumps(aria_cameras_to_json(cams), indent=2), encoding="utf-8")
+    p = Path(path)
+    record = aria_cameras_to_json(cams)
+    # a .jsonl holds one record per line (as MPS writes online_calibration.jsonl)
+    text = json.dumps(record) + "\n" if p.suffix == ".jsonl" else json.dumps(record, indent=2)
+    p.write_text(text, encoding="utf-8")

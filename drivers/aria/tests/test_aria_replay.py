@@ -75,3 +75,16 @@ def test_the_example_as_written_with_vrs_frames(
     assert s.streams()["camera-slam-left/image"].count == 3
     cal = s.calibration.sensors["camera-slam-left"]
     assert cal.camera.model == "fisheye624" and cal.mount.device == "aria"
+
+
+def test_a_gap_in_the_poses_is_an_event_in_the_session(adt: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    lines = (adt / "aria_trajectory.csv").read_text().splitlines()
+    holed = tmp_path / "traj.csv"
+    holed.write_text("\n".join(lines[:3] + lines[4:]) + "\n")  # one 30 Hz pose missing: a 67 ms step
+    text = "\n".join(line for line in EXAMPLE.read_text().splitlines() if "vrs:" not in line and "cameras:" not in line)
+    text = text.replace("../../shared/data/aria/adt_test/aria_trajectory.csv", str(holed))
+    text = text.replace("params: {to: device}", "params: {to: device, max_pose_gap_ms: 50}")
+    summary, s = _run(text, tmp_path, capsys)
+    gaps = [e for e in s.events if e["kind"] == "device_pose_gap"]
+    assert len(gaps) == 1 and gaps[0]["source"] == "wearer_device" and gaps[0]["stream"] == "aria/device_pose"
+    assert summary["estimators"]["wearer_device"]["device_pose"]["aria"]["gap"] == 1

@@ -3,11 +3,14 @@
 Simulated people walking, waving, crouching and turning in a room, filmed by a
 hardware-synced ring of calibrated pinhole cameras (``sim.rig``), and a simulated 2D
 keypoint detector that projects the ground truth with a realistic error model
-(``sim.keypoints2d``). Everything is a pure function of the rig seed and the frame index.
+(``sim.keypoints2d``). Any person can wear a headset with two downward fisheye cameras and its
+own drifting pose tracking (``headsets``), seen by ``sim.headset_keypoints2d``. Everything is a pure function of the rig seed and the frame index.
 """
 
 from ._detector import SimKeypointDetector, SimKeypointParams
 from ._driver import SimRigDriver, SimRigParams
+from ._headset import HeadsetParams, Headsets, gt_pose_stream
+from ._headset_detector import SimHeadsetKeypointDetector, SimHeadsetKeypointParams
 from ._occlusion import joint_occlusion
 from ._people import CAPSULE_NAMES, PeopleSim, body_capsules, capsule_radii_m, heights_from_joints
 from ._render import CameraRenderer, RenderBuffers
@@ -18,8 +21,12 @@ __version__ = "0.1.0"
 __all__ = [
     "CAPSULE_NAMES",
     "CameraRenderer",
+    "HeadsetParams",
+    "Headsets",
     "PeopleSim",
     "RenderBuffers",
+    "SimHeadsetKeypointDetector",
+    "SimHeadsetKeypointParams",
     "SimKeypointDetector",
     "SimKeypointParams",
     "SimRigDriver",
@@ -28,6 +35,7 @@ __all__ = [
     "body_capsules",
     "camera_ids",
     "capsule_radii_m",
+    "gt_pose_stream",
     "heights_from_joints",
     "joint_occlusion",
     "make_rig",

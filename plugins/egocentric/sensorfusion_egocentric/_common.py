@@ -33,6 +33,7 @@ class DevicePoses:
         max_gap_ms: float,
         max_age_ms: float,
         required: bool = True,
+        pose_streams: dict[str, str] | None = None,
     ) -> None:
         self.context = context
         specs = context.inputs_of_kind(FrameKind.DEVICE_POSE)
@@ -49,7 +50,17 @@ class DevicePoses:
                 field_path=f"{context.config_path or context.stage_id}.inputs",
                 choices=sorted(s.name for s in context.inputs),
             )
-        self.streams = {s.sensor: s.name for s in specs}
+        # device -> its pose stream: <device>/device_pose, or as ``pose_streams`` maps it
+        renamed = {stream: device for device, stream in (pose_streams or {}).items()}
+        for stream in renamed:
+            if stream not in {s.name for s in specs}:
+                raise ConfigError(
+                    "pose_streams names a stream that is not a device_pose input of this stage",
+                    field_path=context.param_path("pose_streams"),
+                    value=stream,
+                    choices=sorted(s.name for s in specs),
+                )
+        self.streams = {renamed.get(s.name, s.sensor): s.name for s in specs}
         self.tracks = {
             dev: PoseTrack(max_gap_ns=int(max_gap_ms * 1e6), max_age_ns=int(max_age_ms * 1e6)) for dev in self.streams
         }
@@ -58,6 +69,9 @@ class DevicePoses:
 
     def spec_of(self, device: str) -> StreamSpec:
         return next(s for s in self.context.inputs if s.name == self.streams[device])
+
+    def device_of(self, stream: str) -> str:
+        return next(d for d, s in self.streams.items() if s == stream)
 
     def update(self, frameset: FrameSet) -> None:
         for dev, name in self.streams.items():

@@ -1,8 +1,8 @@
 """Differentiable camera models and triangulation in torch, for training and for other plugins.
 
 Every camera model of the core's union (:data:`sensorfusion.schema.CameraModel`): pinhole +
-Brown–Conrady (rational k1..k6, p1, p2), Kannala–Brandt fisheye, double sphere and
-Scaramuzza/OCamCalib omnidirectional, with the core's parameter layouts
+Brown–Conrady (rational k1..k6, p1, p2), Kannala–Brandt fisheye, double sphere,
+Scaramuzza/OCamCalib omnidirectional and Fisheye624 (Project Aria), with the core's parameter layouts
 (:func:`sensorfusion.geometry.camera_params`) and conventions (OpenCV axes, metres, pixels
 with (0, 0) at the centre of the top-left pixel, ``a_from_b`` transforms).
 
@@ -29,6 +29,7 @@ inputs and check gradients against finite differences.
 
 from ._camera import CAMERA_MODELS, CameraFunctions, TorchCamera, nan_where_invalid, register_camera_model
 from ._double_sphere import ds_project, ds_unproject
+from ._fisheye624 import f624_project, f624_unproject
 from ._kannala_brandt import kb_project, kb_unproject
 from ._pinhole import pinhole_project, pinhole_unproject
 from ._rig import TorchRig
@@ -42,6 +43,8 @@ __all__ = [
     "TorchRig",
     "ds_project",
     "ds_unproject",
+    "f624_project",
+    "f624_unproject",
     "kb_project",
     "kb_unproject",
     "nan_where_invalid",

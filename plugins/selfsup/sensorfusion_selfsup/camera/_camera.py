@@ -18,6 +18,7 @@ from sensorfusion import ConfigError
 from sensorfusion.geometry import camera_params
 
 from ._double_sphere import ds_project, ds_unproject
+from ._fisheye624 import f624_project, f624_unproject
 from ._kannala_brandt import kb_project, kb_unproject
 from ._pinhole import pinhole_project, pinhole_unproject
 from ._scaramuzza import scaramuzza_project, scaramuzza_unproject
@@ -41,6 +42,7 @@ CAMERA_MODELS: dict[str, CameraFunctions] = {
     "kannala_brandt": CameraFunctions(kb_project, kb_unproject),
     "double_sphere": CameraFunctions(ds_project, ds_unproject),
     "scaramuzza": CameraFunctions(scaramuzza_project, scaramuzza_unproject),
+    "fisheye624": CameraFunctions(f624_project, f624_unproject),
 }
 """The differentiable camera models by the schema's ``model`` name."""
 

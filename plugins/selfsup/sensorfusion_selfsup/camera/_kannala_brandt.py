@@ -73,9 +73,13 @@ def kb_unproject(params: torch.Tensor, pixels: torch.Tensor) -> tuple[torch.Tens
         pd = params.detach()
         target = thd.detach()
         th = target.clone()
+        step_tol = 1e-15 if pixels.dtype == torch.float64 else 1e-8
         for _ in range(NEWTON_MAX_ITER):
             f, df = kb_theta_d(pd, th)
-            th = torch.where(df > 0, th - (f - target) / df, torch.full_like(th, float("nan")))
+            step = (f - target) / df
+            th = torch.where(df > 0, th - step, torch.full_like(th, float("nan")))
+            if not bool((step.abs() > step_tol * (1 + th.abs())).any()):
+                break
         conv = torch.isfinite(th)
         th = torch.where(conv, th, torch.zeros_like(th))
     f, df = kb_theta_d(params, th)

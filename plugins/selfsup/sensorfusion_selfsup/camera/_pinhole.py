@@ -74,12 +74,17 @@ def pinhole_unproject(params: torch.Tensor, pixels: torch.Tensor) -> tuple[torch
     with torch.no_grad():
         pd = params.detach()
         x, y = xd.detach().clone(), yd.detach().clone()
+        step_tol = 1e-15 if pixels.dtype == torch.float64 else 1e-8
         for _ in range(NEWTON_MAX_ITER):
             fx_, fy_, a, b, d = bc_distort(pd, x, y)
             rx, ry = fx_ - xd.detach(), fy_ - yd.detach()
             det = a * d - b * b
-            x = x - (d * rx - b * ry) / det
-            y = y - (a * ry - b * rx) / det
+            sx = (d * rx - b * ry) / det
+            sy = (a * ry - b * rx) / det
+            x = x - sx
+            y = y - sy
+            if not bool(((sx.abs() + sy.abs()) > step_tol * (1 + x.abs() + y.abs())).any()):
+                break  # every point has converged (NaN steps are caught below)
         conv = torch.isfinite(x) & torch.isfinite(y)
         x = torch.where(conv, x, torch.zeros_like(x))
         y = torch.where(conv, y, torch.zeros_like(y))
