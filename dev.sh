@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Development entry point: ./dev.sh setup | demo [ARGS] | test [PYTEST ARGS] | bench
+# Development entry point: ./dev.sh setup | demo [ARGS] | lint | test [PYTEST ARGS] | bench
 # setup installs every distribution editable and warms Numba's cache (sensorfusion warmup).
 # Every command sets up first (idempotent: a stamp skips reinstalling when nothing changed).
 set -euo pipefail
@@ -21,10 +21,11 @@ PY
 
 no_deps_requirements() {
   # pins a distribution installs WITHOUT their declared dependencies ([tool.sensorfusion] no-deps),
-  # e.g. projectaria-tools, whose declared pins would pull an old rerun-sdk
+  # e.g. projectaria-tools, whose declared pins would pull an old rerun-sdk, and the root's benchmark
+  # peer pose2sim (benchmarks read its functions from the wheel; its declared dependencies are heavy)
   "$VENV/bin/python" - <<'PY'
 import glob, pathlib, tomllib
-for d in ["calibration", *glob.glob("drivers/*"), *glob.glob("plugins/*")]:
+for d in [".", "calibration", *glob.glob("drivers/*"), *glob.glob("plugins/*")]:
     f = pathlib.Path(d, "pyproject.toml")
     if f.is_file():
         for req in tomllib.loads(f.read_text()).get("tool", {}).get("sensorfusion", {}).get("no-deps", []):
@@ -93,13 +94,24 @@ case "${1:-}" in
     setup
     exec "$VENV/bin/python" -m pytest "$@"
     ;;
+  lint)
+    # ruff (lint, incl. the ban on private core modules outside the core, and the format check)
+    # and mypy --strict on the core and every distribution's package
+    shift
+    setup
+    "$VENV/bin/ruff" check .
+    "$VENV/bin/ruff" format --check .
+    pkgs=$(ls -d calibration/sensorfusion_* drivers/*/sensorfusion_* plugins/*/sensorfusion_* 2>/dev/null | grep -v '\.egg-info$' || true)
+    # shellcheck disable=SC2086
+    "$VENV/bin/mypy" sensorfusion $pkgs
+    ;;
   bench)
     shift
     setup
     for b in benchmarks/bench_*.py; do "$VENV/bin/python" "$b" "$@"; done
     ;;
   *)
-    echo "usage: ./dev.sh setup | demo [run options] | test [pytest options] | bench" >&2
+    echo "usage: ./dev.sh setup | demo [run options] | lint | test [pytest options] | bench" >&2
     exit 2
     ;;
 esac

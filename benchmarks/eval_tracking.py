@@ -296,7 +296,7 @@ def panoptic(versions: list[Version]) -> dict[str, Any] | None:
     if not root.exists():
         return None
     from sensorfusion import load_calibration
-    from sensorfusion.geometry import project_pinhole
+    from sensorfusion.geometry import transform_points, world_to_pixels
 
     cal = load_calibration(root / "calibration_160906_band1.json")
     hd = sorted(s for s in cal.sensors if s.startswith("00_"))
@@ -323,7 +323,7 @@ def panoptic(versions: list[Version]) -> dict[str, Any] | None:
     for t, X in enumerate(seq):
         dets = []
         for c, p in zip(cams, poses, strict=True):
-            uv, depth = project_pinhole(X, c, p)
+            uv, depth = world_to_pixels(c, p, X, tier="numpy"), transform_points(p.inverse(), X)[..., 2]
             inside = (
                 (uv[..., 0] >= 0) & (uv[..., 0] < c.width) & (uv[..., 1] >= 0) & (uv[..., 1] < c.height) & (depth > 0)
             )

@@ -11,6 +11,7 @@ from ._calibration_io import (
     save_calibration,
 )
 from ._components import Command, Driver, DriverContext, Estimator, NoParams, Sink, StageContext
+from ._deprecations import SensorfusionDeprecationWarning
 from ._errors import (
     ConfigError,
     DriverError,
@@ -61,6 +62,7 @@ __all__ = [
     "RigConfig",
     "SchemaError",
     "SensorCalibration",
+    "SensorfusionDeprecationWarning",
     "SensorfusionError",
     "SessionDamagedError",
     "Sink",

@@ -40,7 +40,12 @@ class SensorfusionError(Exception):
 
 
 class ConfigError(SensorfusionError):
-    """Invalid configuration: names the field path, the bad value and the valid choices."""
+    """Invalid configuration: names the field path, the bad value and the valid choices.
+
+    When several things are wrong at once (a rig file with three bad fields), ``errors`` holds
+    one ``ConfigError`` per problem; this error carries the first one's ``field_path``,
+    ``value`` and ``choices`` and its message lists every one, a line each.
+    """
 
     def __init__(
         self,
@@ -50,18 +55,29 @@ class ConfigError(SensorfusionError):
         value: Any = None,
         choices: Sequence[str] | None = None,
         source: str | None = None,
+        errors: Sequence[ConfigError] = (),
     ) -> None:
         self.field_path = field_path
         self.value = value
         self.choices = list(choices) if choices is not None else None
         self.source = source
         self.reason = message
+        self.errors: list[ConfigError] = list(errors) or [self]
         super().__init__(self._format())
 
-    def _format(self) -> str:
-        where = f"{self.source}: " if self.source else ""
+    @classmethod
+    def combine(cls, errors: Sequence[ConfigError], *, source: str | None = None) -> ConfigError:
+        """One error for several (the first one's fields, every message); ``errors[0]`` if alone."""
+        flat = [e for err in errors for e in err.errors]
+        first = flat[0]
+        if len(flat) == 1 and (source is None or first.source == source):
+            return first
+        return cls(first.reason, field_path=first.field_path, value=first.value, choices=first.choices,
+                   source=source if source is not None else first.source, errors=flat)  # fmt: skip
+
+    def _one(self) -> str:
         path = f"{self.field_path}: " if self.field_path else ""
-        text = f"{where}{path}{_bounded(self.reason, 2 * _MAX_VALUE_CHARS)}"
+        text = f"{path}{_bounded(self.reason, 2 * _MAX_VALUE_CHARS)}"
         if self.value is not None:
             shown = bounded_repr(self.value)
             if shown not in text:
@@ -69,6 +85,14 @@ class ConfigError(SensorfusionError):
         if self.choices:
             text += f"; valid choices: {_bounded(', '.join(self.choices), 2 * _MAX_VALUE_CHARS)}"
         return text
+
+    def _format(self) -> str:
+        where = f"{self.source}: " if self.source else ""
+        lines = [where + self._one()]
+        lines += [f"  also {e._one()}" for e in self.errors[1:]]
+        if len(self.errors) > 1:
+            lines[0] += f"  ({len(self.errors)} errors)"
+        return "\n".join(lines)
 
 
 _MAX_VALUE_CHARS = 200

@@ -102,3 +102,28 @@ def test_calibration_file_in_a_foreign_format_is_read_through_the_toolkit(fixtur
         load_rig_calibration(CalibrationConfig(file=str(bad)), base_dir=tmp_path)
     with pytest.raises(ConfigError, match=r"calibration\.format.*valid choices"):
         load_rig_calibration(CalibrationConfig(file=str(toml), format="nope"), base_dir=tmp_path)
+
+
+def test_every_error_of_a_rig_is_shown_at_once(fixture_plugins, tmp_path, capsys):
+    """Issue 12.7: schema errors all together, then every unknown component and bad params block."""
+    from sensorfusion.schema import load_rig
+
+    with pytest.raises(ConfigError) as info:
+        load_rig(text="sensors: [{id: a, driver: x, restart: {initial_s: -1}}]\nrecord: {compression: brotli}\nsync: {tolerance_ms: -5}\n")
+    paths = [e.field_path for e in info.value.errors]
+    assert len(paths) == 3 and "record.compression" in paths and "sync.tolerance_ms" in paths
+    assert str(info.value).count("\n  also ") == 2
+    rig = (
+        "sensors:\n"
+        "  - {id: a, driver: sfx.countr}\n"
+        "  - {id: b, driver: sfx.counter, params: {rate_hz: 10, nope: 1}}\n"
+        "stages:\n"
+        "  - {id: s, estimator: sfx.summ, inputs: ['*/value']}\n"
+        "sinks:\n"
+        "  - {id: k, sink: sfx.collect, inputs: ['s/sum'], params: {bogus: true}}\n"
+    )
+    assert run_text(tmp_path, rig) == 2
+    err = capsys.readouterr().err
+    for expect in ("sensors[0].driver: unknown driver", "sensors[1].params.nope: unknown field",
+                   "stages[0].estimator: unknown estimator", "sinks[0].params.bogus: unknown field", "(4 errors)"):  # fmt: skip
+        assert expect in err, (expect, err)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from sensorfusion._builtin.fusion import MultiPersonFusion, SinglePersonFusion
-from sensorfusion.geometry import look_at, project_pinhole
+from sensorfusion.geometry import look_at, world_to_pixels
 from sensorfusion.schema import FieldSpec, Frame, FrameKind, FrameSet, PinholeCamera, RigCalibration, StreamSpec
 from sensorfusion.schema._calibration import SensorCalibration
 from sensorfusion.testing import EstimatorContract
@@ -73,7 +73,7 @@ def synthetic_framesets(n: int = 6, people: int = 2, ids: bool = False) -> list[
         for c in CAMS:
             s = cal.sensors[c]
             assert s.camera is not None
-            uv, _ = project_pinhole(X, s.camera, s.world_from_sensor)  # type: ignore[arg-type]
+            uv = world_to_pixels(s.camera, s.world_from_sensor, X, tier="numpy")  # type: ignore[arg-type]
             kp = np.concatenate([uv + rng.normal(0, 1, uv.shape), np.full((*uv.shape[:-1], 1), 0.9)], -1).astype(
                 np.float32
             )
@@ -189,7 +189,7 @@ def test_sim_rig_multiperson_within_10_percent_of_inlier_oracle(
         conf = np.zeros((len(cams), n, 17))
         for v, c in enumerate(cams):
             cam = cal.camera(c)
-            proj, _ = project_pinhole(G, cam, cal.sensors[c].world_from_sensor)  # type: ignore[arg-type]
+            proj = world_to_pixels(cam, cal.sensors[c].world_from_sensor, G, tier="numpy")  # type: ignore[arg-type]
             f = kps[c][i]
             for kp in f.data["keypoints"]:
                 kp = np.asarray(kp, dtype=np.float64)

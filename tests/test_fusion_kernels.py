@@ -153,6 +153,22 @@ def test_shape_errors_raise_value_error() -> None:
         triangulate_points(np.zeros((3, 5, 2)), np.zeros((3, 5)), P[:2])
 
 
+def test_wrong_shapes_raise_the_sdks_shape_error() -> None:
+    """Issue 12.6: the SDK's ShapeError (a SchemaError, still a ValueError) with expected and actual."""
+    from sensorfusion import SchemaError
+    from sensorfusion.fusion import triangulate_points
+    from sensorfusion.geometry import ShapeError
+
+    P = np.zeros((2, 3, 4))
+    with pytest.raises(ShapeError) as info:
+        triangulate_points(np.zeros((2, 5, 3)), np.ones((2, 5)), P, tier="numpy")
+    assert info.value.expected_shape == "(V, *, 2)" and info.value.actual_shape == (2, 5, 3)
+    with pytest.raises(SchemaError, match=r"confidence: expected shape \(V, \*\) = \(2, 5\), got \(2, 4\)"):
+        triangulate_points(np.zeros((2, 5, 2)), np.ones((2, 4)), P, tier="numpy")
+    with pytest.raises(ShapeError, match="projections"):
+        triangulate_points(np.zeros((2, 5, 2)), np.ones((2, 5)), np.zeros((3, 3, 4)), tier="numpy")
+
+
 class TestTriangulateTiers(KernelTierContract):
     """fusion.triangulate: numpy, cpu and cuda on the same inputs (bad numbers included)."""
 
@@ -181,8 +197,8 @@ class TestTriangulateTiers(KernelTierContract):
     def bad_calls(self) -> list[tuple[object, type[BaseException], str]]:
         P = ring_projections(3)
         return [
-            (lambda: triangulate_points(np.zeros((3, 4, 3)), np.ones((3, 4)), P), ValueError, r"points2d must be"),
-            (lambda: triangulate_points(np.zeros((3, 4, 2)), np.ones((3, 5)), P), ValueError, r"confidence must be"),
+            (lambda: triangulate_points(np.zeros((3, 4, 3)), np.ones((3, 4)), P), ValueError, r"points2d: expected shape"),
+            (lambda: triangulate_points(np.zeros((3, 4, 2)), np.ones((3, 5)), P), ValueError, r"confidence: expected shape"),
         ]
 
 

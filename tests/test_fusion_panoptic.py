@@ -13,7 +13,7 @@ import pytest
 
 from sensorfusion.fusion._cameras import view_model
 from sensorfusion.fusion._pipeline import FusionSettings, PersonFusion
-from sensorfusion.geometry import project_pinhole
+from sensorfusion.geometry import transform_points, world_to_pixels
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = (
@@ -70,7 +70,7 @@ def test_association_tracking_recovers_three_people_with_stable_ids() -> None:
     for t, X in enumerate(seq):
         dets = []
         for c, p in zip(cams, poses, strict=True):
-            uv, depth = project_pinhole(X, c, p)
+            uv, depth = world_to_pixels(c, p, X, tier="numpy"), transform_points(p.inverse(), X)[..., 2]
             inside = (
                 (uv[..., 0] >= 0) & (uv[..., 0] < c.width) & (uv[..., 1] >= 0) & (uv[..., 1] < c.height) & (depth > 0)
             )

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import sensorfusion
+from sensorfusion import SensorfusionDeprecationWarning
 from sensorfusion import geometry as g
 from sensorfusion.geometry import _numba_models as nm
 from sensorfusion.kernels import kernel_names
@@ -197,7 +198,8 @@ def test_scalar_functions_callable_from_user_njit() -> None:
 def test_transform_points_and_world_to_pixels() -> None:
     world_from_camera = g.look_at(np.array([3.0, -4.0, 1.5]), np.array([0.0, 0.0, 1.0]))
     pts_w = np.random.default_rng(1).uniform(-1, 1, (2, 30, 3)) + np.array([0.0, 0.0, 1.0])
-    uv_legacy, _depth = g.project_pinhole(pts_w, cases.PINHOLE, world_from_camera)
+    with pytest.warns(SensorfusionDeprecationWarning, match=r"use world_to_pixels\(camera, world_from_camera, points_world"):
+        uv_legacy, _depth = g.project_pinhole(pts_w, cases.PINHOLE, world_from_camera)
     for tier in ("numpy", "cpu"):
         np.testing.assert_allclose(
             g.world_to_pixels(cases.PINHOLE, world_from_camera, pts_w, tier=tier), uv_legacy, atol=1e-9
@@ -217,7 +219,8 @@ def test_transform_points_and_world_to_pixels() -> None:
 def test_legacy_undistort_matches_new_kernel() -> None:
     cam = PinholeCamera(width=640, height=480, fx=500, fy=500, cx=320, cy=240, k1=-0.1, k2=0.01)
     uv = g.project(cam, cases.points_in_view(50, 0.5), tier="cpu")
-    ideal = g.undistort_pixels(uv, cam)
+    with pytest.warns(SensorfusionDeprecationWarning, match=r"use undistort_points\(camera, pixels\)"):
+        ideal = g.undistort_pixels(uv, cam)
     xy = g.undistort_points(cam, uv, tier="cpu")
     np.testing.assert_allclose(ideal, xy * [cam.fx, cam.fy] + [cam.cx, cam.cy], atol=1e-6)
 

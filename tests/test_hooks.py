@@ -96,7 +96,9 @@ def test_hook_sensorfusion_add_calibration_formats(fixture_plugins, tmp_path):
 
     host = PluginHost()
     assert "sfx" in host.calibration_formats and "sfx-cams" in host.calibration_formats
-    cal = RigCalibration(sensors={"c0": SensorCalibration(camera=PinholeCamera(width=64, height=48, fx=50.0, fy=51.0, cx=32.0, cy=24.0))})
+    cal = RigCalibration(
+        sensors={"c0": SensorCalibration(camera=PinholeCamera(width=64, height=48, fx=50.0, fy=51.0, cx=32.0, cy=24.0))}
+    )
     path = tmp_path / "rig.sfxcam"
     assert sensorfusion.save_calibration(cal, path, host=host) == "sfx"  # the format from the file name
     assert sensorfusion.detect_calibration_format(path, host=host) == "sfx"  # sniffed

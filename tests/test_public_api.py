@@ -17,6 +17,8 @@ EXPECTED = {
     # calibration files through the installed formats, lazy references for light plugins
     "CalibrationFormat", "calibration_formats", "detect_calibration_format", "lazy", "lazy_exports", "load_calibration",
     "save_calibration",
+    # the warning every deprecation (sensorfusion._deprecations) raises
+    "SensorfusionDeprecationWarning",
 }
 
 

@@ -147,3 +147,16 @@ def test_angles_are_radians_everywhere():
     names = " ".join(RigConfig.model_json_schema().__repr__().split())
     assert "_deg" not in names
     assert math.isclose(RadarModel.model_fields["tx_positions"].default[0][0], 0.0)
+
+
+def test_person_values_is_the_kind_for_per_person_measurements() -> None:
+    """Issue 12.7: a head height has its own kind instead of posing as ``boxes``."""
+    from sensorfusion.schema import person_values_spec
+
+    spec = person_values_spec("head/height", {"height_m": "float32"})
+    assert spec.kind == FrameKind.PERSON_VALUES == "person_values" and spec.ragged
+    assert set(spec.fields) == {"person_id", "height_m"}
+    with pytest.raises(ValueError, match="person_id int64"):
+        StreamSpec(name="head/height", kind=FrameKind.PERSON_VALUES, fields={"height_m": FieldSpec(dtype="float32")})
+    with pytest.raises(ValueError, match="at least one value"):
+        StreamSpec(name="h/x", kind=FrameKind.PERSON_VALUES, ragged=True, fields={"person_id": FieldSpec(dtype="int64")})

@@ -23,7 +23,7 @@ from sensorfusion import (
     StoreError,
     StreamSpec,
 )
-from sensorfusion._builtin.replay import ReplayDriver, ReplayParams, sensorfusion_add_drivers
+from sensorfusion._builtin.replay import ReplayDriver, ReplayParams
 from sensorfusion.store import (
     SCHEMA_VERSION,
     Session,
@@ -408,7 +408,9 @@ def test_replay_fast_reproduces_frames(tmp_path: Path) -> None:
     frames = make_frames(40)
     path = tmp_path / "s.zarr"
     record(path, frames)
-    assert sensorfusion_add_drivers() == [ReplayDriver]
+    from sensorfusion.plugins import PluginHost
+
+    assert PluginHost(autoload=False).drivers.get("replay", field_path="driver") is ReplayDriver
     driver = _driver(path)
     assert ReplayDriver.name == "replay"
     assert [s.name for s in driver.streams()] == ["cam0/depth", "cam0/image", "cam0/keypoints2d"]
@@ -489,3 +491,42 @@ def test_background_writer_waits_instead_of_dropping_when_asked(tmp_path):
         results[policy] = (sum(ok), Session.open(str(tmp_path / f"{policy}.zarr")).streams()["cam0/image"].count)
     assert results["wait"] == (60, 60)
     assert results["drop"][0] < 60 and results["drop"][1] == results["drop"][0]
+
+
+def test_a_stage_named_output_does_not_repeat_the_stage_in_its_path(tmp_path: Path) -> None:
+    """Issue 12.7: a stage ``head`` writing ``head/height`` lives at ``estimates/head/height``, not
+    ``estimates/head/head/height``; a per-sensor output keeps its sensor level; schema 1 sessions
+    (the old layout) still read."""
+    import zarr
+
+    spec_own = StreamSpec(name="head/height", kind=FrameKind.PERSON_VALUES, ragged=True,
+                          fields={"person_id": FieldSpec(dtype="int64"), "height_m": FieldSpec(dtype="float32")})  # fmt: skip
+    spec_cam = StreamSpec(name="cam0/height", kind=FrameKind.PERSON_VALUES, ragged=True,
+                          fields={"person_id": FieldSpec(dtype="int64"), "height_m": FieldSpec(dtype="float32")})  # fmt: skip
+    path = tmp_path / "s.zarr"
+    w = SessionWriter(path, rig={"name": "r"}, calibration=CALIBRATION)
+    w.add_stream(spec_own, stage="head")
+    w.add_stream(spec_cam, stage="head")
+    for i in range(3):
+        data = {"person_id": np.array([7], np.int64), "height_m": np.array([1.7 + i], np.float32)}
+        w.write(Frame("head/height", i, i, i, data), stage="head")
+        w.write(Frame("cam0/height", i, i, i, data), stage="head")
+    w.close({})
+    root = zarr.open_group(path, mode="r")
+    assert "estimates/head/height" in root and "estimates/head/head" not in root
+    assert "estimates/head/cam0/height" in root
+    s = Session.open(path)
+    assert set(s.estimates()) == {"head:head/height", "head:cam0/height"}
+    assert s.group_path("head/height", stage="head") == "estimates/head/height"
+    assert [float(f.data["height_m"][0]) for f in s.read("head:head/height")] == pytest.approx([1.7, 2.7, 3.7])
+    # the schema-1 layout (a stage's own outputs under estimates/<stage>/<stage>/) still reads
+    old = zarr.open_group(path, mode="r+")
+    old.require_group("estimates/head/head")
+    import shutil
+
+    shutil.move(str(path / "estimates" / "head" / "height"), str(path / "estimates" / "head" / "head" / "height"))
+    old.attrs.update({"schema_version": 1})
+    s1 = Session.open(path)
+    assert s1.schema_version == 1 and set(s1.estimates()) == {"head:head/height", "head:cam0/height"}
+    assert s1.group_path("head/height", stage="head") == "estimates/head/head/height"
+    assert s1.timestamps("head/height", stage="head")["seq"].tolist() == [0, 1, 2]

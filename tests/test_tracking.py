@@ -14,7 +14,7 @@ from sensorfusion._builtin.fusion import MultiPersonFusion
 from sensorfusion._components import StageContext
 from sensorfusion.fusion import CaptureVolume, FusionSettings, PersonFusion, Tracker, merge_backfill
 from sensorfusion.fusion._cameras import view_model
-from sensorfusion.geometry import look_at, project_pinhole
+from sensorfusion.geometry import look_at, world_to_pixels
 from sensorfusion.schema import (
     CaptureVolumeConfig,
     FieldSpec,
@@ -71,7 +71,7 @@ def synthetic_framesets(n: int, people: int) -> list[FrameSet]:
         frames = {}
         for c in CAMS:
             s = cal.sensors[c]
-            uv, _ = project_pinhole(X, s.camera, s.world_from_sensor)  # type: ignore[arg-type]
+            uv = world_to_pixels(s.camera, s.world_from_sensor, X, tier="numpy")  # type: ignore[arg-type]
             kp = np.concatenate([uv + rng.normal(0, 1, uv.shape), np.full((*uv.shape[:-1], 1), 0.9)], -1)
             order = rng.permutation(people)
             data = {"keypoints": kp[order].astype(np.float32), "person_id": -np.ones(people, dtype=np.int64)}
@@ -176,7 +176,7 @@ def _detections(X: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
     out = []
     for c in CAMS:
         s = cal.sensors[c]
-        uv, _ = project_pinhole(X, s.camera, s.world_from_sensor)  # type: ignore[arg-type]
+        uv = world_to_pixels(s.camera, s.world_from_sensor, X, tier="numpy")  # type: ignore[arg-type]
         kp = np.concatenate([uv + rng.normal(0, 1, uv.shape), np.full((*uv.shape[:-1], 1), 0.9)], -1)
         out.append(kp[rng.permutation(len(kp))])
     return out

@@ -12,11 +12,12 @@ Observations must be sorted by pair: pair ``p`` owns rows ``pair_start[p] .. pai
 
 Signature, every tier: ``(res (N, 2), j_cam (N, 2, 6), j_obj (N, 2, 6), j_intr (N, 2, 9),
 j_pt (N, 2, 3), weight (N, 2), sel (S,) int64, points_mode (int), pair_start (P + 1,) int64,
-scratch (P, K), out (P, K, K))``; ``scratch`` is per-pair work memory. Tiers: ``numpy`` (one
-batched matrix product per row, then ``np.add.reduceat``: the reference), ``cpu`` (Numba
-``prange`` over pairs), ``cuda`` (one thread per pair). A weight of 0 (or an empty pair) adds
-nothing; NaN inputs propagate into their pair's block (the solver treats a non-finite cost as
-a rejected step).
+out (P, K, K))``, ``out`` written in place. Tiers: ``numpy`` (one batched matrix product per
+row, then ``np.add.reduceat``: the reference), and, from the scalar kernel :func:`pair_core` by
+:func:`sensorfusion.kernels.register_loop`: ``cpu`` (``prange`` over pairs) and ``cuda`` (one
+thread per pair; its row scratch holds ``K <= 22``). A row of weight 0 (or an empty pair) adds
+nothing, whatever its values; NaN/inf in a weighted row stay in their pair's block, in the
+entries IEEE arithmetic puts them (the solver refuses a non-finite system).
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from numba import njit, prange
 
-from sensorfusion._kernels import get_kernel, kernel
+from sensorfusion.kernels import ItemLoop, Scratch, get_kernel, register_loop, scalar
 
-__all__ = ["ba_normal", "normal_size", "pair_core"]
+__all__ = ["MAX_K", "ba_normal", "normal_size", "pair_core"]
+
+MAX_K = 6 + 9 + 6 + 1  # the largest block: camera pose, every intrinsic term, board pose, residual
 
 
 def normal_size(n_sel: int, points_mode: bool) -> int:
@@ -37,9 +39,10 @@ def normal_size(n_sel: int, points_mode: bool) -> int:
     return 6 + n_sel + (3 if points_mode else 6) + 1
 
 
+@scalar
 def pair_core(p: int, res: Any, j_cam: Any, j_obj: Any, j_intr: Any, j_pt: Any, weight: Any, sel: Any,
-              points_mode: int, pair_start: Any, scratch: Any, out: Any) -> None:  # fmt: skip
-    """``out[p] = Σ w xᵀx`` over the rows of pair ``p`` (scalar code: compiles for every tier)."""
+              points_mode: int, pair_start: Any, row: Any, out: Any) -> None:  # fmt: skip
+    """``out[p] = Σ w xᵀx`` over the rows of pair ``p``; ``row`` is scratch of length >= K."""
     ns = sel.shape[0]
     nob = 3 if points_mode else 6
     k = 6 + ns + nob + 1
@@ -52,33 +55,34 @@ def pair_core(p: int, res: Any, j_cam: Any, j_obj: Any, j_intr: Any, j_pt: Any, 
             if w == 0.0:
                 continue
             for a in range(6):
-                scratch[p, a] = j_cam[n, r, a]
+                row[a] = j_cam[n, r, a]
             for a in range(ns):
-                scratch[p, 6 + a] = j_intr[n, r, sel[a]]
+                row[6 + a] = j_intr[n, r, sel[a]]
             for a in range(nob):
-                scratch[p, 6 + ns + a] = j_pt[n, r, a] if points_mode else j_obj[n, r, a]
-            scratch[p, k - 1] = res[n, r]
+                if points_mode:
+                    row[6 + ns + a] = j_pt[n, r, a]
+                else:
+                    row[6 + ns + a] = j_obj[n, r, a]
+            row[k - 1] = res[n, r]
             for a in range(k):
-                wa = w * scratch[p, a]
-                if wa == 0.0:
-                    continue
+                wa = w * row[a]
                 for b in range(a, k):
-                    out[p, a, b] += wa * scratch[p, b]
+                    out[p, a, b] += wa * row[b]
     for a in range(k):
         for b in range(a):
             out[p, a, b] = out[p, b, a]
 
 
-@kernel("calibration.ba_normal", "numpy")
 def ba_normal_numpy(res: np.ndarray, j_cam: np.ndarray, j_obj: np.ndarray, j_intr: np.ndarray, j_pt: np.ndarray,
                     weight: np.ndarray, sel: np.ndarray, points_mode: int, pair_start: np.ndarray,
-                    scratch: np.ndarray, out: np.ndarray) -> None:  # fmt: skip
+                    out: np.ndarray) -> None:  # fmt: skip
+    """The reference: every row's ``w xᵀx`` as one batched product, summed per pair."""
     n_pairs = out.shape[0]
     if n_pairs == 0:
         return
     x = np.concatenate([j_cam, j_intr[:, :, sel], j_pt if points_mode else j_obj, res[:, :, None]], axis=2)
-    wx = x * weight[:, :, None]
-    prod = np.matmul(wx.transpose(0, 2, 1), x)  # (N, K, K)
+    x = np.where(weight[:, :, None] == 0.0, 0.0, x)  # a row of weight 0 adds nothing, even NaN
+    prod = np.matmul((x * weight[:, :, None]).transpose(0, 2, 1), x)  # (N, K, K)
     out[:] = 0.0
     starts = pair_start[:-1]
     nonempty = pair_start[1:] > starts
@@ -86,55 +90,28 @@ def ba_normal_numpy(res: np.ndarray, j_cam: np.ndarray, j_obj: np.ndarray, j_int
         out[nonempty] = np.add.reduceat(prod, starts[nonempty], axis=0)
 
 
-_pair_cpu = njit(cache=True, inline="always")(pair_core)
+_PARAMS = ("res", "j_cam", "j_obj", "j_intr", "j_pt", "weight", "sel", "points_mode", "pair_start", "out")
 
 
-@kernel("calibration.ba_normal", "cpu")
-@njit(parallel=True, cache=True)
-def ba_normal_cpu(res, j_cam, j_obj, j_intr, j_pt, weight, sel, points_mode, pair_start, scratch, out):  # type: ignore[no-untyped-def]
-    for p in prange(out.shape[0]):
-        _pair_cpu(p, res, j_cam, j_obj, j_intr, j_pt, weight, sel, points_mode, pair_start, scratch, out)
+def _example() -> tuple[Any, ...]:
+    n = 2
+    return (np.zeros((n, 2)), np.zeros((n, 2, 6)), np.zeros((n, 2, 6)), np.zeros((n, 2, 9)), np.zeros((n, 2, 3)),
+            np.ones((n, 2)), np.zeros(0, np.int64), 0, np.array([0, n], np.int64), np.zeros((1, 13, 13)))  # fmt: skip
 
 
-_cuda_kernel: Any = None
-cuda: Any = None  # numba.cuda, imported on first use (the simulator must be chosen before that)
-_pair_cuda: Any = None
-
-
-def _ba_normal_cuda_kernel(res, j_cam, j_obj, j_intr, j_pt, weight, sel, points_mode, pair_start, scratch, out):  # type: ignore[no-untyped-def]
-    p = cuda.grid(1)
-    if p < out.shape[0]:
-        _pair_cuda(p, res, j_cam, j_obj, j_intr, j_pt, weight, sel, points_mode, pair_start, scratch, out)
-
-
-def _build_cuda() -> Any:
-    global _cuda_kernel, cuda, _pair_cuda
-    if _cuda_kernel is None:
-        from numba import cuda as _cuda
-
-        cuda = _cuda
-        _pair_cuda = _cuda.jit(device=True)(pair_core)  # type: ignore[no-untyped-call]
-        _cuda_kernel = _cuda.jit(_ba_normal_cuda_kernel)  # type: ignore[no-untyped-call]
-    return _cuda_kernel
-
-
-@kernel("calibration.ba_normal", "cuda")
-def ba_normal_cuda(res: Any, j_cam: Any, j_obj: Any, j_intr: Any, j_pt: Any, weight: Any, sel: Any,
-                   points_mode: int, pair_start: Any, scratch: Any, out: Any) -> None:  # fmt: skip
-    from numba import cuda
-
-    k = _build_cuda()
-    n = out.shape[0]
-    if n == 0:
-        return
-    threads = 64
-    host = isinstance(out, np.ndarray)
-    d_out = cuda.to_device(out) if host else out
-    d_scratch = cuda.to_device(scratch) if isinstance(scratch, np.ndarray) else scratch
-    k[(n + threads - 1) // threads, threads](res, j_cam, j_obj, j_intr, j_pt, weight, sel, points_mode, pair_start,
-                                             d_scratch, d_out)  # fmt: skip
-    if host:
-        d_out.copy_to_host(out)
+register_loop(
+    "calibration.ba_normal",
+    ItemLoop(
+        scalar=pair_core,
+        params=_PARAMS,
+        items="out.shape[0]",
+        call="i, res, j_cam, j_obj, j_intr, j_pt, weight, sel, points_mode, pair_start, row, out",
+        scratch=(Scratch("row", "out.shape[1]", cuda_shape=MAX_K),),
+        outputs=("out",),
+    ),
+    numpy=ba_normal_numpy,
+    example=_example,
+)
 
 
 def ba_normal(tier: str = "cpu") -> Callable[..., None]:

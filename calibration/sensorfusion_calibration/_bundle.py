@@ -30,6 +30,7 @@ from scipy.optimize import least_squares
 
 from ._ba_kernels import alloc_outputs, ba_jacobian
 from ._intrinsics import CalibrationError
+from ._schur import solve_schur  # (registers calibration.ba_normal, so a warm-up finds it)
 
 __all__ = ["INTRINSIC_TERMS", "LOSSES", "SOLVERS", "BAProblem", "BAResult", "ExtraTerm", "bundle_adjust"]
 
@@ -124,8 +125,6 @@ def bundle_adjust(
             np.all(np.isfinite(p.cam_params)) and np.all(np.isfinite(p.obj_params)) and np.all(np.isfinite(p.intr))
         ):
             raise CalibrationError("degenerate adjustment: the initial estimate has NaN/inf values")
-        from ._schur import solve_schur
-
         sel_terms = np.array([INTRINSIC_TERMS.index(t) for t in p.intrinsics_terms], dtype=np.int64)
         out = solve_schur(p.cam_params, p.intr, p.obj_params, p.obj, p.cam_idx, p.obj_idx, p.uv, p.cam_fixed,
                           points_mode=p.points_mode, intr_sel=sel_terms if p.refine_intrinsics else None, loss=loss,

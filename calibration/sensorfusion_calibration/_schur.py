@@ -143,7 +143,6 @@ def solve_schur(
     kk = normal_size(sel.size, points_mode)
     n_pairs = lay.pair_cam.size
     blocks = np.zeros((n_pairs, kk, kk))
-    scratch = np.zeros((n_pairs, kk))
     # which camera-side unknowns exist: a fixed camera's pose is the gauge
     free_cols = np.ones((n_c, ncb), bool)
     free_cols[fixed != 0, :6] = False
@@ -175,7 +174,7 @@ def solve_schur(
         for _it in range(iters):
             res, j_cam, j_obj, j_intr, j_pt, _valid = outs
             _, w = robust_weights(loss_now, res, f_scale_px)
-            normal_kernel(res, j_cam, j_obj, j_intr, j_pt, w, sel, int(points_mode), lay.pair_start, scratch, blocks)
+            normal_kernel(res, j_cam, j_obj, j_intr, j_pt, w, sel, int(points_mode), lay.pair_start, blocks)
             w_pair = blocks[:, :ncb, ncb : ncb + nob]
             u = np.zeros((n_c, ncb, ncb))
             gc = np.zeros((n_c, ncb))

@@ -324,7 +324,9 @@ def test_convert_through_the_new_formats(tmp_path: Path) -> None:
     src = tmp_path / "rig.json"
     save_calibration(rig, src)
     assert main(["calibrate", "convert", str(src), str(tmp_path / "config.toml")]) == 0
-    assert main(["calibrate", "convert", str(tmp_path / "config.toml"), str(tmp_path / "c.json"), "--to", "mmpose"]) == 0
+    assert (
+        main(["calibrate", "convert", str(tmp_path / "config.toml"), str(tmp_path / "c.json"), "--to", "mmpose"]) == 0
+    )
     assert main(["calibrate", "convert", str(tmp_path / "c.json"), str(tmp_path / "f_camera_calibration.toml")]) == 0
     back = load_calibration(tmp_path / "f_camera_calibration.toml")
     assert _worst_px(rig, back, np.random.default_rng(1)) <= 1e-6

@@ -14,7 +14,7 @@ from sensorfusion_calibration._people import calibrate_from_people
 from sensorfusion_sim import PeopleSim, make_rig
 
 from sensorfusion import ConfigError
-from sensorfusion.geometry import project_pinhole
+from sensorfusion.geometry import world_to_pixels
 from sensorfusion.schema import Transform
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -29,7 +29,7 @@ def test_extrinsics_from_a_walking_person() -> None:
     rng = np.random.default_rng(0)
     kp = {}
     for sid, s in rig.sensors.items():
-        uv, _ = project_pinhole(joints.reshape(-1, 3), s.camera, s.world_from_sensor)  # type: ignore[arg-type]
+        uv = world_to_pixels(s.camera, s.world_from_sensor, joints.reshape(-1, 3), tier="numpy")  # type: ignore[arg-type]
         uv = uv.reshape(len(t_s), 17, 2) + rng.normal(0, 1.0, (len(t_s), 17, 2))
         uv[(uv[..., 0] < 0) | (uv[..., 0] > 1280) | (uv[..., 1] < 0) | (uv[..., 1] > 720)] = np.nan
         uv[rng.random(uv.shape[:2]) < 0.05] = np.nan  # missed detections

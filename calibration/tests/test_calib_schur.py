@@ -3,11 +3,6 @@ the same problems, the ``calibration.ba_normal`` kernel's tiers, and the planar 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import textwrap
-
 import numpy as np
 import pytest
 from sensorfusion_calibration._ba_kernels import alloc_outputs, ba_jacobian
@@ -19,19 +14,23 @@ from sensorfusion_calibration._synthetic import synthetic_board_views
 from sensorfusion_sim import make_rig
 
 from sensorfusion import ConfigError
+from sensorfusion.testing import KernelCase, KernelTierContract
 
 
-def _normal_inputs(seed: int, *, n_sel: int, points_mode: bool) -> tuple[object, ...]:
+def _normal_inputs(seed: int, *, n_sel: int, points_mode: bool, n: int = 50, bad: bool = False) -> tuple[object, ...]:
     rng = np.random.default_rng(seed)
-    n = 50
     res, j_cam, j_obj = rng.normal(size=(n, 2)), rng.normal(size=(n, 2, 6)), rng.normal(size=(n, 2, 6))
     j_intr, j_pt = rng.normal(size=(n, 2, 9)), rng.normal(size=(n, 2, 3))
     weight = rng.uniform(0.1, 1.0, (n, 2))
     weight[::7] = 0.0  # rows that add nothing
+    if bad and n >= 31:
+        res[22, 0] = np.nan  # pair 3
+        j_obj[26, 1, 2] = np.inf  # pair 3
+        j_pt[27, 0, 1] = np.inf  # pair 3
+        res[0, 0] = np.nan  # weight 0: adds nothing
     sel = np.sort(rng.choice(9, n_sel, replace=False)).astype(np.int64)
-    pair_start = np.array([0, 5, 5, 17, 30, 31, 50], np.int64)  # one empty pair, one single row
+    pair_start = (np.array([0, 5, 5, 17, 30, 31, n]) if n >= 31 else np.array([0, n])).astype(np.int64)
     k = normal_size(n_sel, points_mode)
-    p = pair_start.size - 1
     return (
         res,
         j_cam,
@@ -42,58 +41,43 @@ def _normal_inputs(seed: int, *, n_sel: int, points_mode: bool) -> tuple[object,
         sel,
         int(points_mode),
         pair_start,
-        np.zeros((p, k)),
-        np.zeros((p, k, k)),
+        np.zeros((pair_start.size - 1, k, k)),
     )
 
 
 @pytest.mark.parametrize(("n_sel", "points_mode"), [(0, False), (6, False), (9, True), (0, True)])
-def test_ba_normal_tiers_agree_with_the_definition(n_sel: int, points_mode: bool) -> None:
+def test_ba_normal_is_the_sum_of_weighted_row_products(n_sel: int, points_mode: bool) -> None:
     args = _normal_inputs(1, n_sel=n_sel, points_mode=points_mode)
-    res, j_cam, j_obj, j_intr, j_pt, weight, sel, _pm, pair_start, _s, _o = args
-    outs = {}
-    for tier in ("numpy", "cpu"):
-        a = list(args)
-        a[-2], a[-1] = np.zeros_like(args[-2]), np.full_like(args[-1], np.nan)  # every entry is written
-        ba_normal(tier)(*a)
-        outs[tier] = a[-1]
-    np.testing.assert_allclose(outs["cpu"], outs["numpy"], rtol=1e-12, atol=1e-12)
+    res, j_cam, j_obj, j_intr, j_pt, weight, sel, _pm, pair_start, _o = args
+    a = list(args)
+    a[-1] = np.full_like(args[-1], np.nan)  # every entry is written
+    ba_normal("cpu")(*a)
+    got = a[-1]
     # the definition, written out: sum over the pair's rows of w x^T x
     x = np.concatenate([j_cam, j_intr[:, :, sel], j_pt if points_mode else j_obj, res[:, :, None]], axis=2)  # type: ignore[call-overload,index]
     for p in range(pair_start.size - 1):  # type: ignore[union-attr]
         rows = slice(pair_start[p], pair_start[p + 1])  # type: ignore[index]
         want = np.einsum("na,nai,naj->ij", weight[rows], x[rows], x[rows])  # type: ignore[index]
-        np.testing.assert_allclose(outs["cpu"][p], want, rtol=1e-12, atol=1e-12)
-    assert np.all(outs["cpu"][1] == 0)  # the empty pair
-    # NaN input stays in its pair
-    a = list(args)
-    r = np.array(res, copy=True)
-    r[20, 0] = np.nan
-    a[0] = r
-    ba_normal("cpu")(*a)
-    assert np.isnan(a[-1][3]).any() and np.isfinite(np.delete(a[-1], 3, axis=0)).all()
+        np.testing.assert_allclose(got[p], want, rtol=1e-12, atol=1e-12)
+    assert np.all(got[1] == 0)  # the empty pair
+    # NaN/inf input stays in its pair; a NaN in a row of weight 0 adds nothing
+    b = list(_normal_inputs(1, n_sel=n_sel, points_mode=points_mode, bad=True))
+    ba_normal("cpu")(*b)
+    assert not np.isfinite(b[-1][3]).all() and np.isfinite(np.delete(b[-1], 3, axis=0)).all()
 
 
-def test_ba_normal_cuda_tier_under_the_simulator() -> None:
-    code = textwrap.dedent(
-        """
-        import numpy as np, sys
-        sys.path.insert(0, %r)
-        from test_calib_schur import _normal_inputs
-        from sensorfusion_calibration._ba_normal import ba_normal
-        for n_sel, pm in ((6, False), (0, True)):
-            a = list(_normal_inputs(2, n_sel=n_sel, points_mode=pm))
-            b = [x.copy() if isinstance(x, np.ndarray) else x for x in a]
-            ba_normal("numpy")(*a)
-            ba_normal("cuda")(*b)
-            np.testing.assert_allclose(a[-1], b[-1], rtol=1e-10, atol=1e-10)
-        print("ok")
-        """
-    ) % os.path.dirname(__file__)
-    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert out.stdout.strip().endswith("ok")
+class TestBaNormalTiers(KernelTierContract):
+    kernels = ("calibration.ba_normal",)
+    rtol = 1e-11
+    atol = 1e-10
+
+    def cases(self) -> list[KernelCase]:
+        return [
+            KernelCase("calibration.ba_normal", _normal_inputs(2, n_sel=6, points_mode=False, bad=True), "boards, 6 intrinsics, NaN/inf"),
+            KernelCase("calibration.ba_normal", _normal_inputs(3, n_sel=0, points_mode=True, bad=True), "points, NaN/inf"),
+            KernelCase("calibration.ba_normal", _normal_inputs(4, n_sel=9, points_mode=False, n=3000), "3000 rows, 9 intrinsics", simulate=False),
+            KernelCase("calibration.ba_normal", _normal_inputs(5, n_sel=0, points_mode=False, n=0), "no rows"),
+        ]  # fmt: skip
 
 
 def _board_problem(seed: int = 2, *, refine: bool = False) -> BAProblem:

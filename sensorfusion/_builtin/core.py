@@ -1,4 +1,6 @@
-"""Built-in plugin: the core's skeleton specs, sinks and CLI commands, through the public hooks."""
+"""Built-in plugin ``core``: the core's skeleton specs, the ``metrics.mpjpe`` sink, the
+``run``/``plugins``/``inspect`` commands and the ``sensorfusion`` calibration format, through
+the public hooks. A light module: what it registers is imported on first use."""
 
 from __future__ import annotations
 
@@ -9,7 +11,6 @@ from .._components import Command, Sink
 from .._lazy import lazy
 from ..hookspecs import hookimpl
 from ..schema._skeletons import SkeletonSpec, builtin_skeletons
-from .metrics import MpjpeSink
 
 __all__: list[str] = []
 
@@ -21,7 +22,7 @@ def sensorfusion_add_skeletons() -> Sequence[SkeletonSpec]:
 
 @hookimpl
 def sensorfusion_add_sinks() -> Sequence[type[Sink]]:
-    return [MpjpeSink]
+    return [lazy("sensorfusion._builtin.metrics:MpjpeSink", name="metrics.mpjpe", summary="MPJPE against ground truth")]
 
 
 @hookimpl

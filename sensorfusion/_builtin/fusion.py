@@ -24,13 +24,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from .._components import Estimator, StageContext
 from .._errors import ConfigError
 from ..fusion._cameras import ViewModel, view_model
+from ..fusion._outputs import skeleton3d_spec
 from ..fusion._pipeline import FusionFrame, FusionSettings, PersonFusion
 from ..fusion._triangulate import triangulate_points
 from ..fusion._volume import CaptureVolume
-from ..hookspecs import hookimpl
 from ..kernels import check_limits
 from ..schema._skeletons import SkeletonSpec
-from ..schema._streams import FieldSpec, Frame, FrameKind, FrameSet, StreamSpec
+from ..schema._streams import Frame, FrameKind, FrameSet, StreamSpec
 from ..schema._volume import CaptureVolumeConfig
 
 __all__ = ["DltTriangulator", "MultiPersonFusion", "SinglePersonFusion"]
@@ -81,26 +81,6 @@ def _view_models(context: StageContext) -> list[ViewModel]:
         )
         for s in context.inputs
     ]
-
-
-def _skeleton3d_spec(name: str, skeleton: SkeletonSpec, *, status: bool, backfill: bool = False) -> StreamSpec:
-    J = skeleton.num_joints
-    fields = {
-        "joints": FieldSpec(dtype="float32", shape=(J, 3)),
-        "person_id": FieldSpec(dtype="int64"),
-        "reprojection_error_px": FieldSpec(dtype="float32", shape=(J,)),
-        "views": FieldSpec(dtype="int8", shape=(J,)),
-    }
-    attrs: dict[str, Any] = {}
-    if status:
-        fields["status"] = FieldSpec(dtype="int8", shape=(J,))
-        fields["in_volume"] = FieldSpec(dtype="bool")
-    if backfill:
-        fields["t_ns"] = FieldSpec(dtype="int64")
-        attrs["backfill_of"] = name.rsplit("/", 1)[0] + "/skeleton3d"
-    return StreamSpec(
-        name=name, kind=FrameKind.SKELETON3D, ragged=True, skeleton=skeleton.name, fields=fields, attrs=attrs
-    )
 
 
 def _synthetic_people(models: Sequence[ViewModel], num_joints: int, people: int = 2) -> list[np.ndarray]:
@@ -173,7 +153,7 @@ class DltTriangulator(Estimator):
         self._reproj_n = 0
 
     def outputs(self) -> list[StreamSpec]:
-        return [_skeleton3d_spec(self.out_name, self.skeleton, status=False)]
+        return [skeleton3d_spec(self.out_name, self.skeleton, status=False)]
 
     def process(self, frameset: FrameSet) -> Mapping[str, Mapping[str, np.ndarray]]:
         J = self.skeleton.num_joints
@@ -337,7 +317,7 @@ class _FusionStage(Estimator):
         self.out_name = f"{context.stage_id}/skeleton3d"
         self.backfill_name = f"{context.stage_id}/backfill"
         self.backfill = self.multiperson and settings.backfill
-        self._backfill_spec = _skeleton3d_spec(self.backfill_name, self.skeleton, status=True, backfill=True)
+        self._backfill_spec = skeleton3d_spec(self.backfill_name, self.skeleton, status=True, backfill=True)
         self._persons = 0
 
     def warmup(self) -> None:
@@ -352,7 +332,7 @@ class _FusionStage(Estimator):
             scratch.step(step / 30.0, dets)
 
     def outputs(self) -> list[StreamSpec]:
-        out = [_skeleton3d_spec(self.out_name, self.skeleton, status=True)]
+        out = [skeleton3d_spec(self.out_name, self.skeleton, status=True)]
         if self.backfill:
             out.append(self._backfill_spec)
         return out
@@ -430,8 +410,3 @@ class MultiPersonFusion(_FusionStage):
     name = "multiperson"
     Params = MultiPersonParams
     multiperson = True
-
-
-@hookimpl
-def sensorfusion_add_estimators() -> Sequence[type[Estimator]]:
-    return [DltTriangulator, SinglePersonFusion, MultiPersonFusion]

@@ -22,13 +22,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .._components import Driver, DriverContext
 from .._errors import ConfigError, EndOfStream
-from ..hookspecs import hookimpl
 from ..schema._calibration import RigCalibration
 from ..schema._streams import Frame, StreamSpec
 from ..store._integrity import Damage
 from ..store._reader import Session
 
-__all__ = ["ReplayDriver", "ReplayParams", "sensorfusion_add_drivers"]
+__all__ = ["ReplayDriver", "ReplayParams"]
 
 _FAST_BATCH = 32
 _MAX_SLEEP_S = 0.25  # sleep in slices so a stop request is seen promptly even without ``stop``
@@ -182,8 +181,3 @@ class ReplayDriver(Driver):
             "damaged_ranges_skipped": len(self._skipped),
             "damaged_frames_skipped": sum(d.stop - d.start for d in self._skipped),
         }
-
-
-@hookimpl
-def sensorfusion_add_drivers() -> list[type[Driver]]:
-    return [ReplayDriver]

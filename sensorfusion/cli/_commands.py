@@ -14,8 +14,9 @@ from typing import Any
 
 from .._components import Command
 from .._errors import ConfigError, SensorfusionError, SessionDamagedError, StoreError
+from .._lazy import lazy
 
-__all__ = ["add_run_arguments", "core_commands", "default_session_path", "run_rig", "session_file_name"]
+__all__ = ["add_run_arguments", "core_commands", "default_session_path", "plugin_lines", "run_rig", "session_file_name"]
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
 
@@ -273,21 +274,58 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
     from ..plugins import get_plugin_host
 
     host = get_plugin_host()
+    problems = host.check_components() if args.check else {}
     if args.json:
-        print(json.dumps({"plugins": [r.as_json() for r in host.records]}, indent=2))
-        return EXIT_OK
+        doc: dict[str, Any] = {"plugins": [r.as_json() for r in host.records]}
+        if args.check:
+            doc["problems"] = problems
+        print(json.dumps(doc, indent=2))
+        return EXIT_FAILURE if problems else EXIT_OK
     from rich.console import Console
-    from rich.table import Table
 
-    t = Table(title="sensorfusion plugins", title_justify="left")
-    for col in ("name", "source", "distribution", "status", "provides / reason"):
-        t.add_column(col)
-    for r in host.records:
-        what = r.reason if r.status != "loaded" else "; ".join(f"{k}: {', '.join(v)}" for k, v in r.provides.items())
-        status = {"loaded": "[green]loaded[/]", "failed": "[red]failed[/]"}.get(r.status, r.status)
-        t.add_row(r.name, r.source, f"{r.dist or '-'} {r.version or ''}".strip(), status, what or "")
-    Console().print(t)
-    return EXIT_OK
+    console = Console(highlight=False)
+    for line in plugin_lines(host.records, width=console.width, problems=problems):
+        console.print(line, soft_wrap=True)
+    return EXIT_FAILURE if problems else EXIT_OK
+
+
+def plugin_lines(records: Any, *, width: int = 80, problems: dict[str, str] | None = None) -> list[str]:
+    """``sensorfusion plugins`` as lines of rich markup, each at most ``width`` columns: one
+    line per plugin (name, status, where it comes from), then what it provides (or why it did
+    not load), wrapped and indented."""
+    import textwrap
+
+    from rich.markup import escape
+
+    width = max(40, width)
+    counts: dict[str, int] = {}
+    for r in records:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items(), key=lambda kv: kv[0] != "loaded"))
+    lines = [f"[bold]sensorfusion plugins[/] ({summary})"]
+    name_w = min(max((len(r.name) for r in records), default=4), 24)
+    colour = {"loaded": "green", "failed": "red", "blocked": "yellow", "disabled": "yellow"}
+    indent = " " * 4
+
+    def wrapped(text: str, style: str = "") -> list[str]:
+        out = textwrap.wrap(text, width=width, initial_indent=indent, subsequent_indent=indent + "  ", break_on_hyphens=False)
+        return [f"[{style}]{escape(x)}[/]" if style else escape(x) for x in out]
+
+    for r in records:
+        where = "builtin" if r.source == "builtin" else f"{r.dist or r.source} {r.version or ''}".strip()
+        head = f"{r.name:<{name_w}}  {r.status:<8}  {where}"
+        if len(head) > width:
+            head = head[: width - 1] + "…"
+        lines.append(escape(head).replace(escape(r.status), f"[{colour.get(r.status, 'white')}]{r.status}[/]", 1))
+        if r.status != "loaded":
+            lines += wrapped(r.reason or "", "dim")
+            continue
+        for kind, names in r.provides.items():
+            shown = [f"{n} ({r.notes[n]})" if n in r.notes else n for n in names]
+            lines += wrapped(f"{kind}: {', '.join(shown)}")
+    for what, err in (problems or {}).items():
+        lines += wrapped(f"cannot load {what}: {err}", "red")
+    return lines
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
@@ -367,6 +405,9 @@ def _cmd_warmup(args: argparse.Namespace) -> int:
 
 def _cfg_plugins(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output (documented in docs/cli.md)")
+    p.add_argument(
+        "--check", action="store_true", help="also import every component now and report those that fail (exit 1)"
+    )
 
 
 def _cfg_inspect(p: argparse.ArgumentParser) -> None:
@@ -387,5 +428,11 @@ def core_commands() -> list[Command]:
             "compile (or load from the cache) every kernel a rig runs, so a first live run does not drop frames",
             _cfg_warmup,
             _cmd_warmup,
+        ),
+        Command(
+            "new-plugin",
+            "write a plugin distribution to start from (driver, estimator, sink, tests, example rig)",
+            lazy("sensorfusion.cli._new_plugin:configure_new_plugin"),
+            lazy("sensorfusion.cli._new_plugin:run_new_plugin"),
         ),
     ]

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..geometry._shapes import ShapeError
 from ..kernels import ItemLoop, Output, Scratch, check_limits, get_kernel, register_loop
 from . import _tri_core as core
 
@@ -311,13 +312,13 @@ def triangulate_points(
     conf = np.asarray(confidence, dtype=np.float64)
     P = np.ascontiguousarray(projections, dtype=np.float64)
     if pts.ndim < 2 or pts.shape[-1] != 2:
-        raise ValueError(f"points2d must be (V, ..., 2), got {pts.shape}")
+        raise ShapeError("points2d", "(V, *, 2)", pts.shape)
     V = pts.shape[0]
     batch = pts.shape[1:-1]
     if conf.shape != (V, *batch):
-        raise ValueError(f"confidence must be {(V, *batch)}, got {conf.shape}")
+        raise ShapeError("confidence", f"(V, *) = {(V, *batch)}", conf.shape)
     if P.shape != (V, 3, 4):
-        raise ValueError(f"projections must be ({V}, 3, 4), got {P.shape}")
+        raise ShapeError("projections", f"(V, 3, 4) = {(V, 3, 4)}", P.shape)
     N = math.prod(batch)
     fn = get_kernel("fusion.triangulate", check_limits("fusion.triangulate", tier, views=V))
     X, err, inl, status = fn(

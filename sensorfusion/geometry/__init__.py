@@ -31,15 +31,20 @@ real GPU, else the CPU tier. Scalar Numba versions for other Numba code, and the
 layouts, Newton caps and tolerances and the OCamCalib conventions, are documented in
 :mod:`sensorfusion.geometry._numba_models`.
 
-The older helpers ``project_pinhole``, ``projection_matrix``, ``look_at``,
-``distort_normalized`` and ``undistort_pixels`` (world-frame pinhole projection used by the
-DLT stage and the simulator) are kept as they were.
+Also ``projection_matrix(camera, world_from_camera)`` (the 3x4 ``K [R | t]`` of a pinhole) and
+``look_at(eye_m, target_m, up)`` (a camera's ``world_from_camera``). The older pinhole helpers
+that take the points first (``project_pinhole``, ``distort_normalized``, ``undistort_pixels``)
+still import, with a :class:`sensorfusion.SensorfusionDeprecationWarning` naming the
+camera-first replacement (the messages are in :mod:`sensorfusion._deprecations`).
 """
 
+from collections.abc import Callable
+
+from .._deprecations import deprecated_getattr
 from ._api import Camera, project, project_with_jacobian, undistort_points, unproject, world_to_pixels
 from ._omnidirectional import read_ocamcalib
 from ._params import camera_params
-from ._pinhole import distort_normalized, look_at, project_pinhole, projection_matrix, undistort_pixels
+from ._pinhole import look_at, projection_matrix
 from ._poses import interpolate_poses, matrix_to_quaternion, pose_matrix, quaternion_to_matrix
 from ._shapes import ShapeError
 from ._transforms import transform_points
@@ -48,20 +53,31 @@ __all__ = [
     "Camera",
     "ShapeError",
     "camera_params",
-    "distort_normalized",
     "interpolate_poses",
     "look_at",
     "matrix_to_quaternion",
     "pose_matrix",
     "project",
-    "project_pinhole",
     "project_with_jacobian",
     "projection_matrix",
     "quaternion_to_matrix",
     "read_ocamcalib",
     "transform_points",
-    "undistort_pixels",
     "undistort_points",
     "unproject",
     "world_to_pixels",
 ]
+
+
+def _pinhole_helper(name: str) -> Callable[[], object]:
+    def load() -> object:
+        from . import _pinhole
+
+        return getattr(_pinhole, name)
+
+    return load
+
+
+__getattr__ = deprecated_getattr(
+    __name__, {name: _pinhole_helper(name) for name in ("project_pinhole", "distort_normalized", "undistort_pixels")}
+)

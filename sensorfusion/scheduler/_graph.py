@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -74,7 +75,16 @@ def build_rig(
     ``replace_sources`` (replay) stands in for the rig's own sensors.
     """
     src = source_name
-    calib_explicit = load_rig_calibration(config.calibration, base_dir=base_dir, source=src, host=host)
+    # Everything that can be checked without building anything is checked first, and every
+    # problem found is reported at once: the calibration file, each component's name and params.
+    errors: list[ConfigError] = []
+    try:
+        calib_explicit = load_rig_calibration(config.calibration, base_dir=base_dir, source=src, host=host)
+    except ConfigError as exc:
+        errors.append(exc)
+    errors += _check_components(config, host, src, sensors=replace_sources is None)
+    if errors:
+        raise ConfigError.combine(errors, source=src)
 
     sources: list[SourceNode] = []
     if replace_sources is not None:
@@ -263,6 +273,25 @@ def build_rig(
         record_streams=record_streams,
         source_specs=source_specs,
     )
+
+
+def _check_components(config: RigConfig, host: PluginHost, src: str | None, *, sensors: bool) -> list[ConfigError]:
+    """Every unknown (or unavailable) driver, estimator and sink name and every invalid params
+    block of the rig, without building anything."""
+    errors: list[ConfigError] = []
+    entries: list[tuple[Any, str, str, dict[str, Any]]] = []
+    if sensors:
+        entries += [(host.drivers, f"sensors[{i}]", c.driver, c.params) for i, c in enumerate(config.sensors)]
+    entries += [(host.estimators, f"stages[{i}]", c.estimator, c.params) for i, c in enumerate(config.stages)]
+    entries += [(host.sinks, f"sinks[{i}]", c.sink, c.params) for i, c in enumerate(config.sinks)]
+    for registry, path, name, params in entries:
+        field = "driver" if registry is host.drivers else "estimator" if registry is host.estimators else "sink"
+        try:
+            cls = registry.get(name, field_path=f"{path}.{field}")
+            validate_params(cls.Params, params, field_path=f"{path}.params", source=src)
+        except ConfigError as exc:
+            errors.append(exc)
+    return errors
 
 
 def _instantiate(

@@ -30,7 +30,16 @@ from ._config import (
 )
 from ._device_pose import DEVICE_POSE_CHANNEL, DEVICE_POSE_FIELD, check_device_pose, device_pose_spec
 from ._skeletons import SkeletonRegistry, SkeletonSpec, builtin_skeletons
-from ._streams import FieldSpec, Frame, FrameKind, FrameSet, QueuePolicy, StreamSpec, split_stream_name
+from ._streams import (
+    FieldSpec,
+    Frame,
+    FrameKind,
+    FrameSet,
+    QueuePolicy,
+    StreamSpec,
+    person_values_spec,
+    split_stream_name,
+)
 
 __all__ = [
     "ROTATION_TOLERANCE",
@@ -70,5 +79,6 @@ __all__ = [
     "device_pose_spec",
     "load_rig",
     "match_streams",
+    "person_values_spec",
     "split_stream_name",
 ]

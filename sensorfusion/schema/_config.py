@@ -214,10 +214,13 @@ def format_loc(loc: Iterable[int | str], prefix: str = "") -> str:
 
 
 def _config_error_from_validation(exc: ValidationError, *, prefix: str = "", source: str | None = None) -> ConfigError:
-    errors = exc.errors(include_url=False)
-    first = errors[0]
-    loc = [p for p in first["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
-    ctx = first.get("ctx") or {}
+    """One :class:`ConfigError` for every problem pydantic found (``errors`` lists them all)."""
+    return ConfigError.combine([_one_error(e, prefix) for e in exc.errors(include_url=False)], source=source)
+
+
+def _one_error(err: Any, prefix: str) -> ConfigError:
+    loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+    ctx = err.get("ctx") or {}
     # A ConfigError raised inside a validator keeps its own path.
     inner = ctx.get("error")
     if isinstance(inner, ConfigError):
@@ -228,21 +231,19 @@ def _config_error_from_validation(exc: ValidationError, *, prefix: str = "", sou
             else inner.field_path,
             value=inner.value,
             choices=inner.choices,
-            source=source,
         )
     choices: list[str] | None = None
     expected = ctx.get("expected")
-    if isinstance(expected, str) and first["type"] in {"literal_error", "enum"}:
+    if isinstance(expected, str) and err["type"] in {"literal_error", "enum"}:
         choices = [c.strip().strip("'") for c in expected.replace(" or ", ",").split(",") if c.strip()]
-    msg = first["msg"]
-    if first["type"] == "extra_forbidden":
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
         msg = "unknown field"
         choices = None
-    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
-    value = first.get("input") if first["type"] != "missing" else None
-    if isinstance(value, dict) and first["type"] != "extra_forbidden":
+    value = err.get("input") if err["type"] != "missing" else None
+    if isinstance(value, dict) and err["type"] != "extra_forbidden":
         value = None
-    return ConfigError(msg + more, field_path=format_loc(loc, prefix), value=value, choices=choices, source=source)
+    return ConfigError(msg, field_path=format_loc(loc, prefix), value=value, choices=choices)
 
 
 def validate_params(model: type[BaseModel], params: Mapping[str, Any], *, field_path: str, source: str | None = None) -> BaseModel:
@@ -280,8 +281,7 @@ def load_rig(path: str | os.PathLike[str] | None = None, *, text: str | None = N
     except ValidationError as exc:
         raise _config_error_from_validation(exc, source=source) from None
     except ConfigError as exc:
-        exc.source = source
-        raise ConfigError(exc.reason, field_path=exc.field_path, value=exc.value, choices=exc.choices, source=source) from None
+        raise ConfigError.combine([exc], source=source) from None
 
 
 _SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .._errors import SchemaError
 
@@ -28,6 +28,7 @@ __all__ = [
     "FrameSet",
     "QueuePolicy",
     "StreamSpec",
+    "person_values_spec",
     "split_stream_name",
     "STREAM_NAME_RE",
 ]
@@ -38,7 +39,13 @@ QueuePolicy = Literal["drop_oldest", "block"]
 
 
 class FrameKind(enum.StrEnum):
-    """What a stream carries."""
+    """What a stream carries.
+
+    ``PERSON_VALUES`` is the open kind for per-person measurements no other kind describes (a
+    head height, a walking speed, a fall score): a ragged stream with ``person_id`` (int64) and
+    one field per value, its unit in its name (``height_m``, ``speed_m_s``); build one with
+    :func:`person_values_spec`.
+    """
 
     IMAGE = "image"
     DEPTH = "depth"
@@ -50,6 +57,7 @@ class FrameKind(enum.StrEnum):
     BOXES = "boxes"
     ORIENTATION = "orientation"
     DEVICE_POSE = "device_pose"
+    PERSON_VALUES = "person_values"
 
 
 def split_stream_name(name: str) -> tuple[str, str]:
@@ -133,6 +141,16 @@ class StreamSpec(BaseModel):
             if not re.match(r"^[a-z][a-z0-9_]*$", key) or key in {"offsets", "t_sensor_ns", "t_host_ns", "seq"}:
                 raise ValueError(f"invalid field name {key!r}")
         return v
+
+    @model_validator(mode="after")
+    def _kind_contract(self) -> StreamSpec:
+        if self.kind == FrameKind.PERSON_VALUES:
+            pid = self.fields.get("person_id")
+            if not self.ragged or pid is None or pid.dtype != "int64" or pid.shape != ():
+                raise ValueError("a person_values stream is ragged (one item per person) with a person_id int64 field")
+            if len(self.fields) < 2:
+                raise ValueError("a person_values stream needs at least one value field besides person_id")
+        return self
 
     @property
     def sensor(self) -> str:
@@ -246,3 +264,16 @@ class FrameSet:
         frame = Frame(stream=stream, t_sensor_ns=self.t_ref_ns, t_host_ns=self.t_host_ns, seq=self.index, data=data)
         self.frames[stream] = frame
         return frame
+
+
+def person_values_spec(name: str, values: Mapping[str, str | FieldSpec], *, rate_hz: float | None = None) -> StreamSpec:
+    """A :attr:`FrameKind.PERSON_VALUES` stream: ``person_id`` plus the named ``values``
+    (``{"height_m": "float32"}`` or :class:`FieldSpec` for non-scalar values), one item per person.
+
+    Example: ``person_values_spec("head/height", {"height_m": "float32"})``.
+    """
+    fields: dict[str, FieldSpec] = {"person_id": FieldSpec(dtype="int64")}
+    for key, v in values.items():
+        fields[key] = v if isinstance(v, FieldSpec) else FieldSpec(dtype=v)
+    extra: dict[str, Any] = {} if rate_hz is None else {"rate_hz": rate_hz}
+    return StreamSpec(name=name, kind=FrameKind.PERSON_VALUES, ragged=True, fields=fields, **extra)

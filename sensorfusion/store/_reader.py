@@ -22,7 +22,7 @@ from .._errors import SessionDamagedError, StoreError
 from ..schema._calibration import RigCalibration
 from ..schema._streams import Frame, StreamSpec
 from ._integrity import Damage, FrameMap, chunk_rows, read_checked, verify_array
-from ._writer import SCHEMA_VERSION, stream_group_path, stream_key
+from ._writer import SCHEMA_VERSION, stream_key
 
 __all__ = ["MIGRATIONS", "Session", "StreamInfo"]
 
@@ -32,9 +32,11 @@ _TIME_ARRAYS = ("t_sensor_ns", "t_host_ns", "seq")
 Migration = Callable[[dict[str, Any]], dict[str, Any]]
 
 MIGRATIONS: dict[int, Migration] = {
-    # version v -> function turning the root attrs of a v session into v + 1 attrs.
-    # Schema 1 is the first version, so the table is empty; add an entry with every bump
-    # of SCHEMA_VERSION (and teach the reader any layout change it implies).
+    # version v -> function turning the root attrs of a v session into v + 1 attrs; add an
+    # entry with every bump of SCHEMA_VERSION (and teach the reader any layout change it implies).
+    # 1 -> 2: only where a stage's own outputs live (estimates/<stage>/<channel>); the reader
+    # finds stream groups by their spec in both layouts, the attrs are unchanged.
+    1: lambda attrs: dict(attrs),
 }
 
 
@@ -430,8 +432,13 @@ class Session:
                     yield None, path, g
             else:
                 for stage, sgroup in children(top, "estimates"):
-                    for path, g in two_levels(sgroup, f"estimates/{stage}"):
-                        yield stage, path, g
+                    for key, child in children(sgroup, f"estimates/{stage}"):
+                        path = f"estimates/{stage}/{key}"
+                        if "spec" in child.attrs:  # estimates/<stage>/<channel> (schema 2)
+                            yield stage, path, child
+                            continue
+                        for channel, cgroup in children(child, path):  # estimates/<stage>/<sensor>/<channel>
+                            yield stage, f"{path}/{channel}", cgroup
 
     def _make_reader(self, group: Any, stage: str | None) -> _StreamReader:
         attrs = dict(group.attrs)
@@ -493,7 +500,7 @@ class Session:
 
     def group_path(self, name: str, stage: str | None = None) -> str:
         """Path of a stream's group inside the session."""
-        return stream_group_path(self._reader(name, stage).info.name, stage)
+        return str(self._reader(name, stage).group.path).lstrip("/")
 
     def read(self, name: str, *, stage: str | None = None, start: int = 0, stop: int | None = None) -> Iterator[Frame]:
         """The committed frames ``start:stop`` of a stream, read in blocks (``name`` may be

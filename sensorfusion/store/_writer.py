@@ -12,6 +12,8 @@ Layout (see ``docs/architecture.md``, "Session store")::
         <field> (T, *shape)                    fixed streams
         <field> (N, *item_shape) + offsets (T+1,) int64   ragged streams
       estimates/<stage>/<sensor>/<channel>/    same layout, stage outputs
+      estimates/<stage>/<channel>/             an output named after its stage (<stage>/<channel>):
+                                               the stage id is not repeated (schema 2)
       events/          attrs: events = [{t_ns, kind, source, message, ...}, ...]
 
 Crash safety: every file of a Zarr ``LocalStore`` is written to a temporary name and
@@ -61,8 +63,11 @@ __all__ = [
 
 log = logging.getLogger("sensorfusion.store")
 
-SCHEMA_VERSION = 1
-"""Version of the on-disk layout written by this code. Readers open this and every older one."""
+SCHEMA_VERSION = 2
+"""Version of the on-disk layout written by this code. Readers open this and every older one.
+
+2: an estimate named after its stage is stored at ``estimates/<stage>/<channel>`` (1:
+``estimates/<stage>/<stage>/<channel>``); nothing else changed."""
 
 Compression = Literal["zstd", "lz4", "none"]
 
@@ -86,8 +91,13 @@ def stream_key(name: str, stage: str | None) -> str:
 
 
 def stream_group_path(name: str, stage: str | None) -> str:
-    """Path of a stream's group inside the session."""
-    return f"streams/{name}" if stage is None else f"estimates/{stage}/{name}"
+    """Path of a stream's group inside the session: ``streams/<sensor>/<channel>``,
+    ``estimates/<stage>/<sensor>/<channel>``, or ``estimates/<stage>/<channel>`` for an output
+    named after its stage (``fusion/skeleton3d`` of stage ``fusion``: not ``fusion/fusion/...``)."""
+    if stage is None:
+        return f"streams/{name}"
+    sensor, _, channel = name.partition("/")
+    return f"estimates/{stage}/{channel}" if sensor == stage else f"estimates/{stage}/{name}"
 
 
 def _software_versions() -> dict[str, str]:

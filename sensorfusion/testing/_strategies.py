@@ -27,9 +27,14 @@ def stream_specs(draw: st.DrawFn, *, ragged: bool | None = None) -> StreamSpec:
         )
         for n in names
     }
+    kind = draw(st.sampled_from(list(FrameKind)))
+    if kind == FrameKind.PERSON_VALUES:  # its contract: ragged, person_id int64 beside the values
+        is_ragged = True
+        fields = {"person_id": FieldSpec(dtype="int64"), **{n: f for n, f in fields.items() if n != "person_id"}}
+        fields.setdefault("value", FieldSpec(dtype="float32"))
     return StreamSpec(
         name=f"{draw(_NAME)}/{draw(_NAME)}",
-        kind=draw(st.sampled_from(list(FrameKind))),
+        kind=kind,
         fields=fields,
         ragged=is_ragged,
         rate_hz=draw(st.sampled_from([0.0, 10.0, 30.0, 100.0])),

@@ -83,7 +83,7 @@ def world_from_camera_rt(rotation: np.ndarray, translation_m: np.ndarray) -> Tra
         m[:3, 3] = t
         return Transform.from_matrix(np.linalg.inv(m))
     rows = tuple(tuple(float(x) for x in row) for row in r.reshape(3, 3))
-    return Transform(rotation=rows, translation_m=(float(t[0]), float(t[1]), float(t[2]))).inverse()
+    return Transform(rotation=rows, translation_m=(float(t[0]), float(t[1]), float(t[2]))).inverse()  # type: ignore[arg-type,unused-ignore]
 
 
 def camera_from_world_rt(world_from_camera: Transform) -> tuple[np.ndarray, np.ndarray]:

@@ -15,8 +15,9 @@ One object per camera, keyed by its id (``"0"``, ``"1"``...)::
 * The image size is not stored. The reader takes it from ``image_size=(width, height)``, else
   from the dataset the file is named after (Shelf: 1032x776, Campus: 360x288), else it
   estimates ``(2 cx, 2 cy)`` rounded up and logs that it did. Projections do not depend on it.
-* The rotations are written to 6 decimals in the published files (orthonormal to ~1e-6): the
-  reader re-orthonormalises them (the nearest rotation, by SVD).
+* The rotations are written to 6 decimals in the published files (orthonormal to ~1e-6):
+  :class:`~sensorfusion.Transform` re-orthonormalises them (the nearest rotation, by SVD) and
+  notes it; the camera centre is kept exactly.
 """
 
 from __future__ import annotations
@@ -30,9 +31,9 @@ from typing import Any
 import numpy as np
 
 from sensorfusion import ConfigError
-from sensorfusion.schema import PinholeCamera, RigCalibration, SensorCalibration
+from sensorfusion.schema import PinholeCamera, RigCalibration, SensorCalibration, Transform
 
-from ._common import _orthonormalize, camera_from_world_rt, cameras_of, world_from_camera_rt
+from ._common import camera_from_world_rt, cameras_of
 
 __all__ = ["DATASET_IMAGE_SIZES", "load_voxelpose", "save_voxelpose"]
 
@@ -79,8 +80,7 @@ def load_voxelpose(
         if not isinstance(cam, dict):
             raise ConfigError("a camera entry must be an object", field_path=str(sid), source=str(path))
         try:
-            r_raw = np.asarray(cam["R"], dtype=np.float64).reshape(3, 3)
-            r = _orthonormalize(r_raw)  # refused beyond ROTATION_TOLERANCE
+            r = np.asarray(cam["R"], dtype=np.float64).reshape(3, 3)
             centre_m = _column(cam["T"], 3, "T", sid) * float(length_unit_m)
             k = _column(cam.get("k"), 3, "k", sid)
             p = _column(cam.get("p"), 2, "p", sid)
@@ -92,10 +92,13 @@ def load_voxelpose(
             width=width, height=height, fx=fx, fy=fy, cx=cx, cy=cy,
             k1=float(k[0]), k2=float(k[1]), k3=float(k[2]), p1=float(p[0]), p2=float(p[1]),
         )  # fmt: skip
-        # camera_from_world = [R | -R C]
-        sensors[str(sid)] = SensorCalibration(
-            camera=camera, world_from_sensor=world_from_camera_rt(r_raw, -r @ centre_m)
+        # world_from_camera = [R^T | C]: the centre kept exactly; a 6-decimal R is re-orthonormalised
+        # by Transform (with a note), refused if it is not a rotation at all
+        wfc = Transform(
+            rotation=tuple(tuple(float(x) for x in row) for row in r.T),  # type: ignore[arg-type,unused-ignore]
+            translation_m=(float(centre_m[0]), float(centre_m[1]), float(centre_m[2])),
         )
+        sensors[str(sid)] = SensorCalibration(camera=camera, world_from_sensor=wfc)
     return RigCalibration(sensors=sensors)
 
 

@@ -6,21 +6,26 @@ Digital Twin body skeletons (spec ``adt51``), ``.vrs`` camera frames, and the
 ``aria.recording`` driver that plays them through the pipeline in time order.
 """
 
-from ._calibration import (
-    ARIA_IMAGE_SIZES,
-    AriaCamera,
-    aria_cameras_from_json,
-    aria_cameras_to_json,
-    detect_aria,
-    load_aria_calibration,
-    read_aria_camera_records,
-    rig_calibration,
-    save_aria_calibration,
-)
-from ._driver import AriaRecordingDriver, AriaRecordingParams
-from ._skeleton import ADT51, ADT_JOINT_LABELS, ADT_MARKER_LABELS, AdtSkeleton, read_adt_skeleton
-from ._trajectory import TrajectoryIssue, TrajectoryRead, read_mps_trajectory
-from ._vrs import INSTALL_VRS, VrsFrame, VrsRecording, have_projectaria_tools
+from typing import TYPE_CHECKING
+
+from sensorfusion import lazy_exports
+
+if TYPE_CHECKING:
+    from ._calibration import (
+        ARIA_IMAGE_SIZES,
+        AriaCamera,
+        aria_cameras_from_json,
+        aria_cameras_to_json,
+        detect_aria,
+        load_aria_calibration,
+        read_aria_camera_records,
+        rig_calibration,
+        save_aria_calibration,
+    )
+    from ._driver import AriaRecordingDriver, AriaRecordingParams
+    from ._skeleton import ADT51, ADT_JOINT_LABELS, ADT_MARKER_LABELS, AdtSkeleton, read_adt_skeleton
+    from ._trajectory import TrajectoryIssue, TrajectoryRead, read_mps_trajectory
+    from ._vrs import INSTALL_VRS, VrsFrame, VrsRecording, have_projectaria_tools
 
 __version__ = "0.1.0"
 
@@ -50,3 +55,6 @@ __all__ = [
     "rig_calibration",
     "save_aria_calibration",
 ]
+
+# the exports above load on first use, so the plugin module (and `sensorfusion --help`) stays light
+__getattr__, __dir__ = lazy_exports(__name__)

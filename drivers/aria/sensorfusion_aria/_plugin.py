@@ -1,5 +1,9 @@
 """The ``aria`` plugin: the ``aria.recording`` driver, the ``adt51`` skeleton spec and the ``aria``
-calibration format."""
+calibration format.
+
+A light module: the driver and the calibration readers are lazy references, imported when a
+rig or a calibration file first needs them.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,6 @@ from collections.abc import Sequence
 from sensorfusion import CalibrationFormat, Driver, SkeletonSpec, lazy
 from sensorfusion.hookspecs import hookimpl
 
-from ._driver import AriaRecordingDriver
 from ._skeleton import ADT51
 
 __all__ = ["sensorfusion_add_calibration_formats", "sensorfusion_add_drivers", "sensorfusion_add_skeletons"]
@@ -16,7 +19,10 @@ __all__ = ["sensorfusion_add_calibration_formats", "sensorfusion_add_drivers", "
 
 @hookimpl
 def sensorfusion_add_drivers() -> Sequence[type[Driver]]:
-    return [AriaRecordingDriver]
+    # lazy: the driver (and the geometry kernels under it) loads when a rig uses it
+    return [
+        lazy("sensorfusion_aria._driver:AriaRecordingDriver", name="aria.recording", summary="a Project Aria recording")
+    ]
 
 
 @hookimpl

@@ -21,7 +21,7 @@ import numba
 import numpy as np
 
 from sensorfusion import Transform
-from sensorfusion.geometry import distort_normalized, undistort_pixels
+from sensorfusion.geometry import project, undistort_points
 from sensorfusion.schema import KannalaBrandtCamera, PinholeCamera
 
 from ._rs import require_rs
@@ -76,7 +76,7 @@ def _project(cam: PinholeCamera | KannalaBrandtCamera, pts: np.ndarray) -> np.nd
     """Camera-frame points ``(N, 3)`` -> pixels ``(N, 2)``."""
     xy = pts[:, :2] / pts[:, 2:3]
     if isinstance(cam, PinholeCamera):
-        xy = distort_normalized(xy, cam)
+        return project(cam, np.concatenate([xy, np.ones((len(xy), 1))], axis=1), tier="numpy")
     else:
         r = np.linalg.norm(xy, axis=1)
         th = np.arctan(r)
@@ -103,20 +103,19 @@ def deproject_depth(depth: np.ndarray, cam: PinholeCamera, depth_scale_m: float)
     (non-zero) pixels and their ``(N, 2)`` integer pixel coordinates (x, y)."""
     v, u = np.nonzero(depth)
     z = depth[v, u].astype(np.float64) * depth_scale_m
-    uv = undistort_pixels(np.stack([u, v], axis=1).astype(np.float64), cam)
-    x = (uv[:, 0] - cam.cx) / cam.fx * z
-    y = (uv[:, 1] - cam.cy) / cam.fy * z
-    return np.stack([x, y, z], axis=1), np.stack([u, v], axis=1)
+    xy = undistort_points(cam, np.stack([u, v], axis=1).astype(np.float64), tier="numpy")
+    return np.stack([xy[:, 0] * z, xy[:, 1] * z, z], axis=1), np.stack([u, v], axis=1)
 
 
 @functools.lru_cache(maxsize=8)
 def _undistorted_grid(cam: PinholeCamera, off: float, shape: tuple[int, ...]) -> np.ndarray:
-    """``(H, W, 2)`` undistorted coordinates of every pixel shifted by ``off``, computed once per
-    camera (undistorting every valid pixel of every frame cost seconds per frame)."""
+    """``(H, W, 2)`` undistorted normalized coordinates (x/z, y/z) of every pixel shifted by
+    ``off``, computed once per camera (undistorting every valid pixel of every frame cost
+    seconds per frame)."""
     h, w = shape[:2]
     v, u = np.mgrid[0:h, 0:w]
     grid = np.stack([u.ravel() + off, v.ravel() + off], axis=1).astype(np.float64)
-    out = undistort_pixels(grid, cam).reshape(h, w, 2)
+    out = undistort_points(cam, grid, tier="numpy").reshape(h, w, 2)
     out.setflags(write=False)
     return out
 
@@ -144,10 +143,8 @@ def align_depth_to_color(
     z = raw.astype(np.float64) * depth_scale_m
     corners = []
     for off in (-0.5, 0.5):
-        uv = _undistorted_grid(depth_cam, off, depth.shape)[v, u]
-        p = np.stack(
-            [(uv[:, 0] - depth_cam.cx) / depth_cam.fx * z, (uv[:, 1] - depth_cam.cy) / depth_cam.fy * z, z], axis=1
-        )
+        xy = _undistorted_grid(depth_cam, off, depth.shape)[v, u]
+        p = np.stack([xy[:, 0] * z, xy[:, 1] * z, z], axis=1)
         corners.append(np.rint(_project(color_cam, color_from_depth.apply(p))).astype(np.int64))
     (x0, y0), (x1, y1) = corners[0].T, corners[1].T
     x0, y0, x1, y1 = np.maximum(x0, 0), np.maximum(y0, 0), np.minimum(x1, out_w - 1), np.minimum(y1, out_h - 1)

@@ -7,14 +7,19 @@ keypoint detector that projects the ground truth with a realistic error model
 own drifting pose tracking (``headsets``), seen by ``sim.headset_keypoints2d``. Everything is a pure function of the rig seed and the frame index.
 """
 
-from ._detector import SimKeypointDetector, SimKeypointParams
-from ._driver import SimRigDriver, SimRigParams
-from ._headset import HeadsetParams, Headsets, gt_pose_stream
-from ._headset_detector import SimHeadsetKeypointDetector, SimHeadsetKeypointParams
-from ._occlusion import joint_occlusion
-from ._people import CAPSULE_NAMES, PeopleSim, body_capsules, capsule_radii_m, heights_from_joints
-from ._render import CameraRenderer, RenderBuffers
-from ._rig import camera_ids, make_rig
+from typing import TYPE_CHECKING
+
+from sensorfusion import lazy_exports
+
+if TYPE_CHECKING:
+    from ._detector import SimKeypointDetector, SimKeypointParams
+    from ._driver import SimRigDriver, SimRigParams
+    from ._headset import HeadsetParams, Headsets, gt_pose_stream
+    from ._headset_detector import SimHeadsetKeypointDetector, SimHeadsetKeypointParams
+    from ._occlusion import joint_occlusion
+    from ._people import CAPSULE_NAMES, PeopleSim, body_capsules, capsule_radii_m, heights_from_joints
+    from ._render import CameraRenderer, RenderBuffers
+    from ._rig import camera_ids, make_rig
 
 __version__ = "0.1.0"
 
@@ -40,3 +45,6 @@ __all__ = [
     "joint_occlusion",
     "make_rig",
 ]
+
+# the exports above load on first use, so the plugin module (and `sensorfusion --help`) stays light
+__getattr__, __dir__ = lazy_exports(__name__)

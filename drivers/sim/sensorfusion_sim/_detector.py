@@ -19,7 +19,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sensorfusion import ConfigError, Estimator, FieldSpec, FrameKind, FrameSet, StageContext, StreamSpec
-from sensorfusion.geometry import project_pinhole
+from sensorfusion.geometry import project, transform_points
 from sensorfusion.schema import PinholeCamera, Transform
 
 from ._occlusion import joint_occlusion
@@ -174,7 +174,8 @@ class SimKeypointDetector(Estimator):
 
     def _project(self, joints_m: np.ndarray, cam: Any, world_from_camera: Transform) -> tuple[np.ndarray, np.ndarray]:
         """Pixels ``(P, 17, 2)`` (NaN where not imaged) and depths ``(P, 17)`` of world joints."""
-        return project_pinhole(joints_m, cam, world_from_camera)
+        pc = transform_points(world_from_camera.inverse(), joints_m)
+        return project(cam, pc, tier="numpy"), pc[..., 2]
 
     def detect(
         self,

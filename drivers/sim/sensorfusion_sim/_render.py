@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from sensorfusion.geometry import distort_normalized
+from sensorfusion.geometry import project
 from sensorfusion.schema import PinholeCamera, Transform
 
 from ._people import body_capsules
@@ -130,8 +130,14 @@ def _raster_capsules(
                 image[y, x, 2] = min(255.0, cb * shade)
 
 
+def _distort_normalized(xy: np.ndarray, cam: PinholeCamera) -> np.ndarray:
+    """Brown-Conrady on normalized points ``(*, 2)`` (the geometry kernel's numpy tier on ``(x, y, 1)``)."""
+    uv = project(cam, np.concatenate([xy, np.ones((*xy.shape[:-1], 1))], axis=-1), tier="numpy")
+    return np.stack([(uv[..., 0] - cam.cx) / cam.fx, (uv[..., 1] - cam.cy) / cam.fy], axis=-1)
+
+
 def _undistort_normalized(xy_d: np.ndarray, cam: PinholeCamera, iterations: int = 40) -> tuple[np.ndarray, np.ndarray]:
-    """Fixed-point inverse of :func:`sensorfusion.geometry.distort_normalized`.
+    """Fixed-point inverse of :func:`_distort_normalized`.
 
     Returns the undistorted points and a mask of those that converged: with strong barrel
     distortion the image corners can lie beyond what the model maps anything to.
@@ -141,10 +147,10 @@ def _undistort_normalized(xy_d: np.ndarray, cam: PinholeCamera, iterations: int 
     x = xy_d.copy()
     with np.errstate(over="ignore", invalid="ignore"):
         for _ in range(iterations):
-            x = x + (xy_d - distort_normalized(x, cam))
+            x = x + (xy_d - _distort_normalized(x, cam))
             r = np.linalg.norm(x, axis=-1, keepdims=True)
             x = np.where(r > 3.0, x * (3.0 / np.maximum(r, 1e-12)), x)
-        ok = np.linalg.norm(distort_normalized(x, cam) - xy_d, axis=-1) < 1e-6
+        ok = np.linalg.norm(_distort_normalized(x, cam) - xy_d, axis=-1) < 1e-6
     return x, ok
 
 
@@ -183,7 +189,7 @@ class CameraRenderer:
         xy = np.where((z > 0)[..., None], xy, np.nan)
         cam = self.camera
         if np.any(cam.dist_coeffs):
-            xy = distort_normalized(xy, cam)
+            xy = _distort_normalized(xy, cam)
         uv = np.empty_like(xy)
         uv[..., 0] = cam.fx * xy[..., 0] + cam.cx
         uv[..., 1] = cam.fy * xy[..., 1] + cam.cy

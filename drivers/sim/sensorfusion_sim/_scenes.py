@@ -29,7 +29,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from sensorfusion.geometry import project_pinhole
+from sensorfusion.geometry import project, transform_points
 from sensorfusion.schema import PinholeCamera, RigCalibration
 
 from ._people import _REST_ARM, NUM_JOINTS, PeopleSim, _kinematics, _Person, _Segment, _wrap
@@ -226,7 +226,8 @@ class ScenePeople(PeopleSim):
             body = _kinematics(prm, np.array([height_m]))[0]
             seeing = 0
             for cam, pose in cams:
-                uv, z = project_pinhole(body, cam, pose)
+                pc = transform_points(pose.inverse(), body)
+                uv, z = project(cam, pc, tier="numpy"), pc[..., 2]
                 ok = (
                     (z > 0.1)
                     & (uv[:, 0] >= 8)

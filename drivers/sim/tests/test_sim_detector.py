@@ -21,7 +21,7 @@ from sensorfusion import (
     StageContext,
     StreamSpec,
 )
-from sensorfusion.geometry import project_pinhole
+from sensorfusion.geometry import world_to_pixels
 from sensorfusion.schema import SkeletonRegistry, builtin_skeletons
 from sensorfusion.testing import EstimatorContract
 
@@ -73,9 +73,8 @@ def detector(
 
 def truth(drv: SimRigDriver, fs: FrameSet, cam: str) -> np.ndarray:
     cal = drv.calibration().sensors[cam]
-    return project_pinhole(fs.frames["gt/skeleton3d"]["joints"].astype(np.float64), cal.camera, cal.world_from_sensor)[
-        0
-    ]  # type: ignore[arg-type]
+    joints = fs.frames["gt/skeleton3d"]["joints"].astype(np.float64)
+    return world_to_pixels(cal.camera, cal.world_from_sensor, joints, tier="numpy")  # type: ignore[arg-type]
 
 
 class TestSimKeypointsContract(EstimatorContract):

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from sensorfusion_sim import SimRigDriver
 
 from sensorfusion import DriverContext, DriverError, EndOfStream, FrameKind
-from sensorfusion.geometry import project_pinhole
+from sensorfusion.geometry import transform_points, world_to_pixels
 from sensorfusion.schema import PinholeCamera
 from sensorfusion.testing import DriverContract
 
@@ -167,7 +167,9 @@ def test_calibration_looks_at_the_room_centre() -> None:
         assert sensor.world_from_sensor.translation_m[2] == pytest.approx(2.2)
         x, y, _ = sensor.world_from_sensor.translation_m
         assert abs(x) < 3.0 and abs(y) < 3.0, sid
-        uv, z = project_pinhole(np.array([0.0, 0.0, 1.0]), cam, sensor.world_from_sensor)
+        point = np.array([[0.0, 0.0, 1.0]])
+        uv = world_to_pixels(cam, sensor.world_from_sensor, point, tier="numpy")[0]
+        z = transform_points(sensor.world_from_sensor.inverse(), point)[0, 2]
         np.testing.assert_allclose(uv, [160.0, 120.0], atol=1e-6)
         assert z > 0
 

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from sensorfusion_sim import SimKeypointDetector, SimRigDriver
 
 from sensorfusion import DriverContext, FieldSpec, Frame, FrameKind, FrameSet, StageContext, StreamSpec
-from sensorfusion.geometry import project_pinhole
+from sensorfusion.geometry import project, transform_points
 from sensorfusion.schema import SkeletonRegistry, builtin_skeletons
 
 
@@ -54,7 +54,8 @@ def test_bystander_stands_still_where_exactly_two_cameras_see_them() -> None:
     seeing = 0
     for c in d.camera_ids:
         cam, pose = cal.camera(c), cal.sensors[c].world_from_sensor
-        uv, z = project_pinhole(first.astype(np.float64), cam, pose)  # type: ignore[arg-type]
+        pc = transform_points(pose.inverse(), first.astype(np.float64))
+        uv, z = project(cam, pc, tier="numpy"), pc[..., 2]  # type: ignore[arg-type]
         seeing += bool(
             ((z > 0) & (uv[:, 0] >= 0) & (uv[:, 0] < cam.width) & (uv[:, 1] >= 0) & (uv[:, 1] < cam.height)).all()
         )

@@ -12,19 +12,24 @@ Estimators (all register through the ``egocentric`` entry point):
 * ``egocentric.reframe`` — a skeleton between the world and a device frame (:class:`SkeletonReframe`).
 """
 
-from ._base import EgoParams, EgoStage, Headset
-from ._common import DevicePoses, ego_skeleton_spec
-from ._data import EgoSamples, concat_samples, samples_from_session
-from ._fusion import EgoRoomFusion, FuseParams
-from ._geometric import StereoParams, StereoTriangulation
-from ._headset import HeadsetGeometry, headset_geometry
-from ._learned import LearnedParams, LearnedStereo, MeanPose, MeanPoseParams, default_model
-from ._model import FORMAT, EgoPoseModel, ModelConfig, export_onnx, load_model
-from ._posetrack import PoseTrack
-from ._reframe import ReframeParams, SkeletonReframe
-from ._simulate import simulate_sessions, simulation_rig
-from ._stereo import StereoResult, triangulate_stereo
-from ._train import TrainConfig, TrainResult, mpjpe_mm, train_model
+from typing import TYPE_CHECKING
+
+from sensorfusion import lazy_exports
+
+if TYPE_CHECKING:
+    from ._base import EgoParams, EgoStage, Headset
+    from ._common import DevicePoses, ego_skeleton_spec
+    from ._data import EgoSamples, concat_samples, samples_from_session
+    from ._fusion import EgoRoomFusion, FuseParams
+    from ._geometric import StereoParams, StereoTriangulation
+    from ._headset import HeadsetGeometry, headset_geometry
+    from ._learned import LearnedParams, LearnedStereo, MeanPose, MeanPoseParams, default_model
+    from ._model import FORMAT, EgoPoseModel, ModelConfig, export_onnx, load_model
+    from ._posetrack import PoseTrack
+    from ._reframe import ReframeParams, SkeletonReframe
+    from ._simulate import simulate_sessions, simulation_rig
+    from ._stereo import StereoResult, triangulate_stereo
+    from ._train import TrainConfig, TrainResult, mpjpe_mm, train_model
 
 __version__ = "0.1.0"
 
@@ -66,3 +71,6 @@ __all__ = [
     "train_model",
     "triangulate_stereo",
 ]
+
+# the exports above load on first use, so the plugin module (and `sensorfusion --help`) stays light
+__getattr__, __dir__ = lazy_exports(__name__)

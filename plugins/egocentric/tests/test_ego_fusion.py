@@ -61,9 +61,9 @@ class Scene:
             d = self.det.detect(joints, ids, sc.camera, sc.world_from_sensor, zlib.crc32(cam.encode()), t_ns)
             keep = np.ones(len(d["keypoints"]), dtype=bool)
             if hide_from_room:  # drop the detections of hidden people (matched to the truth by projection)
-                from sensorfusion.geometry import project_pinhole
+                from sensorfusion.geometry import world_to_pixels
 
-                uv, _ = project_pinhole(joints, sc.camera, sc.world_from_sensor)
+                uv = world_to_pixels(sc.camera, sc.world_from_sensor, joints, tier="numpy")
                 for k, kp in enumerate(d["keypoints"]):
                     err = np.nanmean(np.linalg.norm(kp[:, :2] - uv, axis=-1), axis=-1)
                     if int(np.nanargmin(err)) in hide_from_room:

@@ -1,27 +1,35 @@
 """The ``mediapipe`` plugin: registers ``mediapipe.pose`` and the ``eval.trc`` sink.
 
-MediaPipe itself is imported only when a component is built, so the plugin registers
-without it; building ``mediapipe.pose`` then raises ``MissingDependencyError``.
+A light module: each component is a lazy reference, imported (with its libraries) the
+first time a rig uses it, so listing plugins and ``sensorfusion --help`` stay fast.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sensorfusion import Estimator, Sink
+from sensorfusion import Estimator, Sink, lazy
 from sensorfusion.hookspecs import hookimpl
 
-from ._eval import TrcEvalSink
-from ._pose import MediaPipePose
-
 __all__ = ["sensorfusion_add_estimators", "sensorfusion_add_sinks"]
+
+_P = "sensorfusion_mediapipe"
 
 
 @hookimpl
 def sensorfusion_add_estimators() -> Sequence[type[Estimator]]:
-    return [MediaPipePose]
+    return [
+        lazy(
+            f"{_P}._pose:MediaPipePose",
+            name="mediapipe.pose",
+            summary="BlazePose 2D keypoints",
+            requires=("mediapipe",),
+        ),
+    ]
 
 
 @hookimpl
 def sensorfusion_add_sinks() -> Sequence[type[Sink]]:
-    return [TrcEvalSink]
+    return [
+        lazy(f"{_P}._eval:TrcEvalSink", name="eval.trc", summary="error against a reference TRC"),
+    ]

@@ -1,21 +1,28 @@
 """The ``onnx`` plugin: registers ``onnx.keypoints``.
 
-onnxruntime is imported only when the estimator is built, so the plugin registers without
-it; building ``onnx.keypoints`` then raises ``MissingDependencyError``.
+A light module: each component is a lazy reference, imported (with its libraries) the
+first time a rig uses it, so listing plugins and ``sensorfusion --help`` stay fast.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sensorfusion import Estimator
+from sensorfusion import Estimator, lazy
 from sensorfusion.hookspecs import hookimpl
 
-from ._estimator import OnnxKeypoints
-
 __all__ = ["sensorfusion_add_estimators"]
+
+_P = "sensorfusion_onnx"
 
 
 @hookimpl
 def sensorfusion_add_estimators() -> Sequence[type[Estimator]]:
-    return [OnnxKeypoints]
+    return [
+        lazy(
+            f"{_P}._estimator:OnnxKeypoints",
+            name="onnx.keypoints",
+            summary="2D keypoints from an ONNX model",
+            requires=("onnxruntime",),
+        ),
+    ]

@@ -6,14 +6,19 @@ learned radar → skeleton model and radar–camera fusion. Estimators: ``radar.
 ``radar.cluster``, ``radar.track``, ``radar.pose``, ``radar.fuse``.
 """
 
-from ._angle import AngleGrid, angle_grid, angle_spectrum, tdm_doppler_compensation, virtual_positions
-from ._cfar import cfar_detect, cfar_noise
-from ._chain import POINT_FIELDS, ChainConfig, RadarChain, cartesian_grid, group_peaks, radar_tensor_4d
-from ._cluster import Clusters, cluster_people
-from ._estimators import RadarCluster, RadarFuse, RadarPose, RadarProcess, RadarTrack
-from ._fuse import RadarCameraFuser
-from ._spectrum import range_doppler, range_doppler_power, range_doppler_with_power, range_profile, window
-from ._track import KalmanTracker, Track
+from typing import TYPE_CHECKING
+
+from sensorfusion import lazy_exports
+
+if TYPE_CHECKING:
+    from ._angle import AngleGrid, angle_grid, angle_spectrum, tdm_doppler_compensation, virtual_positions
+    from ._cfar import cfar_detect, cfar_noise
+    from ._chain import POINT_FIELDS, ChainConfig, RadarChain, cartesian_grid, group_peaks, radar_tensor_4d
+    from ._cluster import Clusters, cluster_people
+    from ._estimators import RadarCluster, RadarFuse, RadarPose, RadarProcess, RadarTrack
+    from ._fuse import RadarCameraFuser
+    from ._spectrum import range_doppler, range_doppler_power, range_doppler_with_power, range_profile, window
+    from ._track import KalmanTracker, Track
 
 __version__ = "0.1.0"
 
@@ -48,3 +53,6 @@ __all__ = [
     "virtual_positions",
     "window",
 ]
+
+# the exports above load on first use, so the plugin module (and `sensorfusion --help`) stays light
+__getattr__, __dir__ = lazy_exports(__name__)

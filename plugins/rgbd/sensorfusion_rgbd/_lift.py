@@ -9,7 +9,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from sensorfusion import ConfigError, Estimator, FieldSpec, FrameKind, FrameSet, StageContext, StreamSpec
-from sensorfusion.geometry import undistort_pixels
+from sensorfusion.geometry import undistort_points
 from sensorfusion.kernels import get_kernel, resolve_tier
 from sensorfusion.schema import PinholeCamera
 
@@ -204,8 +204,8 @@ class RgbdLift(Estimator):
         self.kernel(depth_in_metres(depth, cam["scale"]), np.ascontiguousarray(uv), self.p.half_window_px, self.p.min_valid_px,
                     self.p.foreground_m, z, n)  # fmt: skip
         c: PinholeCamera = cam["camera"]
-        und = undistort_pixels(uv, c)
-        ray = np.stack([(und[:, 0] - c.cx) / c.fx, (und[:, 1] - c.cy) / c.fy, np.ones(len(uv))], axis=1)
+        xy = undistort_points(c, uv, tier="numpy")
+        ray = np.stack([xy[:, 0], xy[:, 1], np.ones(len(uv))], axis=1)
         off = np.tile(self.offsets, P)
         with np.errstate(invalid="ignore"):
             p_cam = ray * z[:, None] + off[:, None] * ray / np.linalg.norm(ray, axis=1, keepdims=True)

@@ -18,7 +18,7 @@ from sensorfusion import (
     StageContext,
     StreamSpec,
 )
-from sensorfusion.geometry import undistort_pixels
+from sensorfusion.geometry import undistort_points
 from sensorfusion.schema import PinholeCamera, Transform
 
 from ._lift import depth_in_metres
@@ -61,8 +61,8 @@ def depth_to_points(
     """Depth in metres ``(H, W)`` -> camera-frame points ``(N, 3)`` (row-major pixel order), holes skipped."""
     v, u = np.nonzero((depth_m > min_depth_m) & (depth_m <= max_depth_m) & np.isfinite(depth_m))
     z = depth_m[v, u].astype(np.float64)
-    uv = undistort_pixels(np.stack([u, v], axis=1).astype(np.float64), camera)
-    return np.stack([(uv[:, 0] - camera.cx) / camera.fx * z, (uv[:, 1] - camera.cy) / camera.fy * z, z], axis=1)
+    xy = undistort_points(camera, np.stack([u, v], axis=1).astype(np.float64), tier="numpy")
+    return np.stack([xy[:, 0] * z, xy[:, 1] * z, z], axis=1)
 
 
 def voxel_downsample(points: np.ndarray, voxel_size_m: float) -> np.ndarray:

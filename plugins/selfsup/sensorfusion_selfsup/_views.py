@@ -2,7 +2,7 @@
 
 Triangulation (``sensorfusion.fusion.triangulate_points``) works on undistorted pixels and a
 ``3x4`` matrix per view. A pinhole camera is undistorted to the pixels of the same ``K``
-(``sensorfusion.geometry.undistort_pixels``); any other model to ideal normalized
+(``sensorfusion.geometry.undistort_points``, scaled back by ``K``); any other model to ideal normalized
 coordinates (``sensorfusion.geometry.undistort_points``) scaled by a virtual focal length
 (``fx``, 500 px when the model has none), so pixel thresholds keep their meaning — the
 same convention as the core's fusion stages. ``undistort`` and ``P`` are the attributes
@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from sensorfusion import ConfigError, RigCalibration, Transform
-from sensorfusion.geometry import projection_matrix, undistort_pixels, undistort_points
+from sensorfusion.geometry import projection_matrix, undistort_points
 from sensorfusion.schema import PinholeCamera
 
 __all__ = ["ViewGeometry", "view_geometries"]
@@ -38,7 +38,9 @@ class ViewGeometry:
     def undistort(self, uv: np.ndarray) -> np.ndarray:
         uv = np.asarray(uv, dtype=np.float64)
         if isinstance(self.camera, PinholeCamera):
-            return undistort_pixels(uv, self.camera)
+            c = self.camera
+            xy = undistort_points(c, uv.reshape(-1, 2), tier="numpy").reshape(uv.shape)
+            return np.asarray(xy * [c.fx, c.fy] + [c.cx, c.cy])
         flat = uv.reshape(-1, 2)
         if flat.shape[0] == 0:
             return uv.copy()

@@ -1,5 +1,6 @@
 """Pose2Sim's demo: our weighted DLT reproduces its raw .trc, and ``sensorfusion triangulate``
-reads OpenPose JSON folders and writes TRC, JSON and sessions."""
+reads OpenPose JSON folders and writes TRC, JSON and sessions (into folders that do not exist
+yet), at the frame rate the source says."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 from sensorfusion.cli import main as cli_main
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 DATA = Path(os.environ.get("SENSORFUSION_TEST_DATA", ROOT.parent / "shared" / "data")) / "pose2sim-demo-single"
 CALIB = DATA / "calibration" / "Calib_qualisys.toml"
 RAW_TRC = DATA / "trial" / "pose-3d" / "S00_P00_T01_BalancingTrial_0-100.trc"
@@ -61,11 +62,10 @@ def test_reproduces_pose2sim_raw_trc_where_it_kept_all_cameras(ours: Path) -> No
 
 def test_all_camera_frames_match_within_1mm_and_the_rest_are_camera_drops() -> None:
     pytest.importorskip("sensorfusion_calibration", reason="the calibration distribution is not installed")
-    from sensorfusion_calibration.formats import load_calibration
+    from sensorfusion_interop import POSE2SIM_BODY25B_MARKERS, read_openpose_folder
 
-    from sensorfusion._builtin.triangulate_cmd import POSE2SIM_BODY25B_MARKERS, read_openpose_folder
-    from sensorfusion.fusion import triangulate_points
-    from sensorfusion.fusion._cameras import view_model
+    from sensorfusion import load_calibration
+    from sensorfusion.fusion import triangulate_points, view_model
     from sensorfusion.schema import builtin_skeletons
 
     cal = load_calibration(CALIB)
@@ -215,3 +215,84 @@ def test_command_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture
         )
         == 2
     )
+
+
+def test_out_in_a_folder_that_does_not_exist_yet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 10.5: no traceback, the folders are made, for every output kind."""
+    pytest.importorskip("sensorfusion_calibration", reason="the calibration distribution is not installed")
+    for name in ("a/b/out.trc", "c/d/out.json", "e/f/out.zarr"):
+        out = tmp_path / name
+        assert cli_main(["triangulate", "--calibration", str(CALIB), *views(), "--quiet", "--out", str(out)]) == 0
+        assert out.exists(), name
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_frame_rate_comes_from_the_source_and_a_default_is_announced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 10.5: the demo's videos are 60 fps (the old default wrote 30 Hz TRC files); folders
+    with no video and no Pose2Sim Config.toml get 30 fps, and the command says so."""
+    pytest.importorskip("sensorfusion_calibration", reason="the calibration distribution is not installed")
+    pytest.importorskip("cv2", reason="reading a video's frame rate needs OpenCV (sensorfusion-interop[video])")
+    from sensorfusion_interop import read_trc
+
+    out = tmp_path / "from_video.trc"
+    assert cli_main(["triangulate", "--calibration", str(CALIB), *views(), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "frame rate: 60 fps (from " in err and "cam01.mp4" in err
+    assert read_trc(out)[1] == 60.0
+    # the same JSON files where the source says nothing: copied away from the videos
+    import shutil
+
+    bare = []
+    for i in range(1, 5):
+        dst = tmp_path / "bare" / f"cam0{i}"
+        shutil.copytree(DATA / "trial" / "pose-associated" / f"cam0{i}_json", dst)
+        bare += ["--view", f"cam0{i}={dst}"]
+    out2 = tmp_path / "defaulted.trc"
+    assert cli_main(["triangulate", "--calibration", str(CALIB), *bare, "--quiet", "--out", str(out2)]) == 0
+    err = capsys.readouterr().err
+    assert "frame rate: 30 fps, a default - the source does not say (pass --fps)" in err
+    assert read_trc(out2)[1] == 30.0
+    # a Pose2Sim project's Config.toml says it
+    (tmp_path / "bare" / "Config.toml").write_text("[project]\nframe_rate = 50\n")
+    assert cli_main(["triangulate", "--calibration", str(CALIB), *bare, "--out", str(tmp_path / "cfg.trc")]) == 0
+    assert "frame rate: 50 fps (from " in capsys.readouterr().err
+    assert read_trc(tmp_path / "cfg.trc")[1] == 50.0
+
+
+def test_library_api_matches_the_command(tmp_path: Path) -> None:
+    pytest.importorskip("sensorfusion_calibration", reason="the calibration distribution is not installed")
+    from sensorfusion_interop import FrameRate, read_trc, triangulate_openpose, write_trc_people
+
+    from sensorfusion import load_calibration
+    from sensorfusion.fusion import FusionSettings
+    from sensorfusion.plugins import get_plugin_host
+
+    cal = load_calibration(CALIB)
+    views_ = [(f"cam0{i}", DATA / "trial" / "pose-associated" / f"cam0{i}_json") for i in range(1, 5)]
+    skel = get_plugin_host().skeletons.get("body_25b")
+    res = triangulate_openpose(
+        cal, views_, skel, FusionSettings(multiperson=False, robust=False, refine_iters=0, filter="none"),
+        frame_rate=FrameRate(60.0, "--fps"),
+    )  # fmt: skip
+    assert res.tracks == [0] and len(res.frames) == 100
+    (p,) = write_trc_people(res, tmp_path / "lib" / "x.trc")
+    assert (
+        cli_main(
+            [
+                "triangulate",
+                "--calibration",
+                str(CALIB),
+                *views(),
+                "--fps",
+                "60",
+                "--quiet",
+                "--out",
+                str(tmp_path / "cli.trc"),
+            ]
+        )
+        == 0
+    )
+    a, b = read_trc(p)[2], read_trc(tmp_path / "cli.trc")[2]
+    assert np.array_equal(np.isnan(a), np.isnan(b)) and np.nanmax(np.abs(a - b)) == 0.0
