@@ -18,23 +18,63 @@ ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "examples" / "sim_rig.yaml"
 
 
+_LIVE = """
+import json, sys
+from pathlib import Path
+from numba.core import event
+from sensorfusion.plugins import get_plugin_host
+from sensorfusion.scheduler import Runner, RunOptions, build_rig
+from sensorfusion.schema import load_rig
+
+class Compiles(event.Listener):
+    def __init__(self):
+        self.names = []
+    def on_start(self, ev):
+        self.names.append(str(ev.data.get("dispatcher", "?")))
+    def on_end(self, ev):
+        pass
+
+demo = Path(sys.argv[1])
+host = get_plugin_host()
+rig = build_rig(load_rig(demo), host, base_dir=demo.parent)
+runner = Runner(rig, host, RunOptions(duration_s=float(sys.argv[2]), quiet=True))
+warm = runner.warm_up()
+runner.warm_up = lambda on_progress=None: warm  # done: from here on the clock runs
+compiles = Compiles()
+event.register("numba:compile", compiles)
+result = runner.run()
+print(json.dumps({"summary": result.summary, "compiled_while_live": compiles.names}, default=str))
+"""
+
+
+def _live_demo(cache: str, seconds: float = 5.0) -> dict:
+    env = {**os.environ, "NUMBA_CACHE_DIR": cache, "SENSORFUSION_PLUGINS": "sim"}
+    proc = subprocess.run(
+        [sys.executable, "-c", _LIVE, str(DEMO), str(seconds)], capture_output=True, text=True, env=env, timeout=900
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out: dict = json.loads(proc.stdout.strip().splitlines()[-1])
+    return out
+
+
+def _queue_full(summary: dict) -> int:
+    return sum(v.get("queue_full", 0) for v in summary["drops"].values())
+
+
 def test_demo_rig_live_on_an_empty_numba_cache_drops_nothing() -> None:
     with tempfile.TemporaryDirectory(prefix="numba-cache-") as cache:
-        env = {**os.environ, "NUMBA_CACHE_DIR": cache, "SENSORFUSION_PLUGINS": "sim"}
-        proc = subprocess.run(
-            [sys.executable, "-m", "sensorfusion.run", str(DEMO), "--duration", "5", "--no-record", "--json"],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=600,
-        )
-        assert proc.returncode == 0, proc.stderr[-3000:]
+        cold = _live_demo(cache)
         assert any(Path(cache).rglob("*.nbi")), "the run should have compiled into the empty cache"
-    s = json.loads(proc.stdout.strip().splitlines()[-1])
-    queue_full = {k: v["queue_full"] for k, v in s["drops"].items() if "queue_full" in v}
-    assert not queue_full, f"frames dropped while the clock ran: {queue_full}; warm-up {s.get('warmup_s')}"
-    assert s["framesets"] >= 150  # 5 s at 30 fps
-    assert s["warmup_s"]["fusion"] > 0
+        s = cold["summary"]
+        # the cause: nothing is compiled once the sources run (every kernel was warmed up)
+        assert cold["compiled_while_live"] == [], cold["compiled_while_live"]
+        assert s["framesets"] > 0 and s["warmup_s"]["fusion"] > 0
+        # the symptom: no frame dropped — on a machine that keeps up with the rig at 30 fps. A
+        # machine too busy for that drops frames whatever the cache: when the cold run dropped,
+        # the same run with the cache now warm tells which it was.
+        if _queue_full(s):
+            warm = _live_demo(cache)["summary"]
+            assert _queue_full(warm) > 0, f"cold run dropped {s['drops']}, the warm run nothing: compiling cost frames"
 
 
 def test_warmup_command_fills_the_cache(tmp_path: Path) -> None:

@@ -37,7 +37,7 @@ from ._report import DropCounts, RunReport, RunStats
 from ._runinfo import RunInfo
 from ._stats import StatsBook
 from ._supervisor import SourceSupervisor
-from ._worker import Worker
+from ._watchdog import StopWatchdog
 
 __all__ = ["RunOptions", "RunResult", "Runner"]
 
@@ -122,9 +122,7 @@ class Runner:
         self.stats.stage("sync")
         self._stop_requested = False
         self._forced = threading.Event()
-        self._abandoned: list[Worker] = []
         self.warmup_s: dict[str, float] = {}
-        self._abandoned_lock = threading.Lock()
         self.run_info = RunInfo(
             rig_name=rig.config.name,
             out=options.out,
@@ -190,6 +188,14 @@ class Runner:
             forced=self._forced,
         )
         self.sync = self._dispatcher.sync
+        self.watchdog = StopWatchdog(
+            self.sources,
+            self.chain,
+            stop=self.ctl.stop,
+            stop_timeout_s=options.stop_timeout_s,
+            live_duration_s=options.duration_s if options.realtime and not options.never_drop else None,
+            event=self.event,
+        )
         for st in (*rig.stages, *rig.sinks):  # stages record events through their context
             st.component.context.emit = _emitter(self.event, st.id, st.plugin)
 
@@ -306,7 +312,6 @@ class Runner:
     def _supervise(self, on_stats: Callable[[RunStats], None] | None) -> bool:
         """The main thread's loop: statistics, stop requests and the stop watchdog."""
         announced = False
-        stop_at: float | None = None
         next_refresh = time.monotonic() + self.opt.live_refresh_s
         while not (self._dispatcher.done.is_set() and self.chain.done()):
             try:
@@ -316,14 +321,9 @@ class Runner:
                     announced = True
                     self.event("interrupted", "run", "stop requested (Ctrl-C / SIGTERM)")
                 if self._forced.is_set():
-                    self._abandon_all("a second stop request forced the run to end")
+                    self.watchdog.abandon_all("a second stop request forced the run to end")
                     break
-                if self.ctl.stop.is_set():
-                    if stop_at is None:
-                        stop_at = now
-                    self._abandon_stuck(stop_at)
-                else:
-                    self._duration_overdue(now)
+                self.watchdog.tick(now)
                 if now >= next_refresh:
                     next_refresh = now + self.opt.live_refresh_s
                     self._publish(on_stats, live=True)
@@ -333,54 +333,6 @@ class Runner:
                 else:
                     self.request_stop()
         return announced
-
-    def _duration_overdue(self, now: float) -> None:
-        """Live runs: ``duration_s`` of sensor time is about as long on the wall clock. When it
-        has passed by ``stop_timeout_s`` since the first frame and the dispatcher has still not
-        formed the frameset that ends the run (a silent source, a stage that never returns and
-        holds the framesets back), stop. Lossless runs (``--fast``, replays) wait instead."""
-        dur = self.opt.duration_s
-        if dur is None or not self.opt.realtime or self.opt.never_drop:
-            return
-        starts = [s.first_frame_at for s in self.sources if s.first_frame_at is not None]
-        if not starts or now - min(starts) < dur + self.opt.stop_timeout_s:
-            return
-        self.event(
-            "overdue",
-            "run",
-            f"{dur:g} s of sensor time should have passed {self.opt.stop_timeout_s:g} s ago but the "
-            f"last frameset has not formed (a source went silent or a stage holds the pipeline); stopping",
-        )
-        self.ctl.stop.set()
-
-    def _abandon_stuck(self, stop_at: float) -> None:
-        limit = self.opt.stop_timeout_s
-        for sup in self.sources:
-            if not sup.done.is_set() and not sup.abandoned and sup.stuck_for(stop_at) > limit:
-                self._abandon(sup, f"did not return within {limit:g} s of the stop request")
-        for w in self.chain.workers:
-            if not w.done.is_set() and not w.abandoned and w.stuck_for(stop_at) > limit:
-                self._abandon(w, f"did not return within {limit:g} s of the stop request")
-
-    def _abandon_all(self, reason: str) -> None:
-        for sup in self.sources:
-            if not sup.done.is_set() and not sup.abandoned:
-                self._abandon(sup, reason)
-        for w in self.chain.workers:
-            if not w.done.is_set() and not w.abandoned:
-                self._abandon(w, reason)
-
-    def _abandon(self, worker: Worker, reason: str) -> None:
-        what = worker.describe()
-        with self._abandoned_lock:
-            self._abandoned.append(worker)
-        self.event(f"{worker.kind}_abandoned", worker.name, f"{what} {reason}; abandoned", plugin=worker.plugin)
-        log.info("%s %s; abandoned", what, reason)
-        if isinstance(worker, SourceSupervisor):
-            worker.abandon()
-            worker.end()
-        else:
-            self.chain.abandon(worker)  # type: ignore[arg-type]
 
     def _publish(self, on_stats: Callable[[RunStats], None] | None, *, live: bool) -> RunStats:
         stats = self.report.publish(live=live)
@@ -398,7 +350,7 @@ class Runner:
         for sup in self.sources:
             sup.done.wait(0.0 if sup.abandoned else grace)
         final = self._publish(None, live=False)
-        abandoned_names = [w.name for w in self._abandoned]
+        abandoned_names = [w.name for w in self.watchdog.abandoned]
         summary = self.report.summary(
             final,
             out=self.opt.out,
@@ -424,7 +376,7 @@ class Runner:
             summary=summary,
             error=self.ctl.error,
             interrupted=interrupted,
-            abandoned=[w.describe() for w in self._abandoned],
+            abandoned=[w.describe() for w in self.watchdog.abandoned],
         )
 
     def _close_components(self, timeout_s: float, *, skip: set[str]) -> None:

@@ -1,10 +1,8 @@
 """``kill -9`` of a live recording on the 4-camera demo rig: the session opens, every committed
-frame reads back, and what is lost is bounded. Killing the run (``kill -9 PID``) loses only
-the frames in flight: its writer process commits what it was sent, well inside the commit
-interval plus one frame period. Killing the writer too (the whole process group) loses what
-was not yet committed: on a 2-core machine busy with the rig itself, the writer commits about
-as fast as the data comes, so up to about two commits' worth (measured 0.55-1.1 s at
-``commit_interval_s: 0.5``; ``benchmarks/soak.py`` reports it)."""
+frame reads back, and killing the run (``kill -9 PID``) loses only the frames in flight — its
+writer process commits what it was sent — well inside the commit interval plus one frame
+period. (Killing the writer process too loses what it had not committed: a matter of its
+throughput on the machine, measured by ``benchmarks/bench_sigkill.py``, not asserted here.)"""
 
 from __future__ import annotations
 
@@ -57,18 +55,14 @@ def _loss_s(path: Path, kill_ns: int) -> float:
     return (kill_ns - newest) / 1e9
 
 
-@pytest.mark.parametrize("who", ["run", "run_and_writer"])
-def test_sigkill_loss_is_bounded(tmp_path: Path, who: str) -> None:
+def test_sigkill_of_the_run_loses_at_most_the_commit_interval(tmp_path: Path) -> None:
     out = tmp_path / "killed.zarr"
     proc = start([str(DEMO), "--out", str(out), "--quiet", "--duration", "600"], plugins="sim")
     try:
         wait_for_commit(out, "cam0/image", timeout_s=180)
         time.sleep(4.0)
         kill_ns = time.time_ns()
-        if who == "run":
-            proc.send_signal(signal.SIGKILL)  # the run only: its writer process lives on
-        else:
-            os.killpg(proc.pid, signal.SIGKILL)  # the run and its writer process
+        proc.send_signal(signal.SIGKILL)  # the run: its writer process lives on, commits, exits
         proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
@@ -76,9 +70,6 @@ def test_sigkill_loss_is_bounded(tmp_path: Path, who: str) -> None:
             proc.communicate()
     _settled(out)
     lost = _loss_s(out, kill_ns)
-    print(f"\nSIGKILL of the {who.replace('_', ' + ')}: lost {lost:.3f} s")
-    if who == "run":
-        bound = COMMIT_INTERVAL_S + FRAME_PERIOD_S + SLACK_S
-    else:  # the writer's own commit cycle is the bound: interval + a commit, on a busy machine
-        bound = 3 * COMMIT_INTERVAL_S + FRAME_PERIOD_S + SLACK_S
+    print(f"\nSIGKILL of the run: lost {lost:.3f} s")
+    bound = COMMIT_INTERVAL_S + FRAME_PERIOD_S + SLACK_S
     assert lost <= bound, f"lost {lost:.3f} s > {bound:.3f} s"
