@@ -73,8 +73,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from sensorfusion import DriverContext, FieldSpec, Frame, FrameKind, FrameSet, StageContext, StreamSpec
-from sensorfusion.fusion import FusionSettings, PersonFusion
-from sensorfusion.fusion._cameras import ViewModel, view_model
+from sensorfusion.fusion import FusionSettings, PersonFusion, ViewModel, view_model
 from sensorfusion.schema import SkeletonRegistry, builtin_skeletons
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -396,7 +395,10 @@ def pose2sim(versions: list[Version]) -> dict[str, Any] | None:
     T = max(len(p) for p in per_view)
     frames = [(f / 60.0, [pv.get(f, np.zeros((0, skel.num_joints, 3))) for pv in per_view]) for f in range(T)]
     # Pose2Sim's TRC (X, Y, Z = world Y, Z, X); its 21 markers are body_25b joints
-    from sensorfusion._builtin.triangulate_cmd import POSE2SIM_BODY25B_MARKERS
+    try:
+        from sensorfusion_interop import POSE2SIM_BODY25B_MARKERS
+    except ImportError:
+        return None  # the interop distribution (plugins/interop) is not installed
 
     idx = [skel.index(j) for _, j in POSE2SIM_BODY25B_MARKERS]
     trc = sorted((root / "trial" / "pose-3d").glob("*.trc"))

@@ -12,8 +12,7 @@ import pytest
 from sensorfusion import ConfigError, SchemaError
 from sensorfusion._builtin.fusion import MultiPersonFusion
 from sensorfusion._components import StageContext
-from sensorfusion.fusion import CaptureVolume, FusionSettings, PersonFusion, Tracker, merge_backfill
-from sensorfusion.fusion._cameras import view_model
+from sensorfusion.fusion import CaptureVolume, FusionSettings, PersonFusion, Tracker, merge_backfill, view_model
 from sensorfusion.geometry import look_at, world_to_pixels
 from sensorfusion.schema import (
     CaptureVolumeConfig,

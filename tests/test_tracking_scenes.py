@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 
 from sensorfusion import DriverContext, FieldSpec, Frame, FrameKind, FrameSet, StageContext, StreamSpec
-from sensorfusion.fusion import FusionSettings, PersonFusion
-from sensorfusion.fusion._cameras import view_model
+from sensorfusion.fusion import FusionSettings, PersonFusion, view_model
 from sensorfusion.schema import SkeletonRegistry, builtin_skeletons
 
 pytest.importorskip("sensorfusion_sim", reason="the sim driver distribution (drivers/sim) is not installed")
