@@ -60,8 +60,8 @@ class ModelConfig:
     hidden: int = 64
     embedding: int = 8
     refiner_hidden: int = 256
-    ridge_velocity: float = 1e-3
-    ridge_acceleration: float = 1e-2
+    ridge_velocity: float = 1e-4
+    ridge_acceleration: float = 1e-3
     prior_weight: float = 1e-4
 
     def as_dict(self) -> dict[str, Any]:

@@ -125,8 +125,8 @@ class _Sampler:
         kp_a = np.stack(kps)
         aug_a = np.stack(augs)
         causal = rng.random(B) < self.s.causal_fraction
-        feats_clean = self._features(rec, kp_a, np.stack(cons), np.stack(inls), None)
-        feats_aug = self._features(rec, aug_a, np.stack(cons), np.stack(inls), np.stack(changed))
+        feats_clean = self._features(rec, causal, kp_a, np.stack(cons), np.stack(inls), None)
+        feats_aug = self._features(rec, causal, aug_a, np.stack(cons), np.stack(inls), np.stack(changed))
         common = dict(
             recording=rec, target=kp_a, bone_ref_m=np.stack(bones), causal=causal, valid_frame=np.stack(valid)
         )
@@ -136,27 +136,38 @@ class _Sampler:
         )
 
     def _features(
-        self, rec: np.ndarray, kp: np.ndarray, cons: np.ndarray, inl: np.ndarray, recompute: np.ndarray | None
+        self,
+        rec: np.ndarray,
+        causal: np.ndarray,
+        kp: np.ndarray,
+        cons: np.ndarray,
+        inl: np.ndarray,
+        recompute: np.ndarray | None,
     ) -> ChunkFeatures:
-        parts: dict[int, ChunkFeatures] = {}
+        parts: list[tuple[np.ndarray, ChunkFeatures]] = []
         for r in np.unique(rec):
-            sel = np.flatnonzero(rec == r)
-            parts[int(r)] = compute_features(
-                kp[sel],
-                self.contexts[int(r)].geometries,
-                self.s.features,
-                consensus=cons[sel],
-                inlier=inl[sel],
-                recompute=None if recompute is None else recompute[sel],
-            )
+            for c in (False, True):
+                sel = np.flatnonzero((rec == r) & (causal == c))
+                if sel.size == 0:
+                    continue
+                f = compute_features(
+                    kp[sel],
+                    self.contexts[int(r)].geometries,
+                    self.s.features,
+                    consensus=cons[sel],
+                    inlier=inl[sel],
+                    recompute=None if recompute is None else recompute[sel],
+                    causal=c,
+                )
+                parts.append((sel, f))
         if len(parts) == 1:
-            return next(iter(parts.values()))
+            return parts[0][1]
         out = {}
         for name in ("features", "present", "consensus", "prior", "depth_m", "inlier"):
-            first = getattr(next(iter(parts.values())), name)
+            first = getattr(parts[0][1], name)
             arr = np.empty((len(rec), *first.shape[1:]), dtype=first.dtype)
-            for r, f in parts.items():
-                arr[rec == r] = getattr(f, name)
+            for sel, f in parts:
+                arr[sel] = getattr(f, name)
             out[name] = arr
         return ChunkFeatures(**out)
 
