@@ -59,8 +59,8 @@ def _configure(p: argparse.ArgumentParser) -> None:
     pt.add_argument("--epochs", type=int, default=20, help="epochs (default 20; an epoch covers every frame once, "
                     "and at least --min-steps steps)")  # fmt: skip
     pt.add_argument("--min-steps", type=int, default=25, help="least steps per epoch (small recordings; default 25)")
-    pt.add_argument("--batch", type=int, default=16, help="chunks per step (default 16)")
-    pt.add_argument("--chunk", type=int, default=24, help="frames per chunk (default 24)")
+    pt.add_argument("--batch", type=int, default=12, help="chunks per step (default 12)")
+    pt.add_argument("--chunk", type=int, default=20, help="frames per chunk (default 20)")
     pt.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default 2e-3)")
     pt.add_argument("--seed", type=int, default=0)
     pt.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:0, auto (default cpu)")
@@ -281,7 +281,7 @@ def _eval(args: argparse.Namespace) -> int:
                 device=device,
             )
         )
-    merged = merge_scores(results)
+    merged = merge_scores(results, causal=args.causal)
     if not args.quiet:
         t = Table(title=f"MPJPE against 3D ground truth ({len(results)} session(s), {ck.num_views} cameras)")
         for c in ("method", "MPJPE mm", "coverage", "hard MPJPE mm", "hard coverage"):

@@ -60,10 +60,9 @@ def write_trc(path: Path, rec: Recording, estimates: Sequence[TrackEstimate]) ->
             "\t\t" + "\t".join(f"X{i + 1}\tY{i + 1}\tZ{i + 1}" for i in range(len(markers))),
             "",
         ]
-        t0 = rec.t_ns[0] if frames else 0
         for f in range(frames):
             vals = "\t".join("" if not math.isfinite(v) else repr(float(v)) for v in X[f].reshape(-1))
-            lines.append(f"{f + 1}\t{(rec.t_ns[f] - t0) * 1e-9!r}\t{vals}")
+            lines.append(f"{f + 1}\t{(f + 1) / rate!r}\t{vals}")
         p.write_text("\n".join(lines) + "\n", encoding="utf-8")
         paths.append(p)
     return paths
