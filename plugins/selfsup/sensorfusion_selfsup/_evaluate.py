@@ -263,12 +263,20 @@ def score(
 
 
 def best_filtered(
-    robust: Sequence[np.ndarray], tracks: Sequence[ScoredTrack], rate_hz: float, parents: Sequence[int]
+    robust: Sequence[np.ndarray],
+    tracks: Sequence[ScoredTrack],
+    rate_hz: float,
+    parents: Sequence[int],
+    *,
+    causal_only: bool = False,
 ) -> tuple[str, list[np.ndarray], dict[str, MethodScore]]:
-    """The filter of :func:`filter_grid` with the lowest overall MPJPE over ``robust`` (ties: coverage)."""
+    """The filter of :func:`filter_grid` with the lowest overall MPJPE over ``robust`` (ties: coverage);
+    ``causal_only``: among the online filters (One-Euro, Kalman, none) — the live setting."""
     results: dict[str, MethodScore] = {}
     outputs: dict[str, list[np.ndarray]] = {}
     for name, fn in filter_grid(rate_hz, parents).items():
+        if causal_only and not (name == "none" or name.startswith(("one_euro", "kalman"))):
+            continue
         est = [fn(X) for X in robust]
         outputs[name] = est
         results[name] = score(name, est, tracks)

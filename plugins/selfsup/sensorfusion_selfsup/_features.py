@@ -58,10 +58,12 @@ class ChunkFeatures:
     inlier: np.ndarray
 
 
-def _median_window(x: np.ndarray, radius: int, axis: int) -> np.ndarray:
-    """NaN-median over a centred window of ``2 radius + 1`` along ``axis`` (edges: shorter windows)."""
+def _median_window(x: np.ndarray, radius: int, axis: int, *, causal: bool = False) -> np.ndarray:
+    """NaN-median over a centred window of ``2 radius + 1`` along ``axis`` (edges: shorter windows);
+    ``causal``: the window ends at the frame instead."""
     x = np.moveaxis(x, axis, -1)
-    pad = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(radius, radius)], constant_values=np.nan)
+    before, after = (2 * radius, 0) if causal else (radius, radius)
+    pad = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(before, after)], constant_values=np.nan)
     win = np.lib.stride_tricks.sliding_window_view(pad, 2 * radius + 1, axis=-1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -100,12 +102,14 @@ def compute_features(
     consensus: np.ndarray | None = None,
     inlier: np.ndarray | None = None,
     recompute: np.ndarray | None = None,
+    causal: bool = False,
 ) -> ChunkFeatures:
     """Features of chunks ``kp (N, L, V, J, 3)``.
 
     With ``consensus (N, L, J, 3)`` and ``inlier (N, L, V, J)`` already known (a clean chunk), the
     robust triangulation is redone only where ``recompute (N, L, J)`` is True (the points an
-    augmentation changed); every other feature is recomputed from ``kp``.
+    augmentation changed); every other feature is recomputed from ``kp``. ``causal``: the temporal
+    medians look only at past frames (the live estimator has no future).
     """
     kp = np.asarray(kp, dtype=np.float64)
     N, L, V, J, _ = kp.shape
@@ -157,10 +161,10 @@ def compute_features(
         inl = np.asarray(r.inliers)
     err = _reprojection_px(pts, P, X)  # (V, N, L, J)
     ok_x = np.asarray(np.isfinite(X).all(-1))  # (N, L, J)
-    Xs = _median_window(X, 4, axis=1)
+    Xs = _median_window(X, 4, axis=1, causal=causal)
     err_s = _reprojection_px(pts, P, Xs)
     ok_s = np.asarray(np.isfinite(Xs).all(-1))
-    dev = np.linalg.norm(pts - _median_window(pts, 3, axis=2), axis=-1)  # (V, N, L, J)
+    dev = np.linalg.norm(pts - _median_window(pts, 3, axis=2, causal=causal), axis=-1)  # (V, N, L, J)
     sc = scale[:, None, None, None]
     n_seen = present.sum(2) / V  # (N, L, J)
 

@@ -110,6 +110,7 @@ def _track_estimate(
             FeatureSettings(),
             consensus=f.consensus[:, lo:hi],
             inlier=f.inlier[:, lo:hi],
+            causal=causal,
         )
         batch = Batch(
             recording=np.zeros(1, dtype=np.int64),

@@ -5,6 +5,7 @@ Both paths read 2D keypoints and a calibration, nothing else (see :mod:`._record
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -156,6 +157,10 @@ def recording_from_frames(
     )
 
 
+def _norm(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
 def load_openpose(
     views: Mapping[str, str | Path],
     calibration: RigCalibration,
@@ -169,21 +174,23 @@ def load_openpose(
 ) -> Recording:
     """OpenPose JSON folders (``{camera: folder}``, one file per frame) as a :class:`Recording`.
 
-    Frame ``n`` (the last integer of a file name) is at ``n / fps`` seconds. ``identities``: the
+    Frame ``n`` (the last integer of a file name) is at ``n / fps`` seconds. Cameras are matched
+    to the calibration's sensors by name, ignoring case and punctuation (``cam01`` = ``cam_01``), as
+    ``sensorfusion triangulate`` does. ``identities``: the
     i-th person of every file is the same person in every view (Pose2Sim's ``pose-associated``
     folders); otherwise people are associated across views.
     """
     from ._openpose import read_openpose_folder
 
     skel = skeleton_by_name(skeleton, field_path="--skeleton")
+    cams = {k: s for k, s in calibration.sensors.items() if s.camera is not None}
+    by_norm = {_norm(k): k for k in cams}
+    sensors = []
     for cam in views:
-        if cam not in calibration.sensors or calibration.sensors[cam].camera is None:
-            raise ConfigError(
-                "camera not in the calibration",
-                field_path="--view",
-                value=cam,
-                choices=sorted(k for k, s in calibration.sensors.items() if s.camera is not None),
-            )
+        sensor = cam if cam in cams else by_norm.get(_norm(cam))
+        if sensor is None:
+            raise ConfigError("camera not in the calibration", field_path="--view", value=cam, choices=sorted(cams))
+        sensors.append(sensor)
     per_view = []
     for folder in views.values():
         p = Path(folder)
@@ -200,7 +207,7 @@ def load_openpose(
         )
     return recording_from_frames(
         name=name,
-        views=list(views),
+        views=sensors,
         calibration=calibration,
         skeleton_name=skel.name,
         per_view=per_view,

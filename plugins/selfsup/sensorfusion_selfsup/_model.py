@@ -57,11 +57,11 @@ class ModelConfig:
     right_hip: int
     radius: int = 4
     refiner_radius: int = 4
-    hidden: int = 64
+    hidden: int = 32
     embedding: int = 8
-    refiner_hidden: int = 256
-    ridge_velocity: float = 1e-3
-    ridge_acceleration: float = 1e-2
+    refiner_hidden: int = 128
+    ridge_velocity: float = 1e-4
+    ridge_acceleration: float = 1e-3
     prior_weight: float = 1e-4
 
     def as_dict(self) -> dict[str, Any]:

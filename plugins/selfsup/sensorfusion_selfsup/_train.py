@@ -7,10 +7,11 @@ way to hand it 3D ground truth.
 One step: sample ``batch_chunks`` chunks of ``chunk_frames`` consecutive frames (tracks chosen
 in proportion to their length, a quarter of them causal), corrupt a copy of each
 (:mod:`._augment`), compute the evidence of both with the SDK's robust triangulation
-(:mod:`._features`; for the corrupted copy only where it changed), fuse both, and minimise the
-losses of :mod:`._losses` for both passes (the clean pass teaches consistency to the corrupted
-one) plus the reprojection of the stage-2 triangulation (so the observation weights learn
-directly). AdamW, cosine learning rate, gradient clipping.
+(:mod:`._features`; for the corrupted copy only where it changed), fuse the recorded chunk
+without gradients (the teacher) and the corrupted one, and minimise the losses of
+:mod:`._losses` on the corrupted pass — reprojection to the *recorded* 2D, consistency with the
+teacher, bones, symmetry, smoothness — plus the reprojection of its stage-2 triangulation (so
+the observation weights learn directly). AdamW, one-cycle learning rate, gradient clipping.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from ._augment import AugmentSettings, corrupt
 from ._checkpoint import Checkpoint
 from ._data import Batch, RigContext, SkeletonInfo, TrackData, model_inputs, prepare_recording, skeleton_info
 from ._features import NUM_FEATURES, ChunkFeatures, FeatureSettings, compute_features
-from ._losses import LossWeights, losses
+from ._losses import LossWeights, losses, reprojection_loss
 from ._model import ModelConfig, SelfSupFusionModel
 from ._recording import Recording
 
@@ -42,8 +43,8 @@ class TrainSettings:
     """How to train (defaults fit 2 CPU cores)."""
 
     epochs: int = 20
-    batch_chunks: int = 16
-    chunk_frames: int = 24
+    batch_chunks: int = 12
+    chunk_frames: int = 20
     min_steps_per_epoch: int = 25
     lr: float = 2e-3
     weight_decay: float = 1e-4
@@ -57,8 +58,8 @@ class TrainSettings:
     augment: AugmentSettings = field(default_factory=AugmentSettings)
     radius: int = 4
     refiner_radius: int = 4
-    hidden: int = 64
-    refiner_hidden: int = 256
+    hidden: int = 32
+    refiner_hidden: int = 128
 
 
 @dataclass
@@ -125,8 +126,8 @@ class _Sampler:
         kp_a = np.stack(kps)
         aug_a = np.stack(augs)
         causal = rng.random(B) < self.s.causal_fraction
-        feats_clean = self._features(rec, kp_a, np.stack(cons), np.stack(inls), None)
-        feats_aug = self._features(rec, aug_a, np.stack(cons), np.stack(inls), np.stack(changed))
+        feats_clean = self._features(rec, causal, kp_a, np.stack(cons), np.stack(inls), None)
+        feats_aug = self._features(rec, causal, aug_a, np.stack(cons), np.stack(inls), np.stack(changed))
         common = dict(
             recording=rec, target=kp_a, bone_ref_m=np.stack(bones), causal=causal, valid_frame=np.stack(valid)
         )
@@ -136,27 +137,38 @@ class _Sampler:
         )
 
     def _features(
-        self, rec: np.ndarray, kp: np.ndarray, cons: np.ndarray, inl: np.ndarray, recompute: np.ndarray | None
+        self,
+        rec: np.ndarray,
+        causal: np.ndarray,
+        kp: np.ndarray,
+        cons: np.ndarray,
+        inl: np.ndarray,
+        recompute: np.ndarray | None,
     ) -> ChunkFeatures:
-        parts: dict[int, ChunkFeatures] = {}
+        parts: list[tuple[np.ndarray, ChunkFeatures]] = []
         for r in np.unique(rec):
-            sel = np.flatnonzero(rec == r)
-            parts[int(r)] = compute_features(
-                kp[sel],
-                self.contexts[int(r)].geometries,
-                self.s.features,
-                consensus=cons[sel],
-                inlier=inl[sel],
-                recompute=None if recompute is None else recompute[sel],
-            )
+            for c in (False, True):
+                sel = np.flatnonzero((rec == r) & (causal == c))
+                if sel.size == 0:
+                    continue
+                f = compute_features(
+                    kp[sel],
+                    self.contexts[int(r)].geometries,
+                    self.s.features,
+                    consensus=cons[sel],
+                    inlier=inl[sel],
+                    recompute=None if recompute is None else recompute[sel],
+                    causal=c,
+                )
+                parts.append((sel, f))
         if len(parts) == 1:
-            return next(iter(parts.values()))
+            return parts[0][1]
         out = {}
         for name in ("features", "present", "consensus", "prior", "depth_m", "inlier"):
-            first = getattr(next(iter(parts.values())), name)
+            first = getattr(parts[0][1], name)
             arr = np.empty((len(rec), *first.shape[1:]), dtype=first.dtype)
-            for r, f in parts.items():
-                arr[rec == r] = getattr(f, name)
+            for sel, f in parts:
+                arr[sel] = getattr(f, name)
             out[name] = arr
         return ChunkFeatures(**out)
 
@@ -311,19 +323,14 @@ def _step(
     valid = torch.as_tensor(clean.valid_frame, device=device)
     bones = torch.as_tensor(clean.bone_ref_m, dtype=torch.float32, device=device)
     rec = clean.recording.tolist()
-    out_c = model(**model_inputs(clean, contexts, device=device))
+    with torch.no_grad():  # the teacher: the same model on the recorded 2D
+        out_c = model(**model_inputs(clean, contexts, device=device))
     out_a = model(**model_inputs(aug, contexts, device=device))
     common = dict(target=target, valid_frame=valid, bone_ref_m=bones, recording=rec, contexts=contexts, info=info,
                   weights=s.loss)  # fmt: skip
-    lc = losses(X=out_c.joints, X_teacher=None, **common)
     la = losses(X=out_a.joints, X_teacher=out_c.joints, **common)
-    from ._losses import reprojection_loss
-
-    st = reprojection_loss(out_a.joints_st, target, valid, rec, contexts) + reprojection_loss(
-        out_c.joints_st, target, valid, rec, contexts
-    )
-    terms = {k: 0.5 * (lc[k] + la[k]) for k in lc if k != "total"}
-    terms["consistency"] = la["consistency"]
-    terms["stage2"] = 0.5 * st
-    terms["total"] = lc["total"] + la["total"] + s.stage2_weight * st
+    st = reprojection_loss(out_a.joints_st, target, valid, rec, contexts)
+    terms = {k: v for k, v in la.items() if k != "total"}
+    terms["stage2"] = st
+    terms["total"] = la["total"] + s.stage2_weight * st
     return terms
