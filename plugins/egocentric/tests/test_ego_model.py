@@ -11,7 +11,7 @@ import pytest
 import torch
 from sensorfusion_egocentric._data import concat_samples, samples_from_session
 from sensorfusion_egocentric._model import FORMAT, load_model
-from sensorfusion_egocentric._torch_camera import camera_param_tensor, f624_project, projection_for
+from sensorfusion_egocentric._torch_camera import camera_param_tensor, projection_for
 
 from sensorfusion import ConfigError
 from sensorfusion.geometry import project
@@ -137,14 +137,6 @@ def test_torch_projections_match_the_core(camera: object):
     good = np.isfinite(ref).all(-1)
     assert ok.numpy()[good].all()
     assert np.abs(uv.numpy()[good] - ref[good]).max() < 1e-6
-
-
-def test_own_fisheye624_projection_is_finite_and_marks_invalid_rows():
-    params = camera_param_tensor(Fisheye624Camera.from_params([200.0, 100, 100] + [0.0] * 12, width=200, height=200))
-    pts = torch.tensor([[0.0, 0.0, 1.0], [0.0, 0.0, -1.0], [float("nan"), 0.0, 1.0], [1.0, 0.0, 0.0]])
-    uv, ok = f624_project(params, pts)
-    assert ok.tolist() == [True, False, False, True] and torch.isfinite(uv).all()
-    assert torch.allclose(uv[3], torch.tensor([100 + 200 * np.pi / 2, 100.0]))  # 90 degrees off the axis
 
 
 def test_the_train_command(sim_sessions: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]):
