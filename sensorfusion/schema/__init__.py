@@ -24,12 +24,14 @@ from ._config import (
     load_rig,
     match_streams,
 )
+from ._mounting import CeilingMount
 from ._skeletons import SkeletonRegistry, SkeletonSpec, builtin_skeletons
 from ._streams import FieldSpec, Frame, FrameKind, FrameSet, QueuePolicy, StreamSpec, split_stream_name
 
 __all__ = [
     "CalibrationConfig",
     "CameraModel",
+    "CeilingMount",
     "DoubleSphereCamera",
     "FieldSpec",
     "Frame",

@@ -6,8 +6,10 @@ keypoint detector that projects the ground truth with a realistic error model
 (``sim.keypoints2d``). Everything is a pure function of the rig seed and the frame index.
 """
 
+from ._ceiling import CeilingCameraParams, CeilingCameras, ceiling_camera_ids, fisheye_camera, floor_positions, gt_rboxes
 from ._detector import SimKeypointDetector, SimKeypointParams
 from ._driver import SimRigDriver, SimRigParams
+from ._fisheye_render import FisheyeBuffers, FisheyeRenderer
 from ._occlusion import joint_occlusion
 from ._people import CAPSULE_NAMES, PeopleSim, body_capsules, capsule_radii_m, heights_from_joints
 from ._render import CameraRenderer, RenderBuffers
@@ -18,6 +20,10 @@ __version__ = "0.1.0"
 __all__ = [
     "CAPSULE_NAMES",
     "CameraRenderer",
+    "CeilingCameraParams",
+    "CeilingCameras",
+    "FisheyeBuffers",
+    "FisheyeRenderer",
     "PeopleSim",
     "RenderBuffers",
     "SimKeypointDetector",
@@ -28,6 +34,10 @@ __all__ = [
     "body_capsules",
     "camera_ids",
     "capsule_radii_m",
+    "ceiling_camera_ids",
+    "fisheye_camera",
+    "floor_positions",
+    "gt_rboxes",
     "heights_from_joints",
     "joint_occlusion",
     "make_rig",

@@ -22,6 +22,7 @@ from sensorfusion import (
 )
 from sensorfusion.schema import PinholeCamera
 
+from ._ceiling import CeilingCameraParams, CeilingCameras
 from ._depth import DepthCameraParams, DepthCameras
 from ._people import NUM_JOINTS, PeopleSim
 from ._radar import SimRadar
@@ -38,7 +39,7 @@ class SimRigParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    cameras: int = Field(default=4, ge=1, description="number of cameras cam0..cam{M-1}")
+    cameras: int = Field(default=4, ge=0, description="number of cameras cam0..cam{M-1}")
     width: int = Field(default=640, gt=0, description="image width in pixels")
     height: int = Field(default=480, gt=0, description="image height in pixels")
     fps: float = Field(default=30.0, gt=0, description="frame rate of every stream")
@@ -62,6 +63,10 @@ class SimRigParams(BaseModel):
     depth: DepthCameraParams = Field(
         default_factory=DepthCameraParams, description="RGB-D placement and depth error model"
     )
+    ceiling_cameras: int = Field(default=0, ge=0, description="simulated ceiling fisheye cameras ceil0.. looking down")
+    ceiling: CeilingCameraParams = Field(
+        default_factory=CeilingCameraParams, description="lens model, field of view and placement of the ceiling cameras"
+    )
 
     @model_validator(mode="after")
     def _room_fits(self) -> SimRigParams:
@@ -69,6 +74,8 @@ class SimRigParams(BaseModel):
             raise ValueError(f"room_m must be at least 2 m on each side, got {self.room_m}")
         if self.camera_height_m >= 3.0:
             raise ValueError("camera_height_m must be below the 3 m ceiling")
+        if self.cameras == 0 and self.ceiling_cameras == 0 and self.depth_cameras == 0 and self.radars == 0:
+            raise ValueError("the rig has no sensor: set cameras, ceiling_cameras, depth_cameras or radars")
         return self
 
 
@@ -93,7 +100,7 @@ class SimRigDriver(_Driver):
         # frames 0 .. num_frames-1 (the sensor times in [0, duration_s)); None: endless
         self.num_frames = None if params.duration_s is None else math.ceil(params.duration_s * params.fps - 1e-6)
         self.people = PeopleSim(context.seed, params.people, params.room_m, crossing=params.crossing)
-        self.rig = make_rig(
+        self.rig = RigCalibration() if params.cameras == 0 else make_rig(
             params.cameras,
             width=params.width,
             height=params.height,
@@ -108,6 +115,7 @@ class SimRigDriver(_Driver):
         self._renderers: list[CameraRenderer] | None = None
         self.depth_cameras = DepthCameras(params.depth_cameras, params.depth, seed=context.seed, width=params.width,
                                           height=params.height, fps=params.fps, room_m=params.room_m)  # fmt: skip
+        self.ceiling = CeilingCameras(params.ceiling_cameras, params.ceiling, fps=params.fps, room_m=params.room_m)
         self._next_index = 0
         self._failed_at: set[int] = set()
         self._anchor_ns: int | None = None
@@ -132,6 +140,7 @@ class SimRigDriver(_Driver):
         for radar in self.radars:
             out += radar.streams(adc=self.p.radar_adc, points=self.p.radar_points)
         out += self.depth_cameras.streams()
+        out += self.ceiling.streams(render=self.p.render)
         out.append(
             StreamSpec(
                 name=GT_STREAM,
@@ -154,6 +163,11 @@ class SimRigDriver(_Driver):
         return out
 
     def calibration(self) -> RigCalibration:
+        if self.ceiling.ids:
+            radars = {r.sensor_id: r.calibration() for r in self.radars}
+            return RigCalibration(
+                sensors={**self.rig.sensors, **radars, **self.depth_cameras.rig.sensors, **self.ceiling.rig.sensors}
+            )
         if self.depth_cameras.ids:
             radars = {r.sensor_id: r.calibration() for r in self.radars}
             return RigCalibration(sensors={**self.rig.sensors, **radars, **self.depth_cameras.rig.sensors})
@@ -164,6 +178,7 @@ class SimRigDriver(_Driver):
     def open(self) -> None:
         if self.p.render:
             self._ensure_renderers()
+            self.ceiling.renderers()
         # pace from here: frame `next_index` is due now (no burst after a restart)
         self._anchor_ns = time.monotonic_ns() - self._next_index * self.period_ns
         self._is_open = True
@@ -208,6 +223,7 @@ class SimRigDriver(_Driver):
         for radar in self.radars:
             frames += radar.frames(self.people, index, t_ns, t_host_ns, adc=self.p.radar_adc, points=self.p.radar_points)
         frames += self.depth_cameras.frames_at(index, t_ns, t_host_ns, joints, ids, self.people.heights_m)
+        frames += self.ceiling.frames_at(index, t_ns, t_host_ns, joints, ids, self.people.heights_m, render=self.p.render)
         frames.append(Frame(GT_STREAM, t_ns, t_host_ns, index, gt))
         return frames
 
