@@ -23,6 +23,7 @@ from ._config import (
     SyncConfig,
     load_rig,
     match_streams,
+    validate_params,
 )
 from ._mounting import CeilingMount
 from ._skeletons import SkeletonRegistry, SkeletonSpec, builtin_skeletons
@@ -60,4 +61,5 @@ __all__ = [
     "load_rig",
     "match_streams",
     "split_stream_name",
+    "validate_params",
 ]

@@ -10,7 +10,6 @@ from pydantic import ValidationError
 from sensorfusion_sim import (
     CeilingCameraParams,
     CeilingCameras,
-    FisheyeRenderer,
     PeopleSim,
     SimRigDriver,
     SimRigParams,
@@ -68,7 +67,9 @@ def test_double_sphere_lens_that_cannot_see_the_field_of_view_is_rejected() -> N
 
 
 def test_placement_height_and_calibration() -> None:
-    p = SimRigParams(cameras=0, ceiling_cameras=3, room_m=(9.0, 5.0), render=False, ceiling={"height_m": 3.5, "fov_deg": 200})
+    p = SimRigParams(
+        cameras=0, ceiling_cameras=3, room_m=(9.0, 5.0), render=False, ceiling={"height_m": 3.5, "fov_deg": 200}
+    )
     drv = SimRigDriver(p, DriverContext(sensor_id="sim", seed=1, realtime=False))
     cal = drv.calibration()
     assert sorted(cal.sensors) == ["ceil0", "ceil1", "ceil2"]
@@ -142,7 +143,9 @@ def test_people_close_together_hide_each_other() -> None:
 
 
 def test_driver_frames_are_deterministic_and_carry_ground_truth() -> None:
-    p = SimRigParams(cameras=0, ceiling_cameras=2, people=5, room_m=(8.0, 6.0), fps=10.0, ceiling={"width": 256, "height": 256})
+    p = SimRigParams(
+        cameras=0, ceiling_cameras=2, people=5, room_m=(8.0, 6.0), fps=10.0, ceiling={"width": 256, "height": 256}
+    )
     d1 = SimRigDriver(p, DriverContext(sensor_id="sim", seed=9, realtime=False))
     d2 = SimRigDriver(p, DriverContext(sensor_id="sim", seed=9, realtime=False))
     a = {f.stream: f for f in d1.frames_at(40)}

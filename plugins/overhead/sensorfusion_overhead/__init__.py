@@ -10,6 +10,7 @@ from ._camera import FISHEYE_MODELS, OverheadCamera
 from ._localise import FloorEstimates, LocaliseMethod, LocaliseSettings, localise_detections
 from ._localise_stage import LocaliseParams, OverheadLocalise
 from ._metrics import DetectionAP, TrackScores, pair_positions
+from ._onnx import FORMATS, Letterbox, OnnxRotatedDetector, OnnxRotatedParams, decode_rotated, letterbox_image
 from ._rbox import (
     normalize_angle_deg,
     polar_to_rbox,
@@ -21,6 +22,8 @@ from ._rbox import (
     rbox_to_polar,
     rotated_nms,
 )
+from ._rectified import RectifiedDetector, RectifiedParams, UprightEstimator
+from ._rectify import VirtualView, virtual_views
 from ._simdet import SimOverheadDetector, SimOverheadParams, simulate_detections
 from ._sinks import HeatmapParams, MetricsParams, OccupancyHeatmap, OverheadMetrics, render_heatmap
 from ._streams import floor_spec, rboxes_spec
@@ -31,6 +34,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "FISHEYE_MODELS",
+    "FORMATS",
     "DetectionAP",
     "FloorEstimates",
     "FloorTrack",
@@ -39,21 +43,30 @@ __all__ = [
     "FloorTracks",
     "FloorTracksParams",
     "HeatmapParams",
+    "Letterbox",
     "LocaliseMethod",
     "LocaliseParams",
     "LocaliseSettings",
     "Measurements",
     "MetricsParams",
     "OccupancyHeatmap",
+    "OnnxRotatedDetector",
+    "OnnxRotatedParams",
     "OverheadCamera",
     "OverheadLocalise",
     "OverheadMetrics",
+    "RectifiedDetector",
+    "RectifiedParams",
     "SimOverheadDetector",
     "SimOverheadParams",
     "TrackScores",
+    "UprightEstimator",
+    "VirtualView",
     "Zone",
     "__version__",
+    "decode_rotated",
     "floor_spec",
+    "letterbox_image",
     "localise_detections",
     "normalize_angle_deg",
     "pair_positions",
@@ -69,5 +82,6 @@ __all__ = [
     "rotated_nms",
     "simulate_detections",
     "skeleton_floor_points",
+    "virtual_views",
     "zone_of",
 ]

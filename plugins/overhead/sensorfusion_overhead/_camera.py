@@ -28,6 +28,13 @@ from sensorfusion.schema import CeilingMount
 
 __all__ = ["FISHEYE_MODELS", "OverheadCamera"]
 
+_BIG = 20_000  # batches this large go to the Numba CPU tier (small ones stay on numpy: no thread start-up)
+
+
+def _tier(n: int) -> str:
+    return "cpu" if n >= _BIG else "numpy"
+
+
 FISHEYE_MODELS: tuple[str, ...] = ("kannala_brandt", "scaramuzza", "double_sphere", "fisheye624")
 """Camera models accepted for ceiling cameras (``fisheye624`` once the core has it)."""
 
@@ -136,14 +143,14 @@ class OverheadCamera:
     def rays_world(self, pixels: np.ndarray) -> np.ndarray:
         """Unit rays ``(N, 3)`` in the world of pixels ``(N, 2)`` (NaN where the model has none)."""
         px = np.asarray(pixels, dtype=np.float64).reshape(-1, 2)
-        rays = unproject(self.camera, px, tier="numpy")
+        rays = unproject(self.camera, px, tier=_tier(len(px)))
         out: np.ndarray = rays @ self.world_from_camera[:3, :3].T
         return out
 
     def angle_from_axis_rad(self, pixels: np.ndarray) -> np.ndarray:
         """Angle ``(N,)`` between each pixel's ray and the optical axis (NaN where invalid)."""
         px = np.asarray(pixels, dtype=np.float64).reshape(-1, 2)
-        rays = unproject(self.camera, px, tier="numpy")
+        rays = unproject(self.camera, px, tier=_tier(len(px)))
         return np.arccos(np.clip(rays[:, 2], -1.0, 1.0))
 
     def floor_points(self, pixels: np.ndarray, z_m: float | np.ndarray = 0.0) -> np.ndarray:
@@ -166,7 +173,7 @@ class OverheadCamera:
         p = np.asarray(points_world, dtype=np.float64).reshape(-1, 3)
         r = self.world_from_camera[:3, :3]
         pc = (p - self.world_from_camera[:3, 3]) @ r
-        out: np.ndarray = project(self.camera, pc, tier="numpy")
+        out: np.ndarray = project(self.camera, pc, tier=_tier(len(pc)))
         return out
 
     def floor_to_pixels(self, xy_m: np.ndarray, z_m: float | np.ndarray = 0.0) -> np.ndarray:

@@ -8,6 +8,8 @@ from sensorfusion import Estimator, Sink
 from sensorfusion.hookspecs import hookimpl
 
 from ._localise_stage import OverheadLocalise
+from ._onnx import OnnxRotatedDetector
+from ._rectified import RectifiedDetector
 from ._simdet import SimOverheadDetector
 from ._sinks import OccupancyHeatmap, OverheadMetrics
 from ._tracks_stage import FloorTracks
@@ -17,7 +19,7 @@ __all__ = ["sensorfusion_add_estimators", "sensorfusion_add_sinks"]
 
 @hookimpl
 def sensorfusion_add_estimators() -> Sequence[type[Estimator]]:
-    return [SimOverheadDetector, OverheadLocalise, FloorTracks]
+    return [SimOverheadDetector, RectifiedDetector, OnnxRotatedDetector, OverheadLocalise, FloorTracks]
 
 
 @hookimpl

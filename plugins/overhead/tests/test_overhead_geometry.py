@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sensorfusion_overhead import OverheadCamera, localise_detections, radial_rbox_from_points
 
 from sensorfusion import ConfigError
 from sensorfusion.geometry import read_ocamcalib
@@ -21,14 +22,15 @@ from sensorfusion.schema import (
     SensorCalibration,
     Transform,
 )
-from sensorfusion_overhead import OverheadCamera, localise_detections, radial_rbox_from_points
 
 DATA = Path(os.environ.get("SENSORFUSION_TEST_DATA", Path(__file__).resolve().parents[3] / "../shared/data")).resolve()
 OCAM = DATA / "fisheye" / "ocamcalib" / "calib_results.txt"
 
 
 def _kb() -> KannalaBrandtCamera:
-    return KannalaBrandtCamera(width=640, height=640, fx=190.0, fy=190.0, cx=319.5, cy=319.5, k1=0.02, k2=-0.004, k3=0.0005)
+    return KannalaBrandtCamera(
+        width=640, height=640, fx=190.0, fy=190.0, cx=319.5, cy=319.5, k1=0.02, k2=-0.004, k3=0.0005
+    )
 
 
 def _ds() -> DoubleSphereCamera:
@@ -47,7 +49,14 @@ def _fisheye624() -> object | None:
     except ImportError:
         return None
     return Fisheye624Camera(  # pragma: no cover - depends on the core
-        width=640, height=640, f=190.0, cu=319.5, cv=319.5, k=(0.02, -0.004, 0.0, 0.0, 0.0, 0.0), p=(1e-4, -1e-4), s=(0.0, 0.0, 0.0, 0.0)
+        width=640,
+        height=640,
+        f=190.0,
+        cu=319.5,
+        cv=319.5,
+        k=(0.02, -0.004, 0.0, 0.0, 0.0, 0.0),
+        p=(1e-4, -1e-4),
+        s=(0.0, 0.0, 0.0, 0.0),
     )
 
 
@@ -78,7 +87,9 @@ def _floor_round_trip(cam: OverheadCamera, angles_deg: list[float]) -> float:
 @pytest.mark.parametrize("height_m", [2.5, 4.0])
 @pytest.mark.parametrize("tilt_deg", [0.0, 12.0])
 def test_floor_point_round_trip_is_within_a_millimetre(model: str, height_m: float, tilt_deg: float) -> None:
-    mount = CeilingMount(height_m=height_m, position_m=(1.0, -0.5), yaw_rad=0.4, tilt_rad=math.radians(tilt_deg), tilt_azimuth_rad=2.0)
+    mount = CeilingMount(
+        height_m=height_m, position_m=(1.0, -0.5), yaw_rad=0.4, tilt_rad=math.radians(tilt_deg), tilt_azimuth_rad=2.0
+    )
     cam = _rig(MODELS[model](), mount)
     # the image centre (straight below) and the rim: 85 degrees from the vertical is 11 x the height away
     rim = 85.0 - tilt_deg
@@ -129,7 +140,13 @@ def test_localising_a_box_of_a_vertical_person_returns_their_position(model: str
             ang = np.linspace(-math.pi, math.pi, 24, endpoint=False)
             ring = np.stack([np.cos(ang), np.sin(ang)], axis=1) * r
             pts = [np.column_stack([pos + ring, np.full(24, z)]) for z in np.linspace(0.0, h - 0.25, 8)]
-            sph = np.array([(math.cos(a) * math.cos(b), math.sin(a) * math.cos(b), math.sin(b)) for a in ang for b in np.linspace(-1.5, 1.5, 9)])
+            sph = np.array(
+                [
+                    (math.cos(a) * math.cos(b), math.sin(a) * math.cos(b), math.sin(b))
+                    for a in ang
+                    for b in np.linspace(-1.5, 1.5, 9)
+                ]
+            )
             pts.append(np.array([*pos, h - 0.1]) + 0.1 * sph)
             px = cam.world_to_pixels(np.concatenate(pts))
             box = radial_rbox_from_points(px, cam.nadir_px)
@@ -181,14 +198,20 @@ def test_camera_without_height_or_pose_is_a_clear_error() -> None:
     side = CeilingMount(height_m=2.5).world_from_sensor().matrix
     rot = np.array([[1.0, 0, 0], [0, 0, -1.0], [0, 1.0, 0]])
     side[:3, :3] = rot @ side[:3, :3]
-    cal = RigCalibration(sensors={"ceil0": SensorCalibration(camera=_kb(), world_from_sensor=Transform.from_matrix(side))})
+    cal = RigCalibration(
+        sensors={"ceil0": SensorCalibration(camera=_kb(), world_from_sensor=Transform.from_matrix(side))}
+    )
     with pytest.raises(ConfigError, match="does not look down"):
         OverheadCamera.from_calibration(cal, "ceil0")
 
 
 def test_calibration_without_a_fisheye_model_is_a_clear_error() -> None:
     pin = PinholeCamera(width=640, height=480, fx=500.0, fy=500.0, cx=320.0, cy=240.0)
-    cal = RigCalibration(sensors={"ceil0": SensorCalibration(camera=pin, world_from_sensor=CeilingMount(height_m=3.0).world_from_sensor())})
+    cal = RigCalibration(
+        sensors={
+            "ceil0": SensorCalibration(camera=pin, world_from_sensor=CeilingMount(height_m=3.0).world_from_sensor())
+        }
+    )
     with pytest.raises(ConfigError) as exc:
         OverheadCamera.from_calibration(cal, "ceil0")
     assert exc.value.field_path == "calibration.sensors.ceil0.camera.model"
@@ -209,7 +232,11 @@ def test_detection_outside_the_image_circle_is_not_localised() -> None:
     assert est.method[1] == -1 and est.method[2] == -1
     # a narrower lens: its field of view ends before the image circle
     narrow = OverheadCamera.from_calibration(
-        RigCalibration(sensors={"c": SensorCalibration(camera=_kb(), world_from_sensor=CeilingMount(height_m=3.0).world_from_sensor())}),
+        RigCalibration(
+            sensors={
+                "c": SensorCalibration(camera=_kb(), world_from_sensor=CeilingMount(height_m=3.0).world_from_sensor())
+            }
+        ),
         "c",
         fov_deg=120.0,
     )

@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import pytest
-
 from sensorfusion_overhead import (
     normalize_angle_deg,
     polar_to_rbox,
@@ -21,9 +20,7 @@ from sensorfusion_overhead import (
 
 
 def _random_boxes(rng: np.random.Generator, n: int) -> np.ndarray:
-    return np.column_stack(
-        [rng.uniform(0, 60, (n, 2)), rng.uniform(0.5, 30, (n, 2)), rng.uniform(-180, 180, n)]
-    )
+    return np.column_stack([rng.uniform(0, 60, (n, 2)), rng.uniform(0.5, 30, (n, 2)), rng.uniform(-180, 180, n)])
 
 
 def test_iou_known_values() -> None:
@@ -32,7 +29,9 @@ def test_iou_known_values() -> None:
     assert rbox_iou(a, np.array([[1.0, 0.0, 2.0, 2.0, 0.0]]))[0, 0] == pytest.approx(1 / 3, abs=1e-12)
     # a square and itself rotated by 45 degrees: the octagon (8 (sqrt 2 - 1)) over 8 - octagon
     octagon = 8.0 * (math.sqrt(2.0) - 1.0)
-    assert rbox_iou(a, np.array([[0.0, 0.0, 2.0, 2.0, 45.0]]))[0, 0] == pytest.approx(octagon / (8.0 - octagon), abs=1e-12)
+    assert rbox_iou(a, np.array([[0.0, 0.0, 2.0, 2.0, 45.0]]))[0, 0] == pytest.approx(
+        octagon / (8.0 - octagon), abs=1e-12
+    )
     # a 4x1 bar and the same bar turned 90 degrees: a 1x1 overlap, union 7
     bar = np.array([[5.0, 5.0, 4.0, 1.0, 30.0]])
     assert rbox_iou(bar, np.array([[5.0, 5.0, 4.0, 1.0, 120.0]]))[0, 0] == pytest.approx(1 / 7, abs=1e-12)
