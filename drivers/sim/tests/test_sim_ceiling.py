@@ -101,7 +101,7 @@ def test_person_under_the_camera_is_seen_from_the_top_of_the_head(model: str) ->
     assert abs(u.mean() - 159.5) < 25 and abs(v.mean() - 159.5) < 25
     centre_dist = buf.distance_m[160, 160]
     assert 3.0 - 1.0 > 0.0 and centre_dist < 3.0 - 1.2  # the surface there is above 1.2 m: the head, not the feet
-    boxes, feet_px, head_px = gt_rboxes(r, j[None], None, np.array([159.5, 159.5]))
+    boxes, _, _ = gt_rboxes(r, j[None], None, np.array([159.5, 159.5]))
     assert np.all(np.isfinite(boxes))
     assert _inside_box(np.column_stack([u, v]).astype(float), boxes[0]).mean() > 0.99
 

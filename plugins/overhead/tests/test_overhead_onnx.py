@@ -201,7 +201,7 @@ def test_letterbox_and_decoding_directly() -> None:
     _, lb2 = letterbox_image(img, (64, 64), centre=False, pad_value=0)
     assert (lb2.pad_x, lb2.pad_y) == (0, 0)
     # a box at input (32, 32) corner coordinates, i.e. the middle of the letterboxed image
-    boxes, scores = decode_rotated(np.array([[32.0, 32.0, 3.2, 6.4, 370.0, 0.5]]), "rapid", lb, (64, 64))
+    boxes, _ = decode_rotated(np.array([[32.0, 32.0, 3.2, 6.4, 370.0, 0.5]]), "rapid", lb, (64, 64))
     assert boxes[0] == pytest.approx([99.5, 49.5, 10.0, 20.0, 10.0])
     radians, _ = decode_rotated(
         np.array([[32.0, 32.0, 3.2, 6.4, math.pi / 2, 0.5]]), "rapid", lb, (64, 64), angle_unit="rad"

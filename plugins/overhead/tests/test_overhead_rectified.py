@@ -146,7 +146,7 @@ def test_with_an_onnx_keypoint_model_on_real_pixels(tmp_path: Path) -> None:
         warnings.simplefilter("ignore")
         torch.onnx.export(_DotPose.build(320).eval(), (torch.zeros(1, 3, 320, 320),), str(path), input_names=["images"],
                           output_names=["output0"], opset_version=17, dynamo=False)  # fmt: skip
-    cam, cal = _camera()
+    _, cal = _camera()
     oc = OverheadCamera.from_calibration(cal, "ceil0")
     # floor positions 120 degrees apart around the camera: the toy model sees one person per view
     az, dist = np.radians([10.0, 130.0, 250.0]), np.array([2.5, 2.0, 3.0])
