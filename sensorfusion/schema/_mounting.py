@@ -14,6 +14,7 @@ recovers the mount from any downward-looking ``world_from_sensor``.
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -46,6 +47,9 @@ class CeilingMount(BaseModel):
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    lens_models: ClassVar[tuple[str, ...]] = ("kannala_brandt", "scaramuzza", "double_sphere", "fisheye624")
+    """Camera models a ceiling camera may have: wide-angle lenses that see the room from its ceiling."""
 
     height_m: float = Field(gt=0, description="height of the camera above the floor (z = 0)")
     position_m: tuple[float, float] = Field(default=(0.0, 0.0), description="(x, y) of the camera on the floor plan")

@@ -10,6 +10,7 @@ from ._camera import FISHEYE_MODELS, OverheadCamera
 from ._localise import FloorEstimates, LocaliseMethod, LocaliseSettings, localise_detections
 from ._localise_stage import LocaliseParams, OverheadLocalise
 from ._metrics import DetectionAP, TrackScores, pair_positions
+from ._mountfit import MountFit, fit_ceiling_mount, read_floor_points
 from ._onnx import FORMATS, Letterbox, OnnxRotatedDetector, OnnxRotatedParams, decode_rotated, letterbox_image
 from ._rbox import (
     normalize_angle_deg,
@@ -48,6 +49,7 @@ __all__ = [
     "LocaliseParams",
     "LocaliseSettings",
     "Measurements",
+    "MountFit",
     "MetricsParams",
     "OccupancyHeatmap",
     "OnnxRotatedDetector",
@@ -65,6 +67,7 @@ __all__ = [
     "Zone",
     "__version__",
     "decode_rotated",
+    "fit_ceiling_mount",
     "floor_spec",
     "letterbox_image",
     "localise_detections",
@@ -77,6 +80,7 @@ __all__ = [
     "rbox_iou",
     "rbox_iou_reference",
     "rbox_to_polar",
+    "read_floor_points",
     "rboxes_spec",
     "render_heatmap",
     "rotated_nms",
