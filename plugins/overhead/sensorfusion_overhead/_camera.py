@@ -17,6 +17,7 @@ the image of the nadir (:attr:`nadir_px`; the principal point when the camera is
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -134,11 +135,28 @@ class OverheadCamera:
         """The camera centre in the world ``(3,)``."""
         return self.world_from_camera[:3, 3].copy()
 
-    @property
+    @functools.cached_property
     def nadir_px(self) -> np.ndarray:
         """Pixel ``(2,)`` of the point straight below the camera (where every vertical converges)."""
         below = self.centre_m - np.array([0.0, 0.0, 1.0])
         return self.world_to_pixels(below[None])[0]
+
+    def rays_camera(self, pixels: np.ndarray) -> np.ndarray:
+        """Unit rays ``(N, 3)`` in the camera frame of pixels ``(N, 2)`` (NaN where the model has none)."""
+        px = np.asarray(pixels, dtype=np.float64).reshape(-1, 2)
+        out: np.ndarray = unproject(self.camera, px, tier=_tier(len(px)))
+        return out
+
+    def floor_from_rays(self, rays_world: np.ndarray, z_m: float | np.ndarray = 0.0) -> np.ndarray:
+        """World ``(x, y)`` ``(N, 2)`` where world rays from the camera meet the plane ``z = z_m`` (NaN if never)."""
+        rays = np.asarray(rays_world, dtype=np.float64).reshape(-1, 3)
+        c = self.centre_m
+        z = np.broadcast_to(np.asarray(z_m, dtype=np.float64), (rays.shape[0],))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = (z - c[2]) / rays[:, 2]
+        ok = np.isfinite(t) & (t > 0)
+        out: np.ndarray = c[:2] + np.where(ok, t, np.nan)[:, None] * rays[:, :2]
+        return out
 
     def rays_world(self, pixels: np.ndarray) -> np.ndarray:
         """Unit rays ``(N, 3)`` in the world of pixels ``(N, 2)`` (NaN where the model has none)."""
@@ -159,14 +177,7 @@ class OverheadCamera:
         NaN where the pixel has no ray or the ray does not go down to that plane (the
         horizon and above, or a plane at or above the camera).
         """
-        rays = self.rays_world(pixels)
-        c = self.centre_m
-        z = np.broadcast_to(np.asarray(z_m, dtype=np.float64), (rays.shape[0],))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t = (z - c[2]) / rays[:, 2]
-        ok = np.isfinite(t) & (t > 0)
-        out = c[:2] + np.where(ok, t, np.nan)[:, None] * rays[:, :2]
-        return out
+        return self.floor_from_rays(self.rays_world(pixels), z_m)
 
     def world_to_pixels(self, points_world: np.ndarray) -> np.ndarray:
         """Pixels ``(N, 2)`` of world points ``(N, 3)`` (NaN where the model cannot image them)."""
@@ -182,16 +193,20 @@ class OverheadCamera:
         z = np.broadcast_to(np.asarray(z_m, dtype=np.float64), (xy.shape[0],))
         return self.world_to_pixels(np.column_stack([xy, z]))
 
-    def inside_image_circle(self, pixels: np.ndarray) -> np.ndarray:
-        """Mask ``(N,)``: inside the image, the image circle and the lens' field of view, with a ray."""
+    def inside_image_circle(self, pixels: np.ndarray, *, rays_camera: np.ndarray | None = None) -> np.ndarray:
+        """Mask ``(N,)``: inside the image, the image circle and the lens' field of view, with a ray.
+
+        ``rays_camera``: the pixels' camera-frame rays when already computed (saves an unprojection).
+        """
         px = np.asarray(pixels, dtype=np.float64).reshape(-1, 2)
         cx, cy, radius = self.image_circle_px
         w, h = self.camera.width, self.camera.height
         ok = np.all(np.isfinite(px), axis=1)
-        ok &= (px[:, 0] >= -0.5) & (px[:, 0] <= w - 0.5) & (px[:, 1] >= -0.5) & (px[:, 1] <= h - 0.5)
-        ok &= np.hypot(px[:, 0] - cx, px[:, 1] - cy) <= radius
         with np.errstate(invalid="ignore"):
-            ang = self.angle_from_axis_rad(np.where(ok[:, None], px, 0.0))
+            ok &= (px[:, 0] >= -0.5) & (px[:, 0] <= w - 0.5) & (px[:, 1] >= -0.5) & (px[:, 1] <= h - 0.5)
+            ok &= np.hypot(px[:, 0] - cx, px[:, 1] - cy) <= radius
+            rays = self.rays_camera(np.where(ok[:, None], px, cx)) if rays_camera is None else rays_camera
+            ang = np.arccos(np.clip(rays[:, 2], -1.0, 1.0))
             ok &= np.isfinite(ang) & (ang <= self.max_angle_rad)
         return np.asarray(ok)
 

@@ -17,9 +17,9 @@ The implied height (the ``h`` that makes the head end agree with the feet estima
 the two against each other: within ``prior ± consistency_sigmas · σ`` they are fused by
 inverse variance; between ``min_height_m`` and ``max_height_m`` (a crouch, a raised arm
 lengthening the box) the feet win; below ``min_height_m`` the feet end is taken as hidden
-(occluded, cut by the image) and the head decides; and a box that contains the nadir (a
-person right under the camera, seen from the top of the head) is placed by its centre at
-head height. Each estimate's variance along the radius is the pixel noise of its end
+(occluded, cut by the image) and the head decides; and a box that straddles the nadir (contains
+it within the middle half of its length: a person right under the camera, seen from the top of
+the head, feet hidden under the body) is placed by its centre at head height. Each estimate's variance along the radius is the pixel noise of its end
 carried through the ray geometry (a finite difference of one pixel) plus a pose term; the
 variance across the radius comes from the box centre's pixel noise. The covariance is
 returned in world ``(x, y)``.
@@ -35,7 +35,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from ._camera import OverheadCamera
-from ._rbox import rbox_corners, rbox_ends
+from ._rbox import rbox_axes, rbox_corners, rbox_ends
 
 __all__ = ["FloorEstimates", "LocaliseMethod", "LocaliseSettings", "localise_detections"]
 
@@ -69,6 +69,7 @@ class LocaliseSettings(BaseModel):
     end_sigma_rel: float = Field(default=0.04, ge=0, description="pixel noise of a box end per pixel of box length")
     keypoint_sigma_px: float = Field(default=3.0, gt=0, description="pixel noise of an ankle keypoint")
     pose_sigma_m: float = Field(default=0.08, ge=0, description="stance, lean and body shape (per estimate)")
+    under_camera_sigma_m: float = Field(default=0.15, gt=0, description="noise of a position seen from straight above")
     consistency_sigmas: float = Field(
         default=2.0, gt=0, description="fuse when the implied height is this close to the prior"
     )
@@ -126,7 +127,6 @@ def localise_detections(
     H = camera.height_m
     cam_xy = camera.centre_m[:2]
     nadir = camera.nadir_px
-    inside = camera.inside_image_circle(boxes[:, :2])
 
     # the two ends: inner (nearer the nadir on the image) and outer
     e_top, e_bottom = rbox_ends(boxes)
@@ -138,31 +138,41 @@ def localise_detections(
     unit_px = radial / length_px[:, None]
     sigma_end = np.maximum(s.end_sigma_px, s.end_sigma_rel * boxes[:, 3])
 
+    # every ray at once (one unprojection): centres, feet points (and a pixel further out), outer ends (idem)
+    have_feet_px = np.all(np.isfinite(feet), axis=1)
+    foot_px = np.where(have_feet_px[:, None], feet, inner)
+    pts = np.concatenate([boxes[:, :2], foot_px, foot_px + unit_px, outer, outer + unit_px])
+    safe = np.where(np.isfinite(pts), pts, 0.0)
+    rays_c = camera.rays_camera(safe)
+    rays_c[~np.all(np.isfinite(pts), axis=1)] = np.nan
+    rays_w = rays_c @ camera.world_from_camera[:3, :3].T
+    r_centre, r_foot, r_foot1, r_out, r_out1 = (rays_w[k * n : (k + 1) * n] for k in range(5))
+    inside = camera.inside_image_circle(boxes[:, :2], rays_camera=rays_c[:n])
+    have_ankles = have_feet_px & camera.inside_image_circle(foot_px, rays_camera=rays_c[n : 2 * n])
+    if (have_feet_px & ~have_ankles).any():  # ankles outside the image circle: back to the box's inner end
+        redo = have_feet_px & ~have_ankles
+        rr = camera.rays_world(np.concatenate([inner[redo], inner[redo] + unit_px[redo]]))
+        r_foot[redo], r_foot1[redo] = rr[: int(redo.sum())], rr[int(redo.sum()) :]
+
     # the box centre's direction on the floor (azimuth), at mid-body height
-    centre_xy = camera.floor_points(boxes[:, :2], 0.5 * s.person_height_m)
+    centre_xy = camera.floor_from_rays(r_centre, 0.5 * s.person_height_m)
     d_centre, u_centre = _horizontal(centre_xy, cam_xy)
 
     # feet from the inner end (+ body radius) or from the ankles
-    have_ankles = np.all(np.isfinite(feet), axis=1) & camera.inside_image_circle(
-        np.where(np.isfinite(feet), feet, -1e9)
-    )
-    foot_px = np.where(have_ankles[:, None], feet, inner)
     foot_z = np.where(have_ankles, s.ankle_height_m, 0.0)
     foot_offset = np.where(have_ankles, 0.0, s.body_radius_m)
     foot_sigma = np.where(have_ankles, s.keypoint_sigma_px, sigma_end)
-    d_feet, _ = _horizontal(camera.floor_points(foot_px, foot_z), cam_xy)
-    d_feet_next, _ = _horizontal(camera.floor_points(foot_px + unit_px, foot_z), cam_xy)
+    d_feet, _ = _horizontal(camera.floor_from_rays(r_foot, foot_z), cam_xy)
+    d_feet_next, _ = _horizontal(camera.floor_from_rays(r_foot1, foot_z), cam_xy)
     d_feet = d_feet + foot_offset
     var_feet = ((d_feet_next + foot_offset - d_feet) * foot_sigma) ** 2 + s.pose_sigma_m**2
 
     # head from the outer end and the height prior
-    ang_out = camera.angle_from_axis_rad(outer)
-    rays_out = camera.rays_world(outer)
     with np.errstate(invalid="ignore", divide="ignore"):
-        cos_nadir = np.clip(-rays_out[:, 2], -1.0, 1.0)  # cosine of the outer ray's angle from the vertical
+        cos_nadir = np.clip(-r_out[:, 2], -1.0, 1.0)  # cosine of the outer ray's angle from the vertical
     z_head = s.person_height_m - s.head_radius_m
-    d_head_plane, _ = _horizontal(camera.floor_points(outer, z_head), cam_xy)
-    d_head_next, _ = _horizontal(camera.floor_points(outer + unit_px, z_head), cam_xy)
+    d_head_plane, _ = _horizontal(camera.floor_from_rays(r_out, z_head), cam_xy)
+    d_head_next, _ = _horizontal(camera.floor_from_rays(r_out1, z_head), cam_xy)
     with np.errstate(invalid="ignore", divide="ignore"):
         tan_out = np.sqrt(np.maximum(1.0 - cos_nadir**2, 0.0)) / cos_nadir
         d_head = d_head_plane - s.head_radius_m / cos_nadir
@@ -173,11 +183,14 @@ def localise_detections(
         )
         # implied height: the head-top height whose tangent ray is the outer ray, given the feet distance
         implied_h = H + s.head_radius_m - (d_feet + s.head_radius_m / cos_nadir) / tan_out
-    ok_out = np.isfinite(d_head) & np.isfinite(ang_out) & (cos_nadir > 0)
+    ok_out = np.isfinite(d_head) & np.all(np.isfinite(r_out), axis=1) & (cos_nadir > 0)
 
-    # under the camera: the box contains the nadir (the feet are hidden under the body)
-    under = _contains(boxes, nadir)
-    head_xy = camera.floor_points(boxes[:, :2], s.person_height_m - 2.0 * s.head_radius_m)
+    # under the camera: the box straddles the nadir (contains it, near the middle of its length): the
+    # person is seen from the top of the head and the feet are hidden under the body
+    _, up_axis = rbox_axes(boxes)
+    along = np.abs(np.sum((nadir - boxes[:, :2]) * up_axis, axis=1))
+    under = _contains(boxes, nadir) & (along <= 0.25 * boxes[:, 3])
+    head_xy = camera.floor_from_rays(r_centre, s.person_height_m - 2.0 * s.head_radius_m)
 
     for i in range(n):
         if not inside[i]:
@@ -188,7 +201,7 @@ def localise_detections(
             if not np.all(np.isfinite(head_xy[i])):
                 continue
             pos[i] = head_xy[i]
-            sig = max(s.pose_sigma_m, 0.1)
+            sig = max(s.pose_sigma_m, s.under_camera_sigma_m)
             cov[i] = np.eye(2) * sig**2
             method[i] = LocaliseMethod.UNDER_CAMERA
             continue

@@ -16,7 +16,10 @@ a constant-velocity Kalman filter (white acceleration of spectral density
    inverse-covariance mean;
 4. a tentative track is confirmed (gets reported) after ``birth_hits`` updates and dropped
    at its second consecutive miss; a confirmed track survives ``max_missing_s`` without
-   updates (predicted, flagged), then ends. Ids are never reused.
+   updates (predicted, flagged), then ends. Ids are never reused;
+5. two tracks that stay within ``merge_distance_m`` for ``duplicate_s`` while no source feeds
+   both in the same frame are one person seen differently by two cameras: they are merged
+   (inverse-covariance mean) into the one with more updates.
 
 Zones are named polygons on the floor plan; :func:`zone_of` returns the first one containing
 a point (ray casting, boundary included).
@@ -88,7 +91,7 @@ class FloorTrackerSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    accel_sigma_m_s2: float = Field(default=2.5, gt=0, description="white-acceleration noise of the motion model")
+    accel_sigma_m_s2: float = Field(default=1.0, gt=0, description="white-acceleration noise of the motion model")
     chi2_gate: float = Field(
         default=13.8, gt=0, description="Mahalanobis² gate (13.8: 99.9 % for 2 degrees of freedom)"
     )
@@ -100,6 +103,9 @@ class FloorTrackerSettings(BaseModel):
     max_missing_s: float = Field(default=1.0, ge=0, description="a confirmed track survives this long without updates")
     min_sigma_m: float = Field(default=0.05, gt=0, description="floor of every measurement's standard deviation")
     initial_speed_sigma_m_s: float = Field(default=1.0, gt=0, description="velocity uncertainty of a new track")
+    duplicate_s: float = Field(
+        default=0.5, ge=0, description="two tracks this long within merge_distance_m, never fed by one source together, are one"
+    )
 
 
 @dataclass
@@ -122,6 +128,7 @@ class FloorTrack:
     misses: int = 0
     confirmed: bool = False
     sources: set[str] = field(default_factory=set)
+    close_since_s: dict[int, float] = field(default_factory=dict)  # other track id -> since when it is a suspected duplicate
 
     @property
     def position(self) -> np.ndarray:
@@ -138,6 +145,7 @@ class FloorTracker:
         self.births = 0
         self.confirmed_births = 0
         self.deaths = 0
+        self.merged = 0
 
     # -- Kalman ---------------------------------------------------------------------------------
 
@@ -232,6 +240,7 @@ class FloorTracker:
             else:
                 self.deaths += int(tr.confirmed)
         self.tracks = survivors
+        self._merge_duplicates(t_s)
         # births from the unpaired measurements, clustered across sources
         clusters: list[list[tuple[str, np.ndarray, np.ndarray]]] = []
         for item in leftovers:
@@ -263,3 +272,33 @@ class FloorTracker:
             self.births += 1
             self.tracks.append(tr)
         return [tr for tr in self.tracks if tr.confirmed]
+
+    def _merge_duplicates(self, t_s: float) -> None:
+        """One person followed by two tracks (each fed by other cameras, whose estimates disagree):
+        tracks that stay within ``merge_distance_m`` for ``duplicate_s`` while no source feeds both
+        in the same frame are merged into the one with more updates (its id is kept). Two people
+        close together are seen by some camera as two detections in one frame, so they never merge."""
+        merged: set[int] = set()
+        for a in self.tracks:
+            for b in self.tracks:
+                if a.track_id >= b.track_id or a.track_id in merged or b.track_id in merged:
+                    continue
+                close = float(np.hypot(*(a.position - b.position))) < self.s.merge_distance_m
+                if not close or (a.sources & b.sources):
+                    a.close_since_s.pop(b.track_id, None)
+                    continue
+                since = a.close_since_s.setdefault(b.track_id, t_s)
+                if t_s - since < self.s.duplicate_s:
+                    continue
+                keep, drop = (a, b) if (a.hits, -a.track_id) >= (b.hits, -b.track_id) else (b, a)
+                info = np.linalg.inv(keep.P) + np.linalg.inv(drop.P)
+                P = np.linalg.inv(info)
+                keep.x = P @ (np.linalg.solve(keep.P, keep.x) + np.linalg.solve(drop.P, drop.x))
+                keep.P = 0.5 * (P + P.T)
+                keep.hits += drop.hits
+                keep.sources |= drop.sources
+                keep.last_update_s = max(keep.last_update_s, drop.last_update_s)
+                merged.add(drop.track_id)
+                self.merged += 1
+        if merged:
+            self.tracks = [tr for tr in self.tracks if tr.track_id not in merged]

@@ -197,6 +197,7 @@ class FloorTracks(Estimator):
             "frames": self.frames,
             "tracks_started": self.tracker.confirmed_births,
             "tracks_ended": self.tracker.deaths,
+            "duplicates_merged": self.tracker.merged,
             "mean_tracks_per_frame": round(self.track_frames / self.frames, 3) if self.frames else None,
         }
         if self.p.zones and self.frames:

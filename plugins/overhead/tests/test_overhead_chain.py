@@ -367,3 +367,23 @@ def test_overhead_example_runs_end_to_end(tmp_path: Path, capsys: pytest.Capture
     assert m["id_switches"] is not None and m["zone_count_accuracy"] > 0.7
     assert (tmp_path / "heatmap.png").is_file()
     assert s["estimators"]["localise"]["localised"] > 0
+
+
+def test_duplicate_tracks_of_one_person_are_merged_but_two_close_people_are_not() -> None:
+    tight = np.eye(2)[None] * 0.05**2
+    # one person, two cameras that disagree (each sure of itself): 0.8 m at first, so two tracks are
+    # born; then 0.45 m for good: the two tracks are one person, merged after duplicate_s
+    tr = FloorTracker(FloorTrackerSettings(birth_hits=2, duplicate_s=0.5))
+    counts = []
+    for k in range(30):
+        x1 = 1.8 if k < 5 else 1.45
+        tracks = tr.step(0.1 * k, [Measurements("cam0", np.array([[1.0, 0.0]]), tight), Measurements("cam1", np.array([[x1, 0.0]]), tight)])
+        counts.append(len(tracks))
+    assert max(counts) == 2 and counts[-1] == 1 and tr.merged == 1
+    assert tracks[0].track_id == 0 and 0.95 <= tracks[0].position[0] <= 1.45
+    # two people 0.4 m apart, both seen by one camera in the same frames: they stay two
+    tr2 = FloorTracker(FloorTrackerSettings(birth_hits=2))
+    for k in range(20):
+        z = np.array([[1.0, 0.0], [1.4, 0.0]])
+        tracks = tr2.step(0.1 * k, [Measurements("cam0", z, np.concatenate([tight, tight]))])
+    assert len(tracks) == 2 and tr2.merged == 0
