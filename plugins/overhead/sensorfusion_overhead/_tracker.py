@@ -11,9 +11,10 @@ a constant-velocity Kalman filter (white acceleration of spectral density
    ``max_gate_m``) and update each paired track with its measurement and covariance — one
    camera sees a person at most once, so its measurements never merge with each other;
 3. measurements no track took are clustered across sources (each joins the nearest cluster
-   within ``merge_distance_m`` that has nothing from its source yet) and each cluster,
-   unless it lies within ``merge_distance_m`` of a track, starts a *tentative* track at its
-   inverse-covariance mean;
+   within ``merge_distance_m`` that has nothing from its source yet) and each cluster starts
+   a *tentative* track at its inverse-covariance mean - unless it lies within
+   ``merge_distance_m`` of a track none of its sources fed this frame (then it is that
+   person, seen a little differently);
 4. a tentative track is confirmed (gets reported) after ``birth_hits`` updates and dropped
    at its second consecutive miss; a confirmed track survives ``max_missing_s`` without
    updates (predicted, flagged), then ends. Ids are never reused;
@@ -259,7 +260,10 @@ class FloorTracker:
             info = sum(np.linalg.inv(R) for _, _, R in cl)
             cov = np.linalg.inv(info)
             mean = cov @ sum(np.linalg.inv(R) @ m for _, m, R in cl)
-            if any(float(np.hypot(*(tr.position - mean))) < self.s.merge_distance_m for tr in self.tracks):
+            srcs = {src for src, _, _ in cl}
+            # near a track: the same person (no birth) - unless one of these sources already gave that
+            # track a detection this frame, then it is someone else close by
+            if any(float(np.hypot(*(tr.position - mean))) < self.s.merge_distance_m and not (tr.sources & srcs) for tr in self.tracks):
                 continue
             P = np.zeros((4, 4))
             P[:2, :2] = cov
