@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from typing import Any
@@ -61,10 +60,7 @@ def _nearest(points: np.ndarray, gt: np.ndarray, gate: float = 1.0) -> list[floa
 
 
 def run_session(seed: int, model: str, args: argparse.Namespace, acc: dict[str, Any]) -> None:
-    from sensorfusion import DriverContext, FrameSet, StageContext
-    from sensorfusion.schema import SkeletonRegistry, builtin_skeletons
     from sensorfusion_overhead import (
-        DetectionAP,
         FloorTracks,
         LocaliseParams,
         OverheadCamera,
@@ -81,6 +77,9 @@ def run_session(seed: int, model: str, args: argparse.Namespace, acc: dict[str, 
     from sensorfusion_overhead._tracker import Zone
     from sensorfusion_sim import SimRigDriver, SimRigParams
 
+    from sensorfusion import DriverContext, FrameSet, StageContext
+    from sensorfusion.schema import SkeletonRegistry, builtin_skeletons
+
     fps = 10.0
     p = SimRigParams(cameras=0, ceiling_cameras=2, people=6, room_m=(8.0, 6.0), fps=fps,
                      ceiling={"model": model, "fov_deg": 190, "height_m": 3.0, "width": 512, "height": 512,
@@ -90,11 +89,17 @@ def run_session(seed: int, model: str, args: argparse.Namespace, acc: dict[str, 
     cal = drv.calibration()
     reg = SkeletonRegistry(builtin_skeletons())
     cams = ("ceil0", "ceil1")
-    det = SimOverheadDetector(SimOverheadParams(), StageContext("det", [specs[f"{c}/gt_rboxes"] for c in cams], cal, reg, seed=seed))
+    det = SimOverheadDetector(
+        SimOverheadParams(), StageContext("det", [specs[f"{c}/gt_rboxes"] for c in cams], cal, reg, seed=seed)
+    )
     loc = OverheadLocalise(LocaliseParams(), StageContext("loc", det.outputs(), cal, reg))
     floor_specs = {s.sensor: s for s in loc.outputs()}
-    trk1 = FloorTracks(FloorTracks.Params.model_validate({"zones": ZONES}), StageContext("one", [floor_specs["ceil0"]], cal, reg))
-    trk2 = FloorTracks(FloorTracks.Params.model_validate({"zones": ZONES}), StageContext("two", list(floor_specs.values()), cal, reg))
+    trk1 = FloorTracks(
+        FloorTracks.Params.model_validate({"zones": ZONES}), StageContext("one", [floor_specs["ceil0"]], cal, reg)
+    )
+    trk2 = FloorTracks(
+        FloorTracks.Params.model_validate({"zones": ZONES}), StageContext("two", list(floor_specs.values()), cal, reg)
+    )
     rect = RectifiedDetector(
         RectifiedParams(estimator={"name": "sim.keypoints2d", "params": {"identities": False}}),
         StageContext("rect", [specs[f"{c}/image"] for c in cams] + [specs["gt/skeleton3d"]], cal, reg, seed=seed),
@@ -133,7 +138,9 @@ def run_session(seed: int, model: str, args: argparse.Namespace, acc: dict[str, 
             tr = out[f"{trk.context.stage_id}/tracks"]
             txy = np.asarray(tr["position_m"], np.float64)[:, :2]
             scores[name].add(i / fps, txy, tr["track_id"], gxy, gt["person_id"])
-            est_z = np.bincount(np.maximum(zone_of(txy, zones), 0), weights=(zone_of(txy, zones) >= 0).astype(float), minlength=2)
+            est_z = np.bincount(
+                np.maximum(zone_of(txy, zones), 0), weights=(zone_of(txy, zones) >= 0).astype(float), minlength=2
+            )
             gz = zone_of(gxy, zones)
             true_z = np.bincount(np.maximum(gz, 0), weights=(gz >= 0).astype(float), minlength=2)
             zone_ok[name] += int(np.sum(est_z == true_z))
@@ -168,7 +175,9 @@ def run_session(seed: int, model: str, args: argparse.Namespace, acc: dict[str, 
         if i % args.rectified_every == 0:
             t0 = time.perf_counter()
             rout = rect.process(fs)
-            acc["latency_ms"]["overhead.rectified (per camera frame)"].append(1e3 * (time.perf_counter() - t0) / len(cams))
+            acc["latency_ms"]["overhead.rectified (per camera frame)"].append(
+                1e3 * (time.perf_counter() - t0) / len(cams)
+            )
             for c in cams:
                 g = fr[f"{c}/gt_rboxes"]
                 r = rout[f"{c}/rboxes"]
@@ -193,7 +202,6 @@ def iou_speed() -> dict[str, float]:
     """Median time of the rotated-IoU matrix: our Numba kernel, the numpy reference, OpenCV's
     rotatedRectangleIntersection (per pair in Python), on the same 40 x 40 boxes."""
     import cv2
-
     from sensorfusion_overhead import rbox_iou, rbox_iou_reference
 
     rng = np.random.default_rng(0)
@@ -225,7 +233,12 @@ def iou_speed() -> dict[str, float]:
     ref = timed(lambda: rbox_iou_reference(a, b), 3)
     cv = timed(opencv, 5)
     agree = float(np.abs(rbox_iou(a, b) - opencv()).max())
-    return {"ours_ms": 1e3 * ours, "numpy_reference_ms": 1e3 * ref, "opencv_ms": 1e3 * cv, "max_abs_diff_vs_opencv": agree}
+    return {
+        "ours_ms": 1e3 * ours,
+        "numpy_reference_ms": 1e3 * ref,
+        "opencv_ms": 1e3 * cv,
+        "max_abs_diff_vs_opencv": agree,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -244,7 +257,6 @@ def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
     from rich.progress import track
     from rich.table import Table
-
     from sensorfusion_overhead import DetectionAP
 
     acc: dict[str, Any] = {
@@ -253,9 +265,17 @@ def main(argv: list[str] | None = None) -> int:
         "loc_det_ceil0": [],
         "tracks": {"1cam": [], "2cam": []},
         "zone": {"1cam": [], "2cam": []},
-        "latency_ms": {k: [] for k in ("overhead.sim (2 cameras)", "overhead.localise (2 cameras)",
-                                       "overhead.floor_tracks (1cam)", "overhead.floor_tracks (2cam)",
-                                       "overhead.rectified (per camera frame)", "overhead.onnx (per camera frame)")},  # fmt: skip
+        "latency_ms": {
+            k: []
+            for k in (
+                "overhead.sim (2 cameras)",
+                "overhead.localise (2 cameras)",
+                "overhead.floor_tracks (1cam)",
+                "overhead.floor_tracks (2cam)",
+                "overhead.rectified (per camera frame)",
+                "overhead.onnx (per camera frame)",
+            )
+        },
     }
     sessions = [(s, MODELS[k % len(MODELS)]) for k, s in enumerate(args.seeds)]
     for seed, model in track(sessions, description="held-out sessions", console=Console(stderr=True)):
@@ -307,8 +327,12 @@ def main(argv: list[str] | None = None) -> int:
     one = res["loc_median_m_1cam"]
     res["ratio_loc_median_1cam_vs_loaf"] = one / LOAF_M if one is not None else None
     res["ratio_loc_median_2cam_vs_1cam"] = res["loc_median_m_2cam"] / one if one and res["loc_median_m_2cam"] else None
-    res["ratio_loc_det_vs_peer_box_centre"] = ours["median"] / peer_c["median"] if ours["median"] and peer_c["median"] else None
-    res["ratio_loc_det_vs_peer_feet_end"] = ours["median"] / peer_f["median"] if ours["median"] and peer_f["median"] else None
+    res["ratio_loc_det_vs_peer_box_centre"] = (
+        ours["median"] / peer_c["median"] if ours["median"] and peer_c["median"] else None
+    )
+    res["ratio_loc_det_vs_peer_feet_end"] = (
+        ours["median"] / peer_f["median"] if ours["median"] and peer_f["median"] else None
+    )
     res["ratio_iou_speed_vs_numpy_reference"] = speed["numpy_reference_ms"] / speed["ours_ms"]
     res["ratio_iou_speed_vs_opencv"] = speed["opencv_ms"] / speed["ours_ms"]
 
@@ -316,22 +340,50 @@ def main(argv: list[str] | None = None) -> int:
         return "n/a" if x is None else (f"{x:.{d}f}" if isinstance(x, float) else str(x))
 
     con = Console()
-    t = Table(title=f"overhead fisheye, held-out simulated sessions ({len(sessions)} x {args.seconds:.0f} s, 6 people, 2 cameras)")
+    t = Table(
+        title=f"overhead fisheye, held-out simulated sessions ({len(sessions)} x {args.seconds:.0f} s, 6 people, 2 cameras)"
+    )
     t.add_column("measure")
     t.add_column("value", justify="right")
     t.add_column("note")
     t.add_row("AP50 overhead.sim", f(res["ap50_sim_detector"]), "simulated detector's error model")
-    t.add_row("AP50 overhead.rectified", f(res["ap50_rectified"]), f"sim.keypoints2d in 9 views, every {args.rectified_every}th frame")
+    t.add_row(
+        "AP50 overhead.rectified",
+        f(res["ap50_rectified"]),
+        f"sim.keypoints2d in 9 views, every {args.rectified_every}th frame",
+    )
     t.add_row("AP50 overhead.onnx", f(res["ap50_onnx"]), args.onnx or "no model given")
-    t.add_row("loc per detection, median / p90 (m)", f"{f(ours['median'])} / {f(ours['p90'])}", "feet + head + height prior (overhead.sim boxes)")
+    t.add_row(
+        "loc per detection, median / p90 (m)",
+        f"{f(ours['median'])} / {f(ours['p90'])}",
+        "feet + head + height prior (overhead.sim boxes)",
+    )
     t.add_row("  peer: box centre on the floor", f"{f(peer_c['median'])} / {f(peer_c['p90'])}", "same boxes")
     t.add_row("  peer: feet end only", f"{f(peer_f['median'])} / {f(peer_f['p90'])}", "same boxes")
     t.add_row("  rectified path", f"{f(rect['median'])} / {f(rect['p90'])}", "its boxes and ankles")
-    t.add_row("loc tracks 1 camera, median / p90 (m)", f"{f(res['loc_median_m_1cam'])} / {f(res['loc_p90_m_1cam'])}", f"LOAF ~{LOAF_M} m")
-    t.add_row("loc tracks 2 cameras, median / p90 (m)", f"{f(res['loc_median_m_2cam'])} / {f(res['loc_p90_m_2cam'])}", "")
-    t.add_row("id switches / min (1 cam, 2 cams)", f"{f(res['id_switches_per_min_1cam'], 2)}, {f(res['id_switches_per_min'], 2)}", "CLEAR-MOT")
-    t.add_row("count accuracy (1 cam, 2 cams)", f"{f(res['count_accuracy_1cam'])}, {f(res['count_accuracy_2cam'])}", "frames with the right number of tracks")
-    t.add_row("zone count accuracy (1 cam, 2 cams)", f"{f(res['zone_count_accuracy_1cam'])}, {f(res['zone_count_accuracy_2cam'])}", "west / east halves")
+    t.add_row(
+        "loc tracks 1 camera, median / p90 (m)",
+        f"{f(res['loc_median_m_1cam'])} / {f(res['loc_p90_m_1cam'])}",
+        f"LOAF ~{LOAF_M} m",
+    )
+    t.add_row(
+        "loc tracks 2 cameras, median / p90 (m)", f"{f(res['loc_median_m_2cam'])} / {f(res['loc_p90_m_2cam'])}", ""
+    )
+    t.add_row(
+        "id switches / min (1 cam, 2 cams)",
+        f"{f(res['id_switches_per_min_1cam'], 2)}, {f(res['id_switches_per_min'], 2)}",
+        "CLEAR-MOT",
+    )
+    t.add_row(
+        "count accuracy (1 cam, 2 cams)",
+        f"{f(res['count_accuracy_1cam'])}, {f(res['count_accuracy_2cam'])}",
+        "frames with the right number of tracks",
+    )
+    t.add_row(
+        "zone count accuracy (1 cam, 2 cams)",
+        f"{f(res['zone_count_accuracy_1cam'])}, {f(res['zone_count_accuracy_2cam'])}",
+        "west / east halves",
+    )
     for k, v in res["latency_ms_median"].items():
         t.add_row(f"latency {k} (ms)", f(v, 2), "median; shared machine")
     t.add_row("rotated IoU 40x40: ours / numpy ref / OpenCV (ms)",

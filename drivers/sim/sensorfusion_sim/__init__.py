@@ -6,7 +6,14 @@ keypoint detector that projects the ground truth with a realistic error model
 (``sim.keypoints2d``). Everything is a pure function of the rig seed and the frame index.
 """
 
-from ._ceiling import CeilingCameraParams, CeilingCameras, ceiling_camera_ids, fisheye_camera, floor_positions, gt_rboxes
+from ._ceiling import (
+    CeilingCameraParams,
+    CeilingCameras,
+    ceiling_camera_ids,
+    fisheye_camera,
+    floor_positions,
+    gt_rboxes,
+)
 from ._detector import SimKeypointDetector, SimKeypointParams
 from ._driver import SimRigDriver, SimRigParams
 from ._fisheye_render import FisheyeBuffers, FisheyeRenderer

@@ -314,7 +314,7 @@ class CeilingCameras:
             else:
                 vis = np.zeros(len(ids))
                 feet_visible = np.zeros(len(ids), dtype=bool)
-            gt = {
+            gt: dict[str, np.ndarray] = {
                 "rbox": boxes[seen].astype(np.float32),
                 "person_id": ids[seen].astype(np.int64),
                 "visible_fraction": vis[seen].astype(np.float32),
@@ -323,7 +323,10 @@ class CeilingCameras:
                 "head_px": head_px[seen].astype(np.float32),
             }
             frames.append(Frame(f"{sid}/gt_rboxes", t_ns, t_host_ns, index, gt))
-        floor = {"position_m": floor_positions(joints).astype(np.float32), "person_id": ids.astype(np.int64)}
+        floor: dict[str, np.ndarray] = {
+            "position_m": floor_positions(joints).astype(np.float32),
+            "person_id": ids.astype(np.int64),
+        }
         frames.append(Frame(FLOOR_STREAM, t_ns, t_host_ns, index, floor))
         return frames
 

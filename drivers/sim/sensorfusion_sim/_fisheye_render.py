@@ -43,7 +43,8 @@ def capsule_surface_points(a_m: np.ndarray, b_m: np.ndarray, radius_m: np.ndarra
     t = np.linspace(0.0, 1.0, samples)
     axis = a_m[..., None, :] + t[:, None] * (b_m - a_m)[..., None, :]  # (*, S, 3)
     pts = axis[..., :, None, :] + radius_m[..., None, None, None] * _DIRS  # (*, S, 26, 3)
-    return pts.reshape(*a_m.shape[:-1], samples * len(_DIRS), 3)
+    out: np.ndarray = pts.reshape(*a_m.shape[:-1], samples * len(_DIRS), 3)
+    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -139,7 +139,8 @@ class OverheadCamera:
     def nadir_px(self) -> np.ndarray:
         """Pixel ``(2,)`` of the point straight below the camera (where every vertical converges)."""
         below = self.centre_m - np.array([0.0, 0.0, 1.0])
-        return self.world_to_pixels(below[None])[0]
+        out: np.ndarray = self.world_to_pixels(below[None])[0]
+        return out
 
     def rays_camera(self, pixels: np.ndarray) -> np.ndarray:
         """Unit rays ``(N, 3)`` in the camera frame of pixels ``(N, 2)`` (NaN where the model has none)."""
@@ -169,7 +170,8 @@ class OverheadCamera:
         """Angle ``(N,)`` between each pixel's ray and the optical axis (NaN where invalid)."""
         px = np.asarray(pixels, dtype=np.float64).reshape(-1, 2)
         rays = unproject(self.camera, px, tier=_tier(len(px)))
-        return np.arccos(np.clip(rays[:, 2], -1.0, 1.0))
+        out: np.ndarray = np.arccos(np.clip(rays[:, 2], -1.0, 1.0))
+        return out
 
     def floor_points(self, pixels: np.ndarray, z_m: float | np.ndarray = 0.0) -> np.ndarray:
         """World ``(x, y)`` ``(N, 2)`` where each pixel's ray meets the plane ``z = z_m``.

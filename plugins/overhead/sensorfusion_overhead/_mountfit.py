@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import least_squares
 
-from sensorfusion import Command, ConfigError, RigCalibration, SensorCalibration, Transform
+from sensorfusion import Command, ConfigError, RigCalibration, Transform
 from sensorfusion.geometry import Camera, project, unproject
 from sensorfusion.schema import CeilingMount
 
@@ -90,7 +90,11 @@ def _initial_pose(camera: Camera, rays: np.ndarray, world: np.ndarray) -> tuple[
     ang = np.arccos(np.clip(rays[:, 2], -1.0, 1.0))
     spread = np.hypot(*(world[:, :2] - centroid[:2]).T)
     height = float(np.median(spread / np.maximum(np.tan(np.minimum(ang, 1.4)), 1e-3))) + float(centroid[2])
-    wfs = CeilingMount(height_m=max(height, 0.5), position_m=(float(centroid[0]), float(centroid[1]))).world_from_sensor().matrix
+    wfs = (
+        CeilingMount(height_m=max(height, 0.5), position_m=(float(centroid[0]), float(centroid[1])))
+        .world_from_sensor()
+        .matrix
+    )
     cfw = np.linalg.inv(wfs)
     from scipy.spatial.transform import Rotation
 
@@ -121,7 +125,10 @@ def fit_ceiling_mount(
     if len(px) < 4:
         raise ValueError(f"a ceiling camera's pose needs at least 4 points the lens images, got {len(px)}")
     centred = w[:, :2] - w[:, :2].mean(axis=0)
-    if np.linalg.svd(centred, compute_uv=False)[-1] < 1e-3 * max(1.0, float(np.abs(centred).max())) and np.ptp(w[:, 2]) < 1e-6:
+    if (
+        np.linalg.svd(centred, compute_uv=False)[-1] < 1e-3 * max(1.0, float(np.abs(centred).max()))
+        and np.ptp(w[:, 2]) < 1e-6
+    ):
         raise ValueError("the floor points are collinear: the tilt about their line is undetermined")
     rvec, tvec = _initial_pose(camera, rays, w)
 
@@ -155,10 +162,13 @@ def _pose_sigma(camera: Camera, px: np.ndarray, w: np.ndarray, wfs: np.ndarray, 
     tilt_small = m.tilt_rad < 1e-3
 
     def reproj(q: np.ndarray) -> np.ndarray:
-        mm = CeilingMount(height_m=q[0], position_m=(q[1], q[2]), yaw_rad=q[3], tilt_rad=abs(q[4]), tilt_azimuth_rad=q[5])
+        mm = CeilingMount(
+            height_m=q[0], position_m=(q[1], q[2]), yaw_rad=q[3], tilt_rad=abs(q[4]), tilt_azimuth_rad=q[5]
+        )
         pose = np.linalg.inv(mm.world_from_sensor().matrix)
         uv = project(camera, w @ pose[:3, :3].T + pose[:3, 3], tier="numpy")
-        return (uv - px).ravel()
+        out: np.ndarray = (uv - px).ravel()
+        return out
 
     if tilt_small:  # the tilt azimuth is undefined at zero tilt: parameterise the tilt as a 2-vector instead
         base[4] = 1e-3
@@ -178,7 +188,13 @@ def _pose_sigma(camera: Camera, px: np.ndarray, w: np.ndarray, wfs: np.ndarray, 
     except np.linalg.LinAlgError:
         return {}
     sd = np.sqrt(np.maximum(np.diag(cov), 0.0))
-    return {"height_m": float(sd[0]), "x_m": float(sd[1]), "y_m": float(sd[2]), "yaw_rad": float(sd[3]), "tilt_rad": float(sd[4])}
+    return {
+        "height_m": float(sd[0]),
+        "x_m": float(sd[1]),
+        "y_m": float(sd[2]),
+        "yaw_rad": float(sd[3]),
+        "tilt_rad": float(sd[4]),
+    }
 
 
 def read_floor_points(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
@@ -208,9 +224,13 @@ def read_floor_points(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--calibration", required=True, help="calibration file with the camera's lens model (any format the SDK reads)")
+    p.add_argument(
+        "--calibration", required=True, help="calibration file with the camera's lens model (any format the SDK reads)"
+    )
     p.add_argument("--camera", required=True, help="the camera's id in the calibration")
-    p.add_argument("--points", required=True, help="CSV of u, v, x, y[, z]: pixels and their floor-plan positions (metres)")
+    p.add_argument(
+        "--points", required=True, help="CSV of u, v, x, y[, z]: pixels and their floor-plan positions (metres)"
+    )
     p.add_argument("--out", help="write the calibration with this camera's fitted pose (SDK JSON)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
 
@@ -238,9 +258,14 @@ def _run(args: argparse.Namespace) -> int:
         print(json.dumps({"camera": args.camera, "points": len(px), **fit.as_json(), "out": args.out}))
         return 0
     m, s = fit.mount, fit.sigma
-    print(f"camera {args.camera}: {len(px)} points, RMS {fit.rms_px:.2f} px (max {float(np.max(fit.residuals_px)):.2f} px)")
+    print(
+        f"camera {args.camera}: {len(px)} points, RMS {fit.rms_px:.2f} px (max {float(np.max(fit.residuals_px)):.2f} px)"
+    )
     print(f"  height   {m.height_m:.3f} m" + (f"  ± {s['height_m']:.3f}" if "height_m" in s else ""))
-    print(f"  position ({m.position_m[0]:.3f}, {m.position_m[1]:.3f}) m" + (f"  ± ({s['x_m']:.3f}, {s['y_m']:.3f})" if "x_m" in s else ""))
+    print(
+        f"  position ({m.position_m[0]:.3f}, {m.position_m[1]:.3f}) m"
+        + (f"  ± ({s['x_m']:.3f}, {s['y_m']:.3f})" if "x_m" in s else "")
+    )
     print(f"  tilt     {math.degrees(m.tilt_rad):.2f}° toward azimuth {math.degrees(m.tilt_azimuth_rad):.1f}°"
           + (f"  ± {math.degrees(s['tilt_rad']):.2f}°" if "tilt_rad" in s else ""))  # fmt: skip
     print(f"  yaw      {math.degrees(m.yaw_rad):.2f}°")

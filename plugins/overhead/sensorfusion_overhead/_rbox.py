@@ -273,7 +273,8 @@ def _inside(points: np.ndarray, corners: np.ndarray) -> np.ndarray:
         sides.append((b[0] - a[0]) * (points[:, 1] - a[1]) - (b[1] - a[1]) * (points[:, 0] - a[0]))
     s = np.stack(sides, axis=1)
     tol = 1e-9 * (1.0 + np.abs(corners).max())
-    return np.all(s >= -tol, axis=1) | np.all(s <= tol, axis=1)
+    out: np.ndarray = np.all(s >= -tol, axis=1) | np.all(s <= tol, axis=1)
+    return out
 
 
 def _segment_crossings(p: np.ndarray, q: np.ndarray) -> list[np.ndarray]:

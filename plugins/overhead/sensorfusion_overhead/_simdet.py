@@ -126,7 +126,7 @@ def simulate_detections(
             az = float(rng.uniform(-math.pi, math.pi))
             length = float(rng.uniform(0.06, 0.16)) * min(w, h)
             out_box.append(np.array([nadir[0] + rr * math.cos(az), nadir[1] + rr * math.sin(az), 0.4 * length, length,
-                                     float(normalize_angle_deg(math.degrees(az) + 90.0))]))  # fmt: skip
+                                     float(normalize_angle_deg(np.asarray(math.degrees(az) + 90.0)))]))  # fmt: skip
             out_score.append(float(rng.uniform(0.3, 0.6)))
             out_feet.append(np.full(2, np.nan))
             out_id.append(-1)

@@ -159,8 +159,8 @@ def render_heatmap(
     ny, nx = dwell_s.shape
     top = float(dwell_s.max()) if dwell_s.size else 0.0
     norm = np.sqrt(dwell_s / top) if top > 0 else np.zeros_like(dwell_s)  # sqrt: short visits stay visible
-    grey = np.flipud(np.clip(norm * 255.0, 0, 255).astype(np.uint8))
-    grey = cv2.resize(grey, (nx * pixels_per_cell, ny * pixels_per_cell), interpolation=cv2.INTER_NEAREST)
+    small = np.flipud(np.clip(norm * 255.0, 0, 255).astype(np.uint8))
+    grey: np.ndarray = cv2.resize(small, (nx * pixels_per_cell, ny * pixels_per_cell), interpolation=cv2.INTER_NEAREST)
     img = cv2.applyColorMap(grey, cv2.COLORMAP_INFERNO)  # BGR
     xmin, xmax, ymin, ymax = extent_m
     sx, sy = img.shape[1] / (xmax - xmin), img.shape[0] / (ymax - ymin)
@@ -176,8 +176,8 @@ def render_heatmap(
         )
     for x, y in cameras_xy or []:
         cv2.drawMarker(img, to_px(x, y), (255, 255, 0), cv2.MARKER_CROSS, 12, 2)
-    bar = np.linspace(255, 0, img.shape[0]).astype(np.uint8)[:, None].repeat(12, axis=1)
-    bar = cv2.applyColorMap(bar, cv2.COLORMAP_INFERNO)
+    ramp = np.linspace(255, 0, img.shape[0]).astype(np.uint8)[:, None].repeat(12, axis=1)
+    bar: np.ndarray = cv2.applyColorMap(ramp, cv2.COLORMAP_INFERNO)
     out = np.concatenate([img, np.zeros((img.shape[0], 4, 3), np.uint8), bar], axis=1)
     label = f"max {top:.1f} s/cell" if top > 0 else "empty"
     cv2.putText(out, label, (4, out.shape[0] - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1)

@@ -105,7 +105,9 @@ class FloorTrackerSettings(BaseModel):
     min_sigma_m: float = Field(default=0.05, gt=0, description="floor of every measurement's standard deviation")
     initial_speed_sigma_m_s: float = Field(default=1.0, gt=0, description="velocity uncertainty of a new track")
     duplicate_s: float = Field(
-        default=0.5, ge=0, description="two tracks this long within merge_distance_m, never fed by one source together, are one"
+        default=0.5,
+        ge=0,
+        description="two tracks this long within merge_distance_m, never fed by one source together, are one",
     )
 
 
@@ -129,7 +131,8 @@ class FloorTrack:
     misses: int = 0
     confirmed: bool = False
     sources: set[str] = field(default_factory=set)
-    close_since_s: dict[int, float] = field(default_factory=dict)  # other track id -> since when it is a suspected duplicate
+    # other track id -> since when it is a suspected duplicate of this one
+    close_since_s: dict[int, float] = field(default_factory=dict)
 
     @property
     def position(self) -> np.ndarray:
@@ -219,7 +222,7 @@ class FloorTracker:
                     tr.sources.add(src.source)
                     updated.add(tr.track_id)
                     taken[k] = True
-            for k in np.flatnonzero(~taken):
+            for k in np.flatnonzero(~taken).tolist():
                 leftovers.append((src.source, xy[k], R[k]))
         # bookkeeping of the existing tracks
         survivors: list[FloorTrack] = []
@@ -263,7 +266,10 @@ class FloorTracker:
             srcs = {src for src, _, _ in cl}
             # near a track: the same person (no birth) - unless one of these sources already gave that
             # track a detection this frame, then it is someone else close by
-            if any(float(np.hypot(*(tr.position - mean))) < self.s.merge_distance_m and not (tr.sources & srcs) for tr in self.tracks):
+            if any(
+                float(np.hypot(*(tr.position - mean))) < self.s.merge_distance_m and not (tr.sources & srcs)
+                for tr in self.tracks
+            ):
                 continue
             P = np.zeros((4, 4))
             P[:2, :2] = cov

@@ -9,11 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from sensorfusion import ConfigError, DriverContext, Frame, FrameKind, FrameSet, StageContext, StreamSpec
-from sensorfusion.run import main as run_main
-from sensorfusion.schema import RigCalibration, SkeletonRegistry, builtin_skeletons
-from sensorfusion.testing import EstimatorContract, SinkContract
 from sensorfusion_overhead import (
     DetectionAP,
     FloorTracker,
@@ -33,11 +28,19 @@ from sensorfusion_overhead import (
     zone_of,
 )
 
+from sensorfusion import ConfigError, DriverContext, Frame, FrameKind, FrameSet, StageContext, StreamSpec
+from sensorfusion.run import main as run_main
+from sensorfusion.schema import RigCalibration, SkeletonRegistry, builtin_skeletons
+from sensorfusion.testing import EstimatorContract, SinkContract
+
 sim = pytest.importorskip("sensorfusion_sim", reason="the sim driver distribution (drivers/sim) is not installed")
 
 REG = SkeletonRegistry(builtin_skeletons())
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "overhead_rig.yaml"
-ZONES = [{"name": "west", "polygon_m": [[-4, -3], [0, -3], [0, 3], [-4, 3]]}, {"name": "east", "polygon_m": [[0, -3], [4, -3], [4, 3], [0, 3]]}]
+ZONES = [
+    {"name": "west", "polygon_m": [[-4, -3], [0, -3], [0, 3], [-4, 3]]},
+    {"name": "east", "polygon_m": [[0, -3], [4, -3], [4, 3], [0, 3]]},
+]
 
 
 @cache
@@ -52,9 +55,13 @@ def _driver() -> tuple[object, dict[str, StreamSpec], RigCalibration]:
 def _chain(frames: int = 40) -> tuple[list[FrameSet], dict[str, StreamSpec]]:
     """Framesets with the sim's ground truth, the sim detector's boxes, floor positions and tracks."""
     d, specs, cal = _driver()
-    det = SimOverheadDetector(SimOverheadParams(), StageContext("det", [specs["ceil0/gt_rboxes"], specs["ceil1/gt_rboxes"]], cal, REG, seed=3))
+    det = SimOverheadDetector(
+        SimOverheadParams(), StageContext("det", [specs["ceil0/gt_rboxes"], specs["ceil1/gt_rboxes"]], cal, REG, seed=3)
+    )
     loc = OverheadLocalise(LocaliseParams(), StageContext("loc", det.outputs(), cal, REG))
-    trk = FloorTracks(FloorTracks.Params.model_validate({"zones": ZONES}), StageContext("floor", loc.outputs(), cal, REG))
+    trk = FloorTracks(
+        FloorTracks.Params.model_validate({"zones": ZONES}), StageContext("floor", loc.outputs(), cal, REG)
+    )
     out_specs = {s.name: s for s in [*specs.values(), *det.outputs(), *loc.outputs(), *trk.outputs()]}
     sets = []
     for i in range(frames):
@@ -122,7 +129,10 @@ class TestMetricsContract(SinkContract):
 
     def input_specs(self) -> list[StreamSpec]:
         s = _chain()[1]
-        return [s[n] for n in ("floor/tracks", "floor/zone_counts", "gt/floor", "ceil0/floor", "ceil0/rboxes", "ceil0/gt_rboxes")]
+        return [
+            s[n]
+            for n in ("floor/tracks", "floor/zone_counts", "gt/floor", "ceil0/floor", "ceil0/rboxes", "ceil0/gt_rboxes")
+        ]
 
     def framesets(self) -> list[FrameSet]:
         return _chain()[0][:10]
@@ -156,7 +166,11 @@ def test_sim_detector_error_model() -> None:
     # hidden people are never reported, and the error model moves the boxes a little
     hidden = dict(g)
     hidden["visible_fraction"] = np.where(np.arange(len(vis)) == 0, 0.1, g["visible_fraction"]).astype(np.float32)
-    noisy = simulate_detections(hidden, SimOverheadParams(miss_prob=0.0, occluded_miss_prob=0.0, false_positives_per_frame=0.0), np.random.default_rng(1))
+    noisy = simulate_detections(
+        hidden,
+        SimOverheadParams(miss_prob=0.0, occluded_miss_prob=0.0, false_positives_per_frame=0.0),
+        np.random.default_rng(1),
+    )
     assert len(noisy["rbox"]) == len(g["rbox"]) - 1
     d = np.hypot(*(noisy["rbox"][:, :2] - g["rbox"][1:, :2]).T)
     assert 0 < d.max() < 0.2 * g["rbox"][1:, 3].max()
@@ -174,14 +188,17 @@ def test_sim_detector_is_a_pure_function_of_seed_and_time() -> None:
     fs = FrameSet(0, fr["gt/floor"].t_sensor_ns, 0, dict(fr))
 
     def run(seed: int) -> bytes:
-        det = SimOverheadDetector(SimOverheadParams(), StageContext("det", [specs["ceil0/gt_rboxes"]], cal, REG, seed=seed))
+        det = SimOverheadDetector(
+            SimOverheadParams(), StageContext("det", [specs["ceil0/gt_rboxes"]], cal, REG, seed=seed)
+        )
         return det.process(fs)["ceil0/rboxes"]["rbox"].tobytes()
 
     assert run(1) == run(1) and run(1) != run(2)
 
 
 def test_sim_detector_needs_ground_truth() -> None:
-    spec = StreamSpec(name="ceil0/image", kind=FrameKind.IMAGE, fields={"image": {"dtype": "uint8", "shape": (4, 4, 3)}})  # type: ignore[dict-item]
+    fields = {"image": {"dtype": "uint8", "shape": (4, 4, 3)}}
+    spec = StreamSpec(name="ceil0/image", kind=FrameKind.IMAGE, fields=fields)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="gt_rboxes"):
         SimOverheadDetector(SimOverheadParams(), StageContext("det", [spec], RigCalibration(), REG))
 
@@ -190,7 +207,7 @@ def test_sim_detector_needs_ground_truth() -> None:
 
 
 def test_localise_stage_counts_detections_outside_the_image_circle() -> None:
-    d, specs, cal = _driver()
+    cal = _driver()[2]
     det_spec = _chain()[1]["ceil0/rboxes"]
     loc = OverheadLocalise(LocaliseParams(), StageContext("loc", [det_spec], cal, REG))
     boxes = {
@@ -252,7 +269,13 @@ def test_tracker_fuses_sources_and_survives_gaps() -> None:
     cam_cov = np.diag([0.2**2, 0.02**2])[None]  # precise across, poor along x
     other = np.diag([0.02**2, 0.2**2])[None]  # the second camera: the other way round
     for k in range(5):
-        tracks = tr.step(0.1 * k, [Measurements("cam0", truth[None] + [0.3, 0.0], cam_cov), Measurements("cam1", truth[None] + [0.0, 0.3], other)])
+        tracks = tr.step(
+            0.1 * k,
+            [
+                Measurements("cam0", truth[None] + [0.3, 0.0], cam_cov),
+                Measurements("cam1", truth[None] + [0.0, 0.3], other),
+            ],
+        )
     assert len(tracks) == 1 and len(tr.tracks) == 1  # one person: the two cameras' measurements were not two tracks
     assert np.hypot(*(tracks[0].position - truth)) < 0.1  # each camera's precise axis wins
     assert tracks[0].sources == {"cam0", "cam1"}
@@ -272,7 +295,10 @@ def test_floor_tracks_stage_takes_skeletons_and_radar_tracks() -> None:
                       fields={"joints": {"dtype": "float32", "shape": (17, 3)}, "person_id": {"dtype": "int64"}})  # type: ignore[dict-item]  # fmt: skip
     radar = StreamSpec(name="tracks/tracks", kind=FrameKind.BOXES, ragged=True,
                        fields={"position_m": {"dtype": "float32", "shape": (3,)}, "track_id": {"dtype": "int64"}})  # type: ignore[dict-item]  # fmt: skip
-    stage = FloorTracks(FloorTracks.Params.model_validate({"birth_hits": 2, "zones": ZONES}), StageContext("floor", [skel, radar], RigCalibration(), REG))
+    stage = FloorTracks(
+        FloorTracks.Params.model_validate({"birth_hits": 2, "zones": ZONES}),
+        StageContext("floor", [skel, radar], RigCalibration(), REG),
+    )
     joints = np.zeros((1, 17, 3), np.float32)
     joints[0, :, :2] = (-1.0, 0.5)
     joints[0, 15:17, :2] = (-1.1, 0.5)  # the ankles
@@ -289,7 +315,10 @@ def test_floor_tracks_stage_takes_skeletons_and_radar_tracks() -> None:
 
 
 def test_zones() -> None:
-    zones = [Zone(name="a", polygon_m=[(0, 0), (2, 0), (2, 2), (0, 2)]), Zone(name="l", polygon_m=[(0, 0), (4, 0), (4, 4), (3, 4), (3, 1), (0, 1)])]
+    zones = [
+        Zone(name="a", polygon_m=[(0, 0), (2, 0), (2, 2), (0, 2)]),
+        Zone(name="l", polygon_m=[(0, 0), (4, 0), (4, 4), (3, 4), (3, 1), (0, 1)]),
+    ]
     pts = np.array([[1.0, 1.5], [3.5, 3.0], [2.5, 0.5], [1.0, 0.5], [5.0, 5.0], [np.nan, 0.0], [2.0, 1.0]])
     assert zone_of(pts, zones).tolist() == [0, 1, 1, 0, -1, -1, 0]  # the first zone wins; edges count as inside
     with pytest.raises(ValueError, match="3 vertices"):
@@ -377,7 +406,10 @@ def test_duplicate_tracks_of_one_person_are_merged_but_two_close_people_are_not(
     counts = []
     for k in range(30):
         x1 = 1.8 if k < 5 else 1.45
-        tracks = tr.step(0.1 * k, [Measurements("cam0", np.array([[1.0, 0.0]]), tight), Measurements("cam1", np.array([[x1, 0.0]]), tight)])
+        tracks = tr.step(
+            0.1 * k,
+            [Measurements("cam0", np.array([[1.0, 0.0]]), tight), Measurements("cam1", np.array([[x1, 0.0]]), tight)],
+        )
         counts.append(len(tracks))
     assert max(counts) == 2 and counts[-1] == 1 and tr.merged == 1
     assert tracks[0].track_id == 0 and 0.95 <= tracks[0].position[0] <= 1.45

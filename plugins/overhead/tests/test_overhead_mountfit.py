@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sensorfusion_overhead import OverheadCamera, fit_ceiling_mount, read_floor_points
 
 from sensorfusion.cli import main as cli_main
 from sensorfusion.schema import (
@@ -18,17 +19,24 @@ from sensorfusion.schema import (
     RigCalibration,
     SensorCalibration,
 )
-from sensorfusion_overhead import OverheadCamera, fit_ceiling_mount, read_floor_points
 
 CAMERAS = {
     "kannala_brandt": KannalaBrandtCamera(width=800, height=800, fx=240.0, fy=240.0, cx=399.5, cy=399.5, k1=0.01),
-    "double_sphere": DoubleSphereCamera(width=800, height=800, fx=200.0, fy=200.0, cx=399.5, cy=399.5, xi=-0.2, alpha=0.6),
-    "scaramuzza": OmnidirectionalCamera(width=800, height=800, poly=(-240.0, 0.0, 1.0e-3, -1.0e-6, 2.0e-9), cx=399.5, cy=399.5),
+    "double_sphere": DoubleSphereCamera(
+        width=800, height=800, fx=200.0, fy=200.0, cx=399.5, cy=399.5, xi=-0.2, alpha=0.6
+    ),
+    "scaramuzza": OmnidirectionalCamera(
+        width=800, height=800, poly=(-240.0, 0.0, 1.0e-3, -1.0e-6, 2.0e-9), cx=399.5, cy=399.5
+    ),
 }
-TRUTH = CeilingMount(height_m=3.3, position_m=(0.7, -1.2), yaw_rad=0.6, tilt_rad=math.radians(8.0), tilt_azimuth_rad=2.2)
+TRUTH = CeilingMount(
+    height_m=3.3, position_m=(0.7, -1.2), yaw_rad=0.6, tilt_rad=math.radians(8.0), tilt_azimuth_rad=2.2
+)
 
 
-def _observations(camera: object, mount: CeilingMount, noise_px: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _observations(
+    camera: object, mount: CeilingMount, noise_px: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     cal = RigCalibration(sensors={"c": SensorCalibration(camera=camera, world_from_sensor=mount.world_from_sensor())})  # type: ignore[arg-type]
     oc = OverheadCamera.from_calibration(cal, "c")
     floor = rng.uniform(-5.0, 5.0, (30, 2)) + np.asarray(mount.position_m)
@@ -82,7 +90,9 @@ def test_from_checkerboard_corners_found_in_a_rendered_fisheye_image() -> None:
     OpenCV finds the corners (cornerSubPix on the image); the fit recovers the camera's true mounting."""
     sim = pytest.importorskip("sensorfusion_sim")
     cv2 = pytest.importorskip("cv2")
-    p = sim.CeilingCameraParams(fov_deg=190, width=768, height=768, height_m=3.3, tilt_deg=6.0, positions_m=[(0.8, -0.6)])
+    p = sim.CeilingCameraParams(
+        fov_deg=190, width=768, height=768, height_m=3.3, tilt_deg=6.0, positions_m=[(0.8, -0.6)]
+    )
     cc = sim.CeilingCameras(1, p, fps=10.0, room_m=(8.0, 6.0))
     cal = cc.rig
     image = cc.renderers()[0].render(np.zeros((0, 17, 3)))
@@ -91,7 +101,9 @@ def test_from_checkerboard_corners_found_in_a_rendered_fisheye_image() -> None:
     xs, ys = np.meshgrid(np.arange(-3.5, 3.6, 0.5), np.arange(-2.5, 2.6, 0.5))
     grid = np.column_stack([xs.ravel(), ys.ravel()])
     guess = oc.floor_to_pixels(grid)  # where to look (the true pose only pairs pixels with grid points)
-    keep = np.all(np.isfinite(guess), axis=1) & oc.inside_image_circle(guess) & (np.hypot(*(grid - (0.8, -0.6)).T) < 4.0)
+    keep = (
+        np.all(np.isfinite(guess), axis=1) & oc.inside_image_circle(guess) & (np.hypot(*(grid - (0.8, -0.6)).T) < 4.0)
+    )
     corners = cv2.cornerSubPix(grey, guess[keep].astype(np.float32).reshape(-1, 1, 2), (4, 4), (-1, -1),
                                (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 50, 1e-3)).reshape(-1, 2)  # fmt: skip
     moved = np.hypot(*(corners - guess[keep]).T)
@@ -106,20 +118,39 @@ def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     rng = np.random.default_rng(2)
     px, floor = _observations(CAMERAS["double_sphere"], TRUTH, 0.3, rng)
     cal_file = tmp_path / "cal.json"
-    cal_file.write_text(RigCalibration(sensors={"ceil0": SensorCalibration(camera=CAMERAS["double_sphere"])}).model_dump_json())
+    cal_file.write_text(
+        RigCalibration(sensors={"ceil0": SensorCalibration(camera=CAMERAS["double_sphere"])}).model_dump_json()
+    )
     points = tmp_path / "points.csv"
     points.write_text("u,v,x,y\n" + "\n".join(f"{a},{b},{c},{d}" for (a, b), (c, d) in zip(px, floor, strict=True)))
     assert read_floor_points(points)[0].shape == px.shape
     out = tmp_path / "mounted.json"
-    code = cli_main(["overhead-mount", "--calibration", str(cal_file), "--camera", "ceil0", "--points", str(points), "--out", str(out), "--json"])
+    code = cli_main(
+        [
+            "overhead-mount",
+            "--calibration",
+            str(cal_file),
+            "--camera",
+            "ceil0",
+            "--points",
+            str(points),
+            "--out",
+            str(out),
+            "--json",
+        ]
+    )
     assert code == 0
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert abs(res["mount"]["height_m"] - 3.3) < 0.02 and abs(res["tilt_deg"] - 8.0) < 0.3
     mounted = RigCalibration.model_validate_json(out.read_text())
-    assert CeilingMount.from_pose(mounted.sensors["ceil0"].world_from_sensor).height_m == pytest.approx(res["mount"]["height_m"])
+    assert CeilingMount.from_pose(mounted.sensors["ceil0"].world_from_sensor).height_m == pytest.approx(
+        res["mount"]["height_m"]
+    )
     # bad input: exit 2 with a reason
     bad = tmp_path / "bad.csv"
     bad.write_text("1,2,3\n")
     assert cli_main(["overhead-mount", "--calibration", str(cal_file), "--camera", "ceil0", "--points", str(bad)]) == 2
     assert "u, v, x, y" in capsys.readouterr().err
-    assert cli_main(["overhead-mount", "--calibration", str(cal_file), "--camera", "nope", "--points", str(points)]) == 2
+    assert (
+        cli_main(["overhead-mount", "--calibration", str(cal_file), "--camera", "nope", "--points", str(points)]) == 2
+    )
