@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Development entry point: ./dev.sh setup | demo [ARGS] | test [PYTEST ARGS] | bench
+# setup installs every distribution editable and warms Numba's cache (sensorfusion warmup).
 # Every command sets up first (idempotent: a stamp skips reinstalling when nothing changed).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -15,6 +16,19 @@ dirs = ["."] + sorted(d for d in ["calibration", *glob.glob("drivers/*"), *glob.
 for d in dirs:
     extras = sorted(tomllib.loads(pathlib.Path(d, "pyproject.toml").read_text()).get("project", {}).get("optional-dependencies", {}))
     print(f"-e {d}[{','.join(extras)}]" if extras else f"-e {d}")
+PY
+}
+
+no_deps_requirements() {
+  # pins a distribution installs WITHOUT their declared dependencies ([tool.sensorfusion] no-deps),
+  # e.g. projectaria-tools, whose declared pins would pull an old rerun-sdk
+  "$VENV/bin/python" - <<'PY'
+import glob, pathlib, tomllib
+for d in ["calibration", *glob.glob("drivers/*"), *glob.glob("plugins/*")]:
+    f = pathlib.Path(d, "pyproject.toml")
+    if f.is_file():
+        for req in tomllib.loads(f.read_text()).get("tool", {}).get("sensorfusion", {}).get("no-deps", []):
+            print(req)
 PY
 }
 
@@ -50,7 +64,18 @@ setup() {
   set -f  # the [extras] must not be globbed
   # shellcheck disable=SC2086
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c constraints.txt $args
+  local nodeps
+  nodeps=$(no_deps_requirements)
+  if [ -n "$nodeps" ]; then
+    # shellcheck disable=SC2086
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -c constraints.txt $nodeps
+  fi
   set +f
+  # compile every kernel once (Numba's disk cache keeps it): the first run and test do not pay for it
+  "$VENV/bin/python" -m sensorfusion.kernels --quiet || echo "note: the kernel warm-up failed (kernels compile on first use)" >&2
+  # compile every kernel the demo rig runs into Numba's on-disk cache, so a first live run
+  # does not compile while its clock runs (python -m sensorfusion warmup [RIG ...])
+  "$VENV/bin/python" -m sensorfusion warmup --quiet || echo "note: sensorfusion warmup failed; the first run compiles instead" >&2
   echo "$want" > "$stamp"
 }
 

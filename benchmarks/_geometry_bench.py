@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from sensorfusion import geometry as g
-from sensorfusion._kernels import real_gpu
+from sensorfusion.kernels import real_gpu
 from sensorfusion.schema._calibration import KannalaBrandtCamera, PinholeCamera
 
 __all__ = ["bench_projection"]

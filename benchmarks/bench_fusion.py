@@ -429,7 +429,7 @@ print(json.dumps({"max_abs_diff_m": float(np.nanmax(np.abs(a.points3d - b.points
 
 
 def bench_cuda(rows: list[list[str]], figures: dict[str, Any]) -> None:
-    from sensorfusion._kernels import real_gpu
+    from sensorfusion.kernels import real_gpu
 
     if real_gpu():
         rng = np.random.default_rng(0)

@@ -3,6 +3,13 @@
 The public API is what this module exports; everything in ``_modules`` is private.
 """
 
+from ._calibration_format import CalibrationFormat
+from ._calibration_io import (
+    calibration_formats,
+    detect_calibration_format,
+    load_calibration,
+    save_calibration,
+)
 from ._components import Command, Driver, DriverContext, Estimator, NoParams, Sink, StageContext
 from ._errors import (
     ConfigError,
@@ -13,8 +20,10 @@ from ._errors import (
     PluginLoadError,
     SchemaError,
     SensorfusionError,
+    SessionDamagedError,
     StoreError,
 )
+from ._lazy import lazy, lazy_exports
 from .hookspecs import hookimpl
 from .schema import (
     FieldSpec,
@@ -32,6 +41,7 @@ from .schema import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "CalibrationFormat",
     "Command",
     "ConfigError",
     "Driver",
@@ -52,6 +62,7 @@ __all__ = [
     "SchemaError",
     "SensorCalibration",
     "SensorfusionError",
+    "SessionDamagedError",
     "Sink",
     "SkeletonSpec",
     "StageContext",
@@ -59,5 +70,11 @@ __all__ = [
     "StreamSpec",
     "Transform",
     "__version__",
+    "calibration_formats",
+    "detect_calibration_format",
     "hookimpl",
+    "lazy",
+    "lazy_exports",
+    "load_calibration",
+    "save_calibration",
 ]

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 
 from .schema._calibration import RigCalibration
 from .schema._streams import Frame, FrameKind, FrameSet, StreamSpec
+from .schema._volume import CaptureVolumeConfig
 
 if TYPE_CHECKING:
     from .schema._skeletons import SkeletonRegistry
@@ -131,6 +132,12 @@ class Driver(abc.ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the device. Must be safe to call after a failed ``open``."""
 
+    def warmup(self) -> None:  # noqa: B027 - optional hook
+        """Do once, before the sources start and the live clock begins, whatever the first
+        ``read()`` would otherwise pay for: compile (or load from Numba's on-disk cache) the
+        kernels it calls, on tiny inputs, build lookup tables. Must not change what the
+        driver produces (no frames consumed, no sequence numbers used)."""
+
     def summary(self) -> dict[str, Any]:
         """Figures for the end-of-run summary (frames parsed, corrupt bytes, resyncs...); the
         scheduler stores them under ``summary["drivers"][sensor_id]`` and in the session."""
@@ -149,6 +156,9 @@ class StageContext:
         seed: the rig's seed.
         out_dir: where a sink may write files (``None`` when not recording).
         config_path: where the stage sits in ``rig.yaml`` (``stages[2]``), for error field paths.
+        emit: set by the scheduler; use :meth:`event` rather than calling it.
+        capture_volume: the rig's ``capture_volume`` (``None``: not given; fusion stages then use
+            the default, where at least two of their cameras' views overlap).
     """
 
     stage_id: str
@@ -158,6 +168,16 @@ class StageContext:
     seed: int = 0
     out_dir: str | None = None
     config_path: str = ""
+    emit: Callable[[str, str, dict[str, Any]], None] | None = None
+    capture_volume: CaptureVolumeConfig | None = None
+
+    def event(self, kind: str, message: str, **extra: Any) -> None:
+        """Record an event (bad input seen, a gap in a stream...) in the session's events, the
+        live log and the run summary, under this stage's id. Rate-limit bursts yourself."""
+        if self.emit is not None:
+            self.emit(kind, message, extra)
+        else:
+            logging.getLogger("sensorfusion.stage").info("%s %s: %s", kind, self.stage_id, message)
 
     def param_path(self, name: str) -> str:
         """The field path of one of this stage's params, e.g. ``stages[2].params.min_views``."""
@@ -206,6 +226,12 @@ class Estimator(abc.ABC):
         """Figures for the end-of-run summary (and stored in the session)."""
         return {}
 
+    def warmup(self) -> None:  # noqa: B027 - optional hook
+        """Compile (or load from Numba's on-disk cache) the kernels ``process()`` calls, on tiny
+        inputs, before the sources start and the live clock begins — so the first framesets
+        are not late. Must leave the estimator's state untouched (outputs stay a pure function
+        of the inputs): run a throw-away copy of any stateful part."""
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources at the end of the run."""
 
@@ -232,6 +258,9 @@ class Sink(abc.ABC):
     def summary(self) -> dict[str, Any]:
         """Figures for the end-of-run summary (and stored in the session)."""
         return {}
+
+    def warmup(self) -> None:  # noqa: B027 - optional hook
+        """Compile or load whatever ``write()`` needs, before the sources start."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Flush and release resources."""

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from ._calibration_format import CalibrationFormat
     from ._components import Command, Driver, Estimator, Sink
     from .scheduler._runinfo import RunInfo
     from .schema._skeletons import SkeletonSpec
@@ -76,6 +77,18 @@ def sensorfusion_add_commands() -> Sequence[Command]:
 
     A subcommand name already taken by the core or another plugin is an error that names
     both plugins. Not ``firstresult``.
+    """
+
+
+@hookspec
+def sensorfusion_add_calibration_formats() -> Sequence[CalibrationFormat]:
+    """Return the :class:`sensorfusion.CalibrationFormat` objects (name, sniff, load, save)
+    of the calibration files this plugin reads and writes.
+
+    :func:`sensorfusion.load_calibration` sniffs a file across every installed format (a
+    file two formats claim is refused as ambiguous) and an unknown format's error lists them
+    all. A name or alias another plugin already registered is an error that names both
+    plugins. Not ``firstresult``.
     """
 
 

@@ -21,6 +21,7 @@ from typing import Any, Generic, TypeVar
 import pluggy
 
 from . import hookspecs
+from ._calibration_format import CalibrationFormat, CalibrationFormats
 from ._components import Command, Driver, Estimator, Sink
 from ._errors import ConfigError, PluginError, PluginLoadError
 from .schema._skeletons import SkeletonRegistry, SkeletonSpec
@@ -119,6 +120,7 @@ class PluginHost:
         self.sinks: Registry[type[Sink]] = Registry("sink")
         self.commands: Registry[Command] = Registry("command")
         self.skeletons = SkeletonRegistry()
+        self.calibration_formats = CalibrationFormats(core_plugins=frozenset(n.rsplit(".", 1)[-1] for n in BUILTIN_PLUGINS))
         self._undo_trace: Callable[[], None] | None = None
         if os.environ.get("SENSORFUSION_TRACE_HOOKS"):
             self._enable_tracing()
@@ -223,6 +225,14 @@ class PluginHost:
                 raise PluginLoadError(name, f"sensorfusion_add_commands returned {type(cmd).__name__}, not Command")
             self.commands.add(cmd.name, cmd, name)
             provides.setdefault("commands", []).append(cmd.name)
+        for fmt in call("sensorfusion_add_calibration_formats"):
+            if not isinstance(fmt, CalibrationFormat):
+                raise PluginLoadError(name, f"sensorfusion_add_calibration_formats returned {type(fmt).__name__}, not CalibrationFormat")
+            try:
+                self.calibration_formats.add(fmt, name)
+            except ValueError as exc:
+                raise PluginLoadError(name, str(exc)) from None
+            provides.setdefault("calibration formats", []).append(fmt.name)
         record.provides = provides
 
     # -- use ----------------------------------------------------------------------------

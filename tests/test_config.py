@@ -90,14 +90,15 @@ def test_calibration_file_in_a_foreign_format_is_read_through_the_toolkit(fixtur
     toml = data / "pose2sim-demo-single" / "calibration" / "Calib_qualisys.toml"
     if not toml.exists():
         pytest.skip(f"reference data not found at {toml}")
-    from sensorfusion.schema._config import CalibrationConfig, load_calibration
+    from sensorfusion._calibration_io import load_rig_calibration
+    from sensorfusion.schema import CalibrationConfig
 
-    cal = load_calibration(CalibrationConfig(file=str(toml)), base_dir=tmp_path)
+    cal = load_rig_calibration(CalibrationConfig(file=str(toml)), base_dir=tmp_path)
     assert len(cal.sensors) == 4
     assert all(c.camera is not None and c.camera.model == "pinhole" for c in cal.sensors.values())
     bad = tmp_path / "weird.txt"
     bad.write_text("no calibration here\n")
     with pytest.raises(ConfigError, match=r"calibration\.(file|format)"):
-        load_calibration(CalibrationConfig(file=str(bad)), base_dir=tmp_path)
+        load_rig_calibration(CalibrationConfig(file=str(bad)), base_dir=tmp_path)
     with pytest.raises(ConfigError, match=r"calibration\.format.*valid choices"):
-        load_calibration(CalibrationConfig(file=str(toml), format="nope"), base_dir=tmp_path)
+        load_rig_calibration(CalibrationConfig(file=str(toml), format="nope"), base_dir=tmp_path)

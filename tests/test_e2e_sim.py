@@ -109,6 +109,14 @@ def test_replay_of_replay_records_the_same_source_frames(recorded, tmp_path):
         assert all(np.array_equal(x.data[k], y.data[k]) for x, y in zip(fa, fb, strict=True) for k in x.data)
 
 
+def _committed(group: Path) -> int:
+    """The committed frame count of a stream group being written (0 until its first commit)."""
+    try:
+        return int(json.loads((group / "zarr.json").read_text())["attributes"]["count"])
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
 def test_killed_recording_opens_and_keeps_all_but_the_last_second(tmp_path):
     out = tmp_path / "killed.zarr"
     rig = tmp_path / "rig.yaml"
@@ -119,9 +127,10 @@ def test_killed_recording_opens_and_keeps_all_but_the_last_second(tmp_path):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    # wait until the session exists and has committed something, then run a while longer
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not (out / "zarr.json").exists():
+    # wait until the session has committed frames (not just been created: opening the
+    # sources can take a while on a loaded machine), then run a while longer
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and _committed(out / "streams" / "cam0" / "image") == 0:
         time.sleep(0.1)
     time.sleep(3.0)
     kill_ns = time.time_ns()

@@ -8,7 +8,7 @@ import pytest
 from sensorfusion.fusion import triangulate_points
 from sensorfusion.fusion._cameras import view_model
 from sensorfusion.geometry import look_at, world_to_pixels
-from sensorfusion.schema import DoubleSphereCamera, KannalaBrandtCamera, PinholeCamera
+from sensorfusion.schema import DoubleSphereCamera, Fisheye624Camera, KannalaBrandtCamera, PinholeCamera
 
 
 def cameras(kind: str):
@@ -18,10 +18,15 @@ def cameras(kind: str):
         )
     if kind == "double_sphere":
         return DoubleSphereCamera(width=1280, height=960, fx=350, fy=350, cx=640, cy=480, xi=-0.2, alpha=0.6)
+    if kind == "fisheye624":  # an Aria SLAM camera's parameters
+        return Fisheye624Camera.from_params(
+            [241.7, 320.6, 242.6, -0.0269, 0.1032, -0.0725, 0.0123, 0.0015, -0.00048, 0.0019, 0.0019, -0.0031,
+             -0.0003, -0.0026, 0.00002], width=640, height=480,
+        )  # fmt: skip
     return PinholeCamera(width=1280, height=960, fx=900, fy=900, cx=640, cy=480, k1=-0.1, k2=0.02, p1=0.001)
 
 
-@pytest.mark.parametrize("kind", ["pinhole", "kannala_brandt", "double_sphere"])
+@pytest.mark.parametrize("kind", ["pinhole", "kannala_brandt", "double_sphere", "fisheye624"])
 def test_triangulation_through_any_camera_model(kind):
     rng = np.random.default_rng(0)
     cam = cameras(kind)
@@ -39,7 +44,7 @@ def test_triangulation_through_any_camera_model(kind):
     assert np.all(res.reprojection_error_px < 1e-6)
 
 
-@pytest.mark.parametrize("kind", ["pinhole", "kannala_brandt"])
+@pytest.mark.parametrize("kind", ["pinhole", "kannala_brandt", "fisheye624"])
 def test_dlt_stage_triangulates_through_any_camera_model(kind):
     from sensorfusion import (
         FieldSpec,

@@ -111,10 +111,15 @@ def test_tracker_keeps_ids_through_crossing_and_reidentifies_after_occlusion() -
             (ids_a if hyps[k] is a else ids_b).append(tid)
     assert len(set(ids_a)) == 1 and len(set(ids_b)) == 1 and ids_a[0] != ids_b[0]
     assert tr.births == 2 and tr.reidentified >= 1
-    # both leave; someone appears where neither was predicted: both tracks die, a new id is born
+    # both leave; someone appears where neither was predicted while both tracks are still live: a
+    # new id is born; the two tracks are lost after max_missing_s and die once the
+    # re-identification window (reid_window_s) has passed without anyone re-claiming them
     for f in range(60, 120):
         tr.update(f / 30.0, np.stack([skeleton((1.0, -0.25))]))
-    assert tr.deaths == 2 and tr.births == 3
+    assert tr.births == 3 and len(tr.lost) == 2 and tr.deaths == 0
+    for f in range(120, 420):
+        tr.update(f / 30.0, np.stack([skeleton((1.0, -0.25))]))
+    assert tr.deaths == 2 and tr.births == 3 and not tr.lost
 
 
 def test_association_handles_unequal_counts_partial_skeletons_and_empty_views() -> None:

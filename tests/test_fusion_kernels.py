@@ -1,13 +1,15 @@
-"""fusion.triangulate: numpy and Numba CPU tiers agree; robust mode, refinement, bad input."""
+"""fusion.triangulate: the tiers agree (tier contract); robust mode, refinement, bad input."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from sensorfusion._kernels import kernel_names
+import sensorfusion
 from sensorfusion.fusion import TriangulationStatus, triangulate_dlt, triangulate_points
 from sensorfusion.geometry import look_at
+from sensorfusion.kernels import kernel_names
+from sensorfusion.testing import KernelCase, KernelTierContract
 
 
 def ring_projections(V: int, radius_m: float = 4.0, f_px: float = 800.0) -> np.ndarray:
@@ -149,3 +151,146 @@ def test_shape_errors_raise_value_error() -> None:
         triangulate_points(np.zeros((3, 5, 2)), np.zeros((3, 4)), P)
     with pytest.raises(ValueError, match="projections"):
         triangulate_points(np.zeros((3, 5, 2)), np.zeros((3, 5)), P[:2])
+
+
+class TestTriangulateTiers(KernelTierContract):
+    """fusion.triangulate: numpy, cpu and cuda on the same inputs (bad numbers included)."""
+
+    kernels = ("fusion.triangulate",)
+    atol = 1e-6
+
+    def cases(self) -> list[KernelCase]:
+        out = []
+        for V, N, seed in ((5, 12, 5), (8, 300, 1)):
+            P, _, uv, conf, _ = scene(V=V, N=N, outlier_frac=0.15, seed=seed)
+            uv[0, 0] = np.nan
+            conf[:, 1] = 0.0
+            conf[1, 2] = np.inf
+            uv[:3, 3] = np.inf
+            P_bad = P.copy()
+            P_bad[2, 0, 0] = np.nan  # a camera with a broken matrix is left out, not fatal
+            small = V == 5
+            for robust, iters in ((False, 0), (True, 2)):
+                for proj in (P, P_bad):
+                    args = (uv, conf, proj, 0.0, 2, robust, 10.0, iters)
+                    out.append(KernelCase("fusion.triangulate", args, f"V={V} robust={robust}", simulate=small))
+        P = ring_projections(3)
+        out.append(KernelCase("fusion.triangulate", (np.zeros((3, 0, 2)), np.zeros((3, 0)), P, 0.0, 2, True, 10.0, 1)))
+        return out
+
+    def bad_calls(self) -> list[tuple[object, type[BaseException], str]]:
+        P = ring_projections(3)
+        return [
+            (lambda: triangulate_points(np.zeros((3, 4, 3)), np.ones((3, 4)), P), ValueError, r"points2d must be"),
+            (lambda: triangulate_points(np.zeros((3, 4, 2)), np.ones((3, 5)), P), ValueError, r"confidence must be"),
+        ]
+
+
+BUILD_WITH_70_VIEWS = r"""
+import numpy as np
+from sensorfusion import ConfigError, FieldSpec, FrameKind, RigCalibration, SensorCalibration, StageContext, StreamSpec
+from sensorfusion._builtin.fusion import DltParams, DltTriangulator, MultiPersonFusion
+from sensorfusion.geometry import look_at
+from sensorfusion.schema import PinholeCamera, SkeletonRegistry, builtin_skeletons
+
+V = 70
+cam = PinholeCamera(width=640, height=480, fx=500, fy=500, cx=320, cy=240)
+poses = [look_at(np.array([4 * np.cos(a), 4 * np.sin(a), 2.0]), np.zeros(3)) for a in np.linspace(0, 6.2, V)]
+cal = RigCalibration(sensors={f"c{i}": SensorCalibration(camera=cam, world_from_sensor=p) for i, p in enumerate(poses)})
+specs = [StreamSpec(name=f"c{i}/keypoints2d", kind=FrameKind.KEYPOINTS2D, ragged=True, skeleton="coco17",
+                    fields={"keypoints": FieldSpec(dtype="float32", shape=(17, 3)), "person_id": FieldSpec(dtype="int64")})
+         for i in range(V)]
+ctx = StageContext("fusion", specs, cal, SkeletonRegistry(builtin_skeletons()), config_path="stages[1]")
+for build in (lambda: DltTriangulator(DltParams(tier="cuda"), ctx),
+              lambda: MultiPersonFusion(MultiPersonFusion.Params.model_validate({"tier": "cuda"}), ctx)):
+    try:
+        build()
+    except ConfigError as e:
+        print("REFUSED", e)
+    else:
+        print("BUILT")
+DltTriangulator(DltParams(tier="cpu"), ctx)  # the cpu tier holds any number of views
+print("CPU OK")
+"""
+
+
+def test_cuda_view_limit_is_refused_when_the_estimator_is_built() -> None:
+    """Regression (12.6): 70 views on the cuda tier failed at the first frame (a ValueError in the
+    middle of a run); now the estimators refuse them at build, naming the parameter."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1"}
+    env.pop("SENSORFUSION_KERNEL_TIER", None)
+    r = subprocess.run([sys.executable, "-c", BUILD_WITH_70_VIEWS], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    refused = [ln for ln in r.stdout.splitlines() if ln.startswith("REFUSED")]
+    assert len(refused) == 2, r.stdout
+    for ln in refused:
+        assert "stages[1].params.tier" in ln and "holds at most 64 views, got 70" in ln, ln
+        assert "valid choices: cpu, numpy" in ln, ln
+    assert "CPU OK" in r.stdout
+
+
+def test_auto_tier_runs_many_views_on_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a GPU, ``auto`` picks cuda, but falls back to cpu for more views than cuda holds."""
+    from sensorfusion.kernels import _registry, check_limits
+
+    monkeypatch.setattr(_registry, "real_gpu", lambda: True)
+    monkeypatch.setattr(_registry, "cuda_available", lambda: True)
+    monkeypatch.delenv("SENSORFUSION_KERNEL_TIER", raising=False)
+    assert check_limits("fusion.triangulate", "auto", views=8) == "cuda"
+    assert check_limits("fusion.triangulate", "auto", views=65) == "cpu"
+    with pytest.raises(sensorfusion.ConfigError, match="holds at most 64 views, got 65"):
+        check_limits("fusion.triangulate", "cuda", views=65)
+    P, _, uv, conf, _ = scene(V=65, N=20, outlier_frac=0.0)
+    r = triangulate_points(uv, conf, P, tier="auto")  # runs (on the cpu), no GPU needed
+    assert np.isfinite(r.points3d).all()
+
+
+def test_one_dlt_the_two_implementations_agree_on_noisy_input() -> None:
+    """Regression (12.6): triangulate_dlt (rows scaled to unit norm) and fusion.triangulate
+    (unscaled rows) disagreed by up to 4.4 mm at 1 px noise; there is now one DLT."""
+    rng = np.random.default_rng(7)
+    V, N = 6, 400
+    P = []
+    for i in range(V):  # mixed lenses and distances: where the two estimators differed most
+        f = rng.uniform(400, 2000)
+        K = np.array([[f, 0, 320], [0, f, 240], [0, 0, 1.0]])
+        r = rng.uniform(2, 8)
+        a = 2 * np.pi * i / V
+        T = look_at(np.array([r * np.cos(a), r * np.sin(a), 1.5]), np.array([0, 0, 1.0]))
+        P.append(K @ np.linalg.inv(T.matrix)[:3])
+    P = np.stack(P)
+    X = rng.uniform(-0.8, 0.8, (N, 3)) + np.array([0, 0, 1.0])
+    uv = project(P, X) + rng.normal(0, 1.0, (V, N, 2))
+    conf = rng.uniform(0.4, 1.0, (V, N))
+    uv[0, :5] = np.nan
+    conf[1:, 5] = 0.0  # one view left: NaN, 1 usable view
+    ref, used = triangulate_dlt(uv, conf, P)
+    for tier in ("numpy", "cpu"):
+        got = triangulate_points(uv, conf, P, tier=tier)
+        np.testing.assert_allclose(ref, got.points3d, rtol=0, atol=1e-9, equal_nan=True)
+    assert used[0] == V - 1 and used[5] == 1 and np.isnan(ref[5]).all()
+    # the one that stayed is the better estimator here: each view's focal length is its weight
+    scaled = _row_normalised_dlt(uv, conf, P)
+    e_kept = np.nanmean(np.linalg.norm(ref - X, axis=-1))
+    e_scaled = np.nanmean(np.linalg.norm(scaled - X, axis=-1))
+    assert e_kept < e_scaled
+
+
+def _row_normalised_dlt(uv: np.ndarray, conf: np.ndarray, P: np.ndarray) -> np.ndarray:
+    """The retired estimator, written out: DLT rows scaled to unit norm, then by the confidence."""
+    out = np.full((uv.shape[1], 3), np.nan)
+    for n in range(uv.shape[1]):
+        rows = []
+        for v in range(uv.shape[0]):
+            if np.isfinite(uv[v, n]).all() and conf[v, n] > 0:
+                for k in range(2):
+                    row = uv[v, n, k] * P[v, 2] - P[v, k]
+                    rows.append(row / np.linalg.norm(row) * conf[v, n])
+        if len(rows) >= 4:
+            x = np.linalg.svd(np.array(rows))[2][-1]
+            out[n] = x[:3] / x[3]
+    return out

@@ -9,6 +9,7 @@ import numpy as np
 
 from sensorfusion.schema._calibration import (
     DoubleSphereCamera,
+    Fisheye624Camera,
     KannalaBrandtCamera,
     OmnidirectionalCamera,
     PinholeCamera,
@@ -52,15 +53,31 @@ DS = DoubleSphereCamera(width=1024, height=1024, fx=350.0, fy=349.0, cx=512.0, c
 OMNI_NO_INV = OmnidirectionalCamera(
     width=1280, height=960, poly=(-300.0, 0.0, 1.1e-3, -4e-7, 1.5e-9), cx=642.0, cy=478.5, c=1.0002, d=0.0004, e=-0.0003
 )
+# Fisheye624 with parameters like an Aria SLAM camera's, tangential and thin-prism terms made
+# larger so that they matter in every check
+F624 = Fisheye624Camera.from_params(
+    [241.7, 320.6, 242.6, -0.0269, 0.1032, -0.0725, 0.0123, 0.0015, -0.00048, 0.0019, 0.0019, -0.0031, -0.0003,
+     -0.0026, 0.00002],
+    width=640,
+    height=480,
+)  # fmt: skip
 CAMERAS = {
     "pinhole": PINHOLE,
     "pinhole_rational": PINHOLE_RATIONAL,
     "kannala_brandt": KB,
     "double_sphere": DS,
     "omni_newton": OMNI_NO_INV,
+    "fisheye624": F624,
 }
 # largest angle from the optical axis each camera is exercised over (radians)
-MAX_ANGLE = {"pinhole": 0.6, "pinhole_rational": 0.6, "kannala_brandt": 1.4, "double_sphere": 1.5, "omni_newton": 1.5}
+MAX_ANGLE = {
+    "pinhole": 0.6,
+    "pinhole_rational": 0.6,
+    "kannala_brandt": 1.4,
+    "double_sphere": 1.5,
+    "omni_newton": 1.5,
+    "fisheye624": 1.7,
+}
 
 
 def points_in_view(n: int, max_angle_rad: float, seed: int = 0) -> np.ndarray:

@@ -11,8 +11,8 @@ import pytest
 
 import sensorfusion
 from sensorfusion import geometry as g
-from sensorfusion._kernels import kernel_names
 from sensorfusion.geometry import _numba_models as nm
+from sensorfusion.kernels import kernel_names
 from sensorfusion.schema._calibration import PinholeCamera, Transform
 
 _spec = importlib.util.spec_from_file_location("_geometry_cases", Path(__file__).with_name("test_geometry_cases.py"))
@@ -151,7 +151,7 @@ def test_tier_and_model_errors_are_config_errors() -> None:
 
 def test_every_model_registers_three_tiers() -> None:
     names = kernel_names()
-    for model in ("pinhole", "kannala_brandt", "double_sphere", "scaramuzza"):
+    for model in ("pinhole", "kannala_brandt", "double_sphere", "scaramuzza", "fisheye624"):
         for op in ("project", "project_jacobian", "unproject", "undistort_points"):
             assert names[f"geometry.{model}.{op}"] == ["cpu", "cuda", "numpy"]
 
@@ -223,7 +223,12 @@ def test_legacy_undistort_matches_new_kernel() -> None:
 
 
 def _random_camera(model: str, rng: np.random.Generator) -> g.Camera:
-    from sensorfusion.schema._calibration import DoubleSphereCamera, KannalaBrandtCamera, OmnidirectionalCamera
+    from sensorfusion.schema._calibration import (
+        DoubleSphereCamera,
+        Fisheye624Camera,
+        KannalaBrandtCamera,
+        OmnidirectionalCamera,
+    )
 
     f = rng.uniform(200, 1500)
     common = {"width": 1280, "height": 960, "cx": rng.uniform(600, 680), "cy": rng.uniform(440, 520)}
@@ -238,6 +243,11 @@ def _random_camera(model: str, rng: np.random.Generator) -> g.Camera:
         return KannalaBrandtCamera(fx=f, fy=f, **common, **dict(zip(("k1", "k2", "k3", "k4"), k.tolist(), strict=True)))
     if model == "double_sphere":
         return DoubleSphereCamera(fx=f, fy=f, **common, xi=rng.uniform(-0.3, 0.3), alpha=rng.uniform(0.3, 0.7))
+    if model == "fisheye624":
+        k = rng.normal(0, [0.03, 0.05, 0.03, 0.01, 0.002, 0.0005, 0.002, 0.002, 0.003, 0.0005, 0.003, 0.0005])
+        return Fisheye624Camera.from_params(
+            [f, common["cx"], common["cy"], *k.tolist()], width=common["width"], height=common["height"]
+        )
     a0 = -rng.uniform(200, 400)
     return OmnidirectionalCamera(
         **common,
@@ -248,7 +258,7 @@ def _random_camera(model: str, rng: np.random.Generator) -> g.Camera:
     )
 
 
-@pytest.mark.parametrize("model", ["pinhole", "kannala_brandt", "double_sphere", "scaramuzza"])
+@pytest.mark.parametrize("model", ["pinhole", "kannala_brandt", "double_sphere", "scaramuzza", "fisheye624"])
 def test_tiers_agree_on_random_parameters(model: str) -> None:
     rng = np.random.default_rng(42)
     for _ in range(5):

@@ -89,6 +89,22 @@ def test_hook_sensorfusion_add_commands(fixture_plugins, capsys):
     assert capsys.readouterr().out.strip() == "hello plugin"
 
 
+def test_hook_sensorfusion_add_calibration_formats(fixture_plugins, tmp_path):
+    import sensorfusion
+    from sensorfusion import RigCalibration, SensorCalibration
+    from sensorfusion.schema import PinholeCamera
+
+    host = PluginHost()
+    assert "sfx" in host.calibration_formats and "sfx-cams" in host.calibration_formats
+    cal = RigCalibration(sensors={"c0": SensorCalibration(camera=PinholeCamera(width=64, height=48, fx=50.0, fy=51.0, cx=32.0, cy=24.0))})
+    path = tmp_path / "rig.sfxcam"
+    assert sensorfusion.save_calibration(cal, path, host=host) == "sfx"  # the format from the file name
+    assert sensorfusion.detect_calibration_format(path, host=host) == "sfx"  # sniffed
+    back = sensorfusion.load_calibration(path, host=host)
+    assert back.camera("c0").fx == 50.0
+    assert sensorfusion.load_calibration(path, "sfx-cams", host=host, scale=2.0).sensors["c0"] == back.sensors["c0"]
+
+
 def test_hook_sensorfusion_session_started(ran):
     (call,) = ran["session_started"]
     assert call["run"].rig_name == "counters"

@@ -12,8 +12,11 @@ EXPECTED = {
     "Command", "ConfigError", "Driver", "DriverContext", "DriverError", "EndOfStream", "Estimator",
     "FieldSpec", "Frame", "FrameKind", "FrameSet", "MissingDependencyError", "NoParams", "PluginError",
     "PluginLoadError", "RigCalibration", "RigConfig", "SchemaError", "SensorCalibration",
-    "SensorfusionError", "Sink", "SkeletonSpec", "StageContext", "StoreError", "StreamSpec",
+    "SensorfusionError", "SessionDamagedError", "Sink", "SkeletonSpec", "StageContext", "StoreError", "StreamSpec",
     "Transform", "__version__", "hookimpl",
+    # calibration files through the installed formats, lazy references for light plugins
+    "CalibrationFormat", "calibration_formats", "detect_calibration_format", "lazy", "lazy_exports", "load_calibration",
+    "save_calibration",
 }
 
 
@@ -24,7 +27,7 @@ def test_exports_are_exactly_the_intended_ones():
 
 
 def test_one_exception_hierarchy():
-    for name in ("ConfigError", "DriverError", "EndOfStream", "MissingDependencyError", "PluginError", "PluginLoadError", "SchemaError", "StoreError"):
+    for name in ("ConfigError", "DriverError", "EndOfStream", "MissingDependencyError", "PluginError", "PluginLoadError", "SchemaError", "StoreError", "SessionDamagedError"):
         assert issubclass(getattr(sensorfusion, name), sensorfusion.SensorfusionError)
 
 

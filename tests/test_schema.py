@@ -55,6 +55,7 @@ def test_field_spec_rejects_non_numeric():
         {"model": "kannala_brandt", "width": 800, "height": 800, "fx": 300, "fy": 300, "cx": 400, "cy": 400, "k1": 0.01},
         {"model": "scaramuzza", "width": 1280, "height": 960, "poly": [-250.0, 0.0, 1e-3], "cx": 640, "cy": 480},
         {"model": "double_sphere", "width": 640, "height": 480, "fx": 300, "fy": 300, "cx": 320, "cy": 240, "xi": -0.2, "alpha": 0.6},
+        {"model": "fisheye624", "width": 640, "height": 480, "f": 241.7, "cu": 320.6, "cv": 242.6, "k0": -0.027, "p0": 0.0019, "s3": 2e-5},
     ],
 )
 def test_camera_models_are_a_discriminated_union(data):
@@ -68,7 +69,7 @@ def test_unknown_camera_model_lists_choices():
     with pytest.raises(ValidationError) as info:
         TypeAdapter(CameraModel).validate_python({"model": "fisheye", "width": 1, "height": 1})
     text = str(info.value)
-    for choice in ("pinhole", "kannala_brandt", "scaramuzza", "double_sphere"):
+    for choice in ("pinhole", "kannala_brandt", "scaramuzza", "double_sphere", "fisheye624"):
         assert choice in text
 
 

@@ -145,7 +145,8 @@ def test_round_trip(tmp_path: Path, compression: str) -> None:
     assert s.summary == {}
     codecs = zarr.open_array(path / "streams/cam0/depth/depth", mode="r").metadata.codecs
     names = [type(c).__name__ for c in codecs]
-    assert {"zstd": "ZstdCodec", "lz4": "BloscCodec", "none": "BytesCodec"}[compression] == names[-1]
+    assert {"zstd": "ZstdCodec", "lz4": "BloscCodec", "none": "BytesCodec"}[compression] == names[-2]
+    assert names[-1] == "Crc32cCodec" and s.integrity == "crc32c"  # every chunk carries its checksum
 
 
 def test_summary_and_unfinished(tmp_path: Path) -> None:
@@ -181,8 +182,8 @@ def test_count_is_authoritative_after_partial_commit(tmp_path: Path) -> None:
     w._append(w._streams["cam0/image"], frames["cam0/image"][4:6])
     w._append(w._streams["cam0/keypoints2d"], frames["cam0/keypoints2d"][4:6])
     root = zarr.open_group(path, mode="r")
-    assert root["streams/cam0/image/image"].shape[0] == 6
-    assert root["streams/cam0/keypoints2d/offsets"].shape[0] == 7
+    assert root["streams/cam0/image/image"].shape[0] >= 6  # arrays grow in steps past count
+    assert root["streams/cam0/keypoints2d/offsets"].shape[0] >= 7
     s = Session.open(path)
     assert s.streams()["cam0/image"].count == 4
     assert [f.seq for f in s.read("cam0/image")] == [0, 1, 2, 3]
@@ -330,7 +331,8 @@ def test_chunking() -> None:
     from sensorfusion.store._writer import _data_chunks
 
     assert _data_chunks((720, 1280, 3), 1, 16384) == (1, 720, 1280, 3)  # 2.6 MiB: one frame a chunk
-    assert _data_chunks((720, 1280), 2, 16384) == (2, 720, 1280)
+    assert _data_chunks((720, 1280), 2, 16384) == (1, 720, 1280)  # large frames: a chunk each (no partial rewrites)
+    assert _data_chunks((200, 200), 2, 16384) == (52, 200, 200)  # 80 KB frames share 4 MiB chunks
     assert _data_chunks((4,), 4, 16384) == (16384, 4)  # tiny frames: capped length
     assert _data_chunks((17, 3), 4, 65536) == (20560, 17, 3)  # 4 MiB of 204-byte items
     big = _data_chunks((2160, 3840, 3), 1, 16384)  # 24 MiB frame: split along rows

@@ -1,7 +1,8 @@
-"""Scalar per-observation code of the bundle adjustment, compiled for every tier.
+"""Scalar per-observation code of the bundle adjustment: scalar kernels of ``calibration.ba_jacobian``.
 
-Plain Python on scalars and tuples only (no allocation), so the same source compiles as a
-Numba CPU function and as a CUDA device function; see :mod:`._ba_kernels`.
+Plain Python on scalars and tuples only (no allocation), compiled with
+:func:`sensorfusion.kernels.scalar`; the cpu loop and the cuda twin are generated from
+:func:`obs_core` (see :mod:`._ba_kernels`).
 """
 
 from __future__ import annotations
@@ -9,9 +10,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from sensorfusion.kernels import scalar
+
 __all__ = ["matmul3", "matvec", "obs_core", "rot_and_dmat", "skew_times"]
 
 
+@scalar(inline=True)
 def rot_and_dmat(r0: float, r1: float, r2: float) -> tuple[Any, Any]:
     """Rodrigues rotation ``R(r)`` and ``M(r) = (r r^T + (R^T - I)[r]x)/|r|^2`` as row-major 9-tuples."""
     th2 = r0 * r0 + r1 * r1 + r2 * r2
@@ -43,6 +47,7 @@ def rot_and_dmat(r0: float, r1: float, r2: float) -> tuple[Any, Any]:
     return rot, m
 
 
+@scalar(inline=True)
 def matvec(a: Any, x0: float, x1: float, x2: float) -> tuple[float, float, float]:
     return (
         a[0] * x0 + a[1] * x1 + a[2] * x2,
@@ -51,6 +56,7 @@ def matvec(a: Any, x0: float, x1: float, x2: float) -> tuple[float, float, float
     )
 
 
+@scalar(inline=True)
 def matmul3(a: Any, b: Any) -> Any:
     return (
         a[0] * b[0] + a[1] * b[3] + a[2] * b[6], a[0] * b[1] + a[1] * b[4] + a[2] * b[7], a[0] * b[2] + a[1] * b[5] + a[2] * b[8],
@@ -59,6 +65,7 @@ def matmul3(a: Any, b: Any) -> Any:
     )  # fmt: skip
 
 
+@scalar(inline=True)
 def skew_times(p0: float, p1: float, p2: float, m: Any) -> Any:
     """``[p]x @ m`` for a row-major 9-tuple ``m``."""
     return (
@@ -68,6 +75,7 @@ def skew_times(p0: float, p1: float, p2: float, m: Any) -> Any:
     )  # fmt: skip
 
 
+@scalar(inline=True)
 def obs_core(j: int, cam_params: Any, intr: Any, obj_params: Any, obj: Any, cam_idx: Any, obj_idx: Any, uv: Any,
              cam_fixed: Any, res: Any, j_cam: Any, j_obj: Any, j_intr: Any, j_pt: Any, valid: Any) -> None:  # fmt: skip
     """Residual and Jacobian blocks of observation ``j`` (see :mod:`._ba_kernels`)."""

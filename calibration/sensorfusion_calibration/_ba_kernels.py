@@ -21,39 +21,25 @@ Defined results: a point at or behind the camera (or NaN input) gets residual 0,
 and ``valid[j] = 0``; nothing raises mid-run. Tiers, one signature
 ``(cam_params, intr, obj_params, obj, cam_idx, obj_idx, uv, cam_fixed, res, j_cam, j_obj,
 j_intr, j_pt, valid)``: ``numpy`` (the scalar code in a Python loop: the readable reference),
-``cpu`` (Numba ``@njit(parallel=True)``, ``prange`` over observations), ``cuda`` (one thread per
-observation; arrays may be host or device arrays).
+``cpu`` (Numba ``@njit(parallel=True)``, ``prange`` over observations) and ``cuda`` (one thread
+per observation; arrays may be host or device arrays), both generated from the scalar kernel
+``_ba_core.obs_core`` by :func:`sensorfusion.kernels.register_loop`.
 """
 
 from __future__ import annotations
 
-import types
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
-from numba import njit, prange
 
-from sensorfusion._kernels import get_kernel, kernel
+from sensorfusion.kernels import ItemLoop, get_kernel, register_loop
 
 from . import _ba_core
 
 __all__ = ["alloc_outputs", "ba_jacobian"]
 
-_HELPERS = ("rot_and_dmat", "matvec", "matmul3", "skew_times")
-
-
-def _retarget(fn: Callable[..., Any], helpers: dict[str, Any]) -> Callable[..., Any]:
-    """A copy of ``fn`` whose global helper names resolve to ``helpers`` (compiled versions)."""
-    g = dict(fn.__globals__)
-    g.update(helpers)
-    return types.FunctionType(fn.__code__, g, fn.__name__, fn.__defaults__, fn.__closure__)
-
-
-_cpu_helpers: dict[str, Any] = {}
-for _name in _HELPERS:
-    _cpu_helpers[_name] = njit(cache=False, inline="always")(_retarget(getattr(_ba_core, _name), _cpu_helpers))
-_obs_cpu = njit(cache=False, inline="always")(_retarget(_ba_core.obs_core, _cpu_helpers))
+_PARAMS = ("cam_params", "intr", "obj_params", "obj", "cam_idx", "obj_idx", "uv", "cam_fixed", "res", "j_cam",
+           "j_obj", "j_intr", "j_pt", "valid")  # fmt: skip
 
 
 def alloc_outputs(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -62,120 +48,36 @@ def alloc_outputs(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
             np.zeros(n, np.uint8))  # fmt: skip
 
 
-@kernel("calibration.ba_jacobian", "numpy")
 def ba_jacobian_numpy(cam_params: np.ndarray, intr: np.ndarray, obj_params: np.ndarray, obj: np.ndarray,
                       cam_idx: np.ndarray, obj_idx: np.ndarray, uv: np.ndarray, cam_fixed: np.ndarray,
                       res: np.ndarray, j_cam: np.ndarray, j_obj: np.ndarray, j_intr: np.ndarray, j_pt: np.ndarray,
                       valid: np.ndarray) -> None:  # fmt: skip
+    """The reference: the scalar code in a Python loop."""
+    obs = _ba_core.obs_core.py_func
     for j in range(obj.shape[0]):
-        _ba_core.obs_core(
-            j,
-            cam_params,
-            intr,
-            obj_params,
-            obj,
-            cam_idx,
-            obj_idx,
-            uv,
-            cam_fixed,
-            res,
-            j_cam,
-            j_obj,
-            j_intr,
-            j_pt,
-            valid,
-        )
+        obs(j, cam_params, intr, obj_params, obj, cam_idx, obj_idx, uv, cam_fixed, res, j_cam, j_obj, j_intr, j_pt, valid)
 
 
-@kernel("calibration.ba_jacobian", "cpu")
-@njit(parallel=True, cache=True)
-def ba_jacobian_cpu(  # type: ignore[no-untyped-def]
-    cam_params, intr, obj_params, obj, cam_idx, obj_idx, uv, cam_fixed, res, j_cam, j_obj, j_intr, j_pt, valid
-):
-    for j in prange(obj.shape[0]):
-        _obs_cpu(
-            j,
-            cam_params,
-            intr,
-            obj_params,
-            obj,
-            cam_idx,
-            obj_idx,
-            uv,
-            cam_fixed,
-            res,
-            j_cam,
-            j_obj,
-            j_intr,
-            j_pt,
-            valid,
-        )
+def _example() -> tuple[np.ndarray, ...]:
+    cams = np.zeros((1, 6))
+    intr = np.array([[500.0, 500.0, 320.0, 240.0, 0, 0, 0, 0, 0, 0, 0, 0]])
+    objs = np.array([[0.0, 0.0, 0.0, 0.0, 0.0, 2.0]])
+    idx = np.zeros(1, np.int64)
+    return (cams, intr, objs, np.zeros((1, 3)), idx, idx, np.zeros((1, 2)), np.zeros(1, np.uint8), *alloc_outputs(1))
 
 
-_cuda_kernel: Any = None
-cuda: Any = None  # numba.cuda, imported on first use (the simulator must be chosen before that)
-_obs_cuda: Any = None
-
-
-def _ba_cuda_kernel(  # type: ignore[no-untyped-def]
-    cam_params, intr, obj_params, obj, cam_idx, obj_idx, uv, cam_fixed, res, j_cam, j_obj, j_intr, j_pt, valid
-):
-    j = cuda.grid(1)
-    if j < obj.shape[0]:
-        _obs_cuda(
-            j,
-            cam_params,
-            intr,
-            obj_params,
-            obj,
-            cam_idx,
-            obj_idx,
-            uv,
-            cam_fixed,
-            res,
-            j_cam,
-            j_obj,
-            j_intr,
-            j_pt,
-            valid,
-        )
-
-
-def _build_cuda() -> Any:
-    global _cuda_kernel, cuda, _obs_cuda
-    if _cuda_kernel is None:
-        from numba import cuda as _cuda
-
-        cuda = _cuda
-        helpers: dict[str, Any] = {}
-        for name in _HELPERS:
-            helpers[name] = _cuda.jit(device=True)(  # type: ignore[no-untyped-call]
-                _retarget(getattr(_ba_core, name), helpers)
-            )
-        _obs_cuda = _cuda.jit(device=True)(_retarget(_ba_core.obs_core, helpers))  # type: ignore[no-untyped-call]
-        _cuda_kernel = _cuda.jit(_ba_cuda_kernel)  # type: ignore[no-untyped-call]
-    return _cuda_kernel
-
-
-@kernel("calibration.ba_jacobian", "cuda")
-def ba_jacobian_cuda(cam_params: Any, intr: Any, obj_params: Any, obj: Any, cam_idx: Any, obj_idx: Any, uv: Any,
-                     cam_fixed: Any, res: Any, j_cam: Any, j_obj: Any, j_intr: Any, j_pt: Any, valid: Any) -> None:  # fmt: skip
-    from numba import cuda
-
-    k = _build_cuda()
-    n = obj.shape[0]
-    if n == 0:
-        return
-    threads = 128
-    outs = (res, j_cam, j_obj, j_intr, j_pt, valid)
-    host = [isinstance(a, np.ndarray) for a in outs]
-    d_outs = [cuda.to_device(a) if h else a for a, h in zip(outs, host, strict=True)]
-    k[(n + threads - 1) // threads, threads](
-        cam_params, intr, obj_params, obj, cam_idx, obj_idx, uv, cam_fixed, *d_outs
-    )
-    for a, d, h in zip(outs, d_outs, host, strict=True):
-        if h:
-            d.copy_to_host(a)
+register_loop(
+    "calibration.ba_jacobian",
+    ItemLoop(
+        scalar=_ba_core.obs_core,
+        params=_PARAMS,
+        items="obj.shape[0]",
+        call="i, " + ", ".join(_PARAMS),
+        outputs=("res", "j_cam", "j_obj", "j_intr", "j_pt", "valid"),
+    ),
+    numpy=ba_jacobian_numpy,
+    example=_example,
+)
 
 
 def ba_jacobian(tier: str = "cpu") -> Callable[..., None]:

@@ -9,6 +9,13 @@ terms (bone lengths for calibration from people). The Jacobian goes to ``least_s
 reprojection row touches one camera, one object and that camera's intrinsics) is built once; its
 values come from the ``calibration.ba_jacobian`` kernel, so nothing is differenced numerically; ``x_scale`` is set per block
 (radians, metres, pixels) and the loss is robust (``huber`` or ``soft_l1``, scale in pixels).
+
+``solver="auto"`` (default) solves board-pose problems (objects with 6-dof poses, no extra terms:
+what ``calibrate extrinsics`` runs) with :mod:`._schur` — Levenberg–Marquardt on the Schur
+complement, the same cost, 4-10x faster than ``least_squares`` on the benchmark — and the others
+(free points, bone-length terms) with ``least_squares``, which is faster there: in points mode
+every observation is its own (camera, point) pair and the numpy side of the Schur solver costs
+more per iteration than ``lsmr``. ``solver="scipy"`` or ``"schur"`` picks one.
 """
 
 from __future__ import annotations
@@ -24,9 +31,10 @@ from scipy.optimize import least_squares
 from ._ba_kernels import alloc_outputs, ba_jacobian
 from ._intrinsics import CalibrationError
 
-__all__ = ["INTRINSIC_TERMS", "LOSSES", "BAProblem", "BAResult", "ExtraTerm", "bundle_adjust"]
+__all__ = ["INTRINSIC_TERMS", "LOSSES", "SOLVERS", "BAProblem", "BAResult", "ExtraTerm", "bundle_adjust"]
 
 LOSSES = ("linear", "huber", "soft_l1", "cauchy")
+SOLVERS = ("auto", "schur", "scipy")
 INTRINSIC_TERMS = ("fx", "fy", "cx", "cy", "k1", "k2", "p1", "p2", "k3")
 
 
@@ -94,15 +102,37 @@ def bundle_adjust(
     tr_options: dict[str, Any] | None = None,
     linear_first: bool = True,
     lsmr_tol: Any = None,
+    solver: str = "auto",
 ) -> BAResult:
-    """Minimise reprojection error (plus the extra terms) over the problem's unknowns."""
-    if loss not in LOSSES:
-        from sensorfusion import ConfigError
+    """Minimise reprojection error (plus the extra terms) over the problem's unknowns.
 
+    ``max_nfev`` bounds the iterations (``schur``) or function evaluations (``scipy``) of the robust
+    pass; the Gauss–Newton warm start (``linear_first``) gets a third of it."""
+    from sensorfusion import ConfigError
+
+    if loss not in LOSSES:
         raise ConfigError("unknown robust loss", field_path="loss", value=loss, choices=LOSSES)
+    if solver not in SOLVERS:
+        raise ConfigError("unknown solver", field_path="solver", value=solver, choices=SOLVERS)
+    if solver == "schur" and p.extra is not None:
+        raise ConfigError("the schur solver takes no extra terms", field_path="solver", value=solver, choices=["scipy"])
     n = p.obj.shape[0]
     if n == 0:
         raise CalibrationError("degenerate adjustment: no observations")
+    if solver == "schur" or (solver == "auto" and p.extra is None and not p.points_mode):
+        if not (
+            np.all(np.isfinite(p.cam_params)) and np.all(np.isfinite(p.obj_params)) and np.all(np.isfinite(p.intr))
+        ):
+            raise CalibrationError("degenerate adjustment: the initial estimate has NaN/inf values")
+        from ._schur import solve_schur
+
+        sel_terms = np.array([INTRINSIC_TERMS.index(t) for t in p.intrinsics_terms], dtype=np.int64)
+        out = solve_schur(p.cam_params, p.intr, p.obj_params, p.obj, p.cam_idx, p.obj_idx, p.uv, p.cam_fixed,
+                          points_mode=p.points_mode, intr_sel=sel_terms if p.refine_intrinsics else None, loss=loss,
+                          f_scale_px=f_scale_px, tier=tier, max_iter=max_nfev, ftol=ftol, xtol=xtol,
+                          linear_first=linear_first)  # fmt: skip
+        return BAResult(out["cam_params"], out["intr"], out["obj_params"], np.zeros(0), out["residuals"], out["valid"],
+                        out["nfev"], out["status"], out["message"], out["cost"])  # fmt: skip
     kern = ba_jacobian(tier)
     n_cam, n_obj, n_intr, n_extra = _layout(p)
     nobj = 3 if p.points_mode else 6

@@ -121,20 +121,43 @@ class ExtrinsicsResult:
 
 
 def _pnp(board: Board, cam: PinholeCamera, det: BoardDetection) -> tuple[np.ndarray, np.ndarray] | None:
-    """``camera_from_board`` by RANSAC PnP (SQPnP, 4 px) refined on the inliers, and the inlier mask."""
+    """``camera_from_board`` and the inlier mask (reprojection within 4 px), for the adjustment's
+    start. A board is planar: IPPE on every corner, and when some reproject beyond 4 px, a RANSAC
+    homography between the board plane and the undistorted corners picks the inliers and IPPE
+    runs on those (``solvePnPRansac`` with SQPnP, 3x slower, is the fallback). The adjustment
+    refines every pose, so no separate refinement is spent here."""
     if det.count < 4:
         return None
     obj = board.object_points(det.ids)
-    if np.linalg.matrix_rank(obj[:, :2] - obj[:, :2].mean(0)) < 2:
+    xy = obj[:, :2] - obj[:, :2].mean(0)
+    cov = xy.T @ xy
+    if np.linalg.det(cov) <= 1e-12 * float(np.trace(cov)) ** 2:  # collinear corners: no pose
         return None
-    ok, rvec, tvec, inl = cv2.solvePnPRansac(obj, det.corners_px, cam.K, cam.dist_coeffs, reprojectionError=4.0,
-                                             iterationsCount=300, flags=cv2.SOLVEPNP_SQPNP)  # fmt: skip
-    if not ok or inl is None or len(inl) < 4:
+    uv = det.corners_px
+    k, dist = cam.K, cam.dist_coeffs
+
+    def inliers(rvec: np.ndarray, tvec: np.ndarray) -> np.ndarray:
+        proj = cv2.projectPoints(obj, rvec, tvec, k, dist)[0].reshape(-1, 2)
+        return np.asarray(np.sum((proj - uv) ** 2, axis=1) <= 16.0)
+
+    ok, rvec, tvec = cv2.solvePnP(obj, uv, k, dist, flags=cv2.SOLVEPNP_IPPE)
+    mask = inliers(rvec, tvec) if ok else np.zeros(det.count, bool)
+    if not mask.all():
+        und = cv2.undistortPoints(uv.reshape(-1, 1, 2), k, dist).reshape(-1, 2)
+        hmat, hmask = cv2.findHomography(obj[:, :2], und, cv2.RANSAC, 4.0 / max(cam.fx, cam.fy), maxIters=2000,
+                                         confidence=0.999)  # fmt: skip
+        inl = hmask.ravel().astype(bool) if hmat is not None and hmask is not None else np.zeros(det.count, bool)
+        ok = False
+        if inl.sum() >= 4:
+            ok, rvec, tvec = cv2.solvePnP(obj[inl], uv[inl], k, dist, flags=cv2.SOLVEPNP_IPPE)
+        if not ok:
+            ok, rvec, tvec, idx = cv2.solvePnPRansac(obj, uv, k, dist, reprojectionError=4.0, iterationsCount=300,
+                                                     flags=cv2.SOLVEPNP_SQPNP)  # fmt: skip
+            if not ok or idx is None or len(idx) < 4:
+                return None
+        mask = inliers(rvec, tvec)
+    if mask.sum() < 4:
         return None
-    inl = inl.ravel()
-    rvec, tvec = cv2.solvePnPRefineLM(obj[inl], det.corners_px[inl], cam.K, cam.dist_coeffs, rvec, tvec)
-    mask = np.zeros(det.count, bool)
-    mask[inl] = True
     return _mat(rvec, tvec), mask
 
 
@@ -218,6 +241,7 @@ def calibrate_extrinsics(
     outlier_px: float | None = None,
     tier: str = "cpu",
     max_nfev: int = 100,
+    solver: str = "auto",
 ) -> ExtrinsicsResult:
     """Calibrate the poses of several cameras (known intrinsics) from synchronized board views.
 
@@ -301,7 +325,7 @@ def calibrate_extrinsics(
     for _round in range(3):
         prob = BAProblem(cam_params, intr, obj_params, obj[keep], cam_idx[keep], obj_idx[keep], uv_all[keep], fixed,
                          refine_intrinsics=bool(refine_intrinsics), intrinsics_terms=terms)  # fmt: skip
-        res = bundle_adjust(prob, loss=loss, f_scale_px=f_scale_px, tier=tier, max_nfev=max_nfev)
+        res = bundle_adjust(prob, loss=loss, f_scale_px=f_scale_px, tier=tier, max_nfev=max_nfev, solver=solver)
         cam_params, obj_params, intr = res.cam_params, res.obj_params, res.intr
         # residuals of every observation (also the dropped ones) at the current solution
         full = BAProblem(cam_params, intr, obj_params, obj, cam_idx, obj_idx, uv_all, fixed)

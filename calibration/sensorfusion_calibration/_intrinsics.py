@@ -1,6 +1,11 @@
 """Single-camera intrinsics from board detections: pinhole (Brown–Conrady), fisheye
 (Kannala–Brandt, ``cv2.fisheye``) and omnidirectional (double sphere, initialised by
-``cv2.omnidir``'s unified model), with outlier-frame rejection and a per-image report."""
+``cv2.omnidir``'s unified model), with outlier-frame rejection and a per-image report.
+
+A fit tells the truth about its input: the report gives the board coverage (:mod:`._quality`) and
+warns below ``min_coverage``; physically implausible intrinsics (principal point outside the
+image, aspect ratio, focal length out of range) raise :class:`DegenerateCalibrationError` with the
+reasons (``check=False`` turns them into warnings)."""
 
 from __future__ import annotations
 
@@ -10,13 +15,30 @@ from typing import Any
 
 import cv2
 import numpy as np
+from pydantic import ValidationError
 
 from sensorfusion import ConfigError, MissingDependencyError
 from sensorfusion.schema import DoubleSphereCamera, KannalaBrandtCamera, PinholeCamera
 
 from ._boards import Board, BoardDetection
+from ._quality import (
+    DEFAULT_FOV_RANGE_DEG,
+    DEFAULT_MAX_ASPECT_RATIO,
+    DEFAULT_MIN_COVERAGE,
+    Coverage,
+    board_coverage,
+    implausible,
+)
 
-__all__ = ["MODELS", "CalibrationError", "IntrinsicsResult", "ViewReport", "calibrate_intrinsics", "check_image_sizes"]
+__all__ = [
+    "MODELS",
+    "CalibrationError",
+    "DegenerateCalibrationError",
+    "IntrinsicsResult",
+    "ViewReport",
+    "calibrate_intrinsics",
+    "check_image_sizes",
+]
 
 MODELS = ("pinhole", "fisheye", "omni")
 
@@ -24,6 +46,16 @@ MODELS = ("pinhole", "fisheye", "omni")
 class CalibrationError(ConfigError):
     """The input cannot give a calibration: no board found, mixed image sizes, a camera that
     shares no view, a degenerate adjustment. A :class:`sensorfusion.ConfigError` (CLI exit 2)."""
+
+
+class DegenerateCalibrationError(CalibrationError):
+    """The fit ran but its intrinsics cannot be a real camera; ``reasons`` says why and ``result``
+    holds the rejected fit (with its coverage) for the report."""
+
+    def __init__(self, message: str, *, reasons: list[str], result: IntrinsicsResult) -> None:
+        self.reasons = reasons
+        self.result = result
+        super().__init__(message, field_path="inputs")
 
 
 @dataclass
@@ -44,12 +76,22 @@ class IntrinsicsResult:
     rms_px: float
     views: list[ViewReport]
     board_from_camera: list[np.ndarray] = field(default_factory=list)  # per used view, 4x4 camera_from_board
+    coverage: Coverage | None = None  # of the used views
+    warnings: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # why the result is degenerate (check=False keeps it)
+    std_px: dict[str, float] = field(default_factory=dict)  # standard deviations of fx, fy, cx, cy (pinhole)
+    inverted_views: int = 0  # views where the board was found inverted (white markers on black)
 
     def summary(self) -> dict[str, Any]:
         return {
             "model": self.camera.model,
             "rms_px": self.rms_px,
             "camera": self.camera.model_dump(),
+            "coverage": self.coverage.as_dict() if self.coverage is not None else None,
+            "warnings": self.warnings,
+            "problems": self.problems,
+            "std_px": self.std_px,
+            "inverted_views": self.inverted_views,
             "views_used": sum(v.used for v in self.views),
             "views_rejected": sum(not v.used for v in self.views),
             "views": [v.__dict__ for v in self.views],
@@ -78,15 +120,18 @@ def _rt_matrix(rvec: np.ndarray, tvec: np.ndarray) -> np.ndarray:
 
 def _fit(
     model: str, obj: list[np.ndarray], img: list[np.ndarray], size: tuple[int, int]
-) -> tuple[Any, list[np.ndarray], list[np.ndarray]]:
+) -> tuple[Any, list[np.ndarray], list[np.ndarray], dict[str, float]]:
+    """``(camera, rvecs, tvecs, standard deviations of fx, fy, cx, cy)`` (the last for the pinhole only)."""
     w, h = size
     if model == "pinhole":
-        _rms, k, d, rv, tv = cv2.calibrateCamera(
+        _rms, k, d, rv, tv, std_i, _std_e, _per_view = cv2.calibrateCameraExtended(  # type: ignore[call-overload]
             [o.astype(np.float32) for o in obj], [i.astype(np.float32) for i in img], size, None, None
         )
+        sd = np.ravel(std_i)
+        std = {name: float(sd[i]) for i, name in enumerate(("fx", "fy", "cx", "cy")) if i < sd.size}
         cam: Any = PinholeCamera(width=w, height=h, fx=k[0, 0], fy=k[1, 1], cx=k[0, 2], cy=k[1, 2], k1=d[0, 0], k2=d[0, 1],
                                  p1=d[0, 2], p2=d[0, 3], k3=d[0, 4])  # fmt: skip
-        return cam, list(rv), list(tv)
+        return cam, list(rv), list(tv), std
     if model == "fisheye":
         flags = getattr(cv2.fisheye, "CALIB_RECOMPUTE_EXTRINSIC", cv2.CALIB_RECOMPUTE_EXTRINSIC) | getattr(
             cv2.fisheye, "CALIB_FIX_SKEW", cv2.CALIB_FIX_SKEW
@@ -100,8 +145,8 @@ def _fit(
         d = d.ravel()
         cam = KannalaBrandtCamera(width=w, height=h, fx=k[0, 0], fy=k[1, 1], cx=k[0, 2], cy=k[1, 2],
                                   k1=d[0], k2=d[1], k3=d[2], k4=d[3])  # fmt: skip
-        return cam, list(rv), list(tv)
-    return _fit_double_sphere(obj, img, size)
+        return cam, list(rv), list(tv), {}
+    return (*_fit_double_sphere(obj, img, size), {})
 
 
 def _ds_project(params: np.ndarray, pts_c: np.ndarray) -> np.ndarray:
@@ -205,15 +250,31 @@ def calibrate_intrinsics(
     outlier_factor: float = 3.0,
     min_views: int = 3,
     camera: str = "camera",
+    min_coverage: float = DEFAULT_MIN_COVERAGE,
+    max_aspect_ratio: float = DEFAULT_MAX_ASPECT_RATIO,
+    fov_range_deg: tuple[float, float] = DEFAULT_FOV_RANGE_DEG,
+    max_focal_std: float = 0.05,
+    check: bool = True,
 ) -> IntrinsicsResult:
     """Calibrate one camera from its board detections.
 
     Outlier-frame rejection: after a fit, a view whose RMS exceeds ``outlier_factor`` times the
     median view RMS (and 0.5 px) is dropped and the fit repeated, until none is (at most 5 rounds;
     never below ``min_views`` views).
+
+    Truth about the input: ``result.coverage`` (see :mod:`._quality`); a warning when the board
+    covered less than ``min_coverage`` of the image area or (pinhole) the focal length's standard
+    deviation exceeds ``max_focal_std`` of its value; :class:`DegenerateCalibrationError` when the
+    intrinsics are implausible (principal point outside the image, ``fy/fx`` beyond
+    ``max_aspect_ratio``, focal length out of ``fov_range_deg``) — ``check=False`` keeps such a result
+    with the reasons in ``result.problems`` and ``result.warnings``.
     """
     if model not in MODELS:
         raise ConfigError("unknown camera model", field_path="model", value=model, choices=MODELS)
+    if not 0.0 <= min_coverage <= 1.0:
+        raise ConfigError("must be a fraction in [0, 1]", field_path="min_coverage", value=min_coverage)
+    if not max_aspect_ratio >= 1.0:
+        raise ConfigError("must be >= 1", field_path="max_aspect_ratio", value=max_aspect_ratio)
     dets = [d for d in detections if d.count >= 6]
     if not dets:
         raise CalibrationError(
@@ -233,11 +294,14 @@ def calibrate_intrinsics(
     for _round in range(6):
         idx = np.flatnonzero(used)
         try:
-            cam, rv, tv = _fit(model, [obj[i] for i in idx], [img[i] for i in idx], size)
+            cam, rv, tv, std = _fit(model, [obj[i] for i in idx], [img[i] for i in idx], size)
         except cv2.error as e:
             raise CalibrationError(
                 f"{camera}: the {model} fit failed (degenerate views?): {e.msg if hasattr(e, 'msg') else e}"
             ) from None
+        except ValidationError as e:  # e.g. a negative focal length
+            bad = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
+            raise CalibrationError(f"{camera}: degenerate {model} fit ({bad})", field_path="inputs") from None
         all_rms = np.full(len(dets), np.nan)
         poses = {}
         for j, i in enumerate(idx):
@@ -251,10 +315,10 @@ def calibrate_intrinsics(
         if not reject_outliers:
             break
         med = float(np.median(all_rms[used]))
-        bad = used & (all_rms > max(outlier_factor * med, 0.5))
-        if not bad.any() or used.sum() - bad.sum() < min_views:
+        bad_views = used & (all_rms > max(outlier_factor * med, 0.5))
+        if not bad_views.any() or used.sum() - bad_views.sum() < min_views:
             break
-        worst = int(np.nanargmax(np.where(bad, all_rms, -np.inf)))  # drop one at a time: the worst
+        worst = int(np.nanargmax(np.where(bad_views, all_rms, -np.inf)))  # drop one at a time: the worst
         used[worst] = False
         reasons[worst] = f"outlier: {all_rms[worst]:.2f} px > {outlier_factor:g} x median {med:.2f} px"
     sq = [np.sum((all_rms[i] ** 2) * len(obj[i])) for i in np.flatnonzero(used)]
@@ -264,4 +328,31 @@ def calibrate_intrinsics(
         for i, d in enumerate(dets)
     ]
     cfb = [_rt_matrix(*poses[i]) for i in np.flatnonzero(used)]
-    return IntrinsicsResult(cam, rms, views, cfb)
+    used_dets = [dets[i] for i in np.flatnonzero(used)]
+    coverage = board_coverage(used_dets, size)
+    res = IntrinsicsResult(cam, rms, views, cfb, coverage=coverage, std_px=std,
+                           inverted_views=sum(d.inverted for d in dets))  # fmt: skip
+    if coverage.area < min_coverage:
+        res.warnings.append(
+            f"{camera}: the board covered {coverage.area:.0%} of the image (union of {len(used_dets)} views; each "
+            f"{min(coverage.per_view):.0%}..{max(coverage.per_view):.0%}), below {min_coverage:.0%}: distortion "
+            "outside it is extrapolated; move the board into the corners and edges, tilted"
+        )
+    for name in ("fx", "fy"):
+        rel = std.get(name, 0.0) / float(getattr(cam, name))
+        if rel > max_focal_std:
+            res.warnings.append(
+                f"{camera}: {name} is poorly constrained (standard deviation {std[name]:.1f} px = {rel:.1%}); "
+                "tilt the board more (up to ~45 deg) and add views"
+            )
+    res.problems = implausible(cam, max_aspect_ratio=max_aspect_ratio, fov_range_deg=fov_range_deg)
+    if res.problems:
+        msg = (
+            f"{camera}: degenerate {model} calibration: {'; '.join(res.problems)} "
+            f"(board coverage {coverage.area:.0%} of the image, {len(used_dets)} views, RMS {rms:.2f} px); "
+            "take more views that fill the image with the board, tilted"
+        )
+        if check:
+            raise DegenerateCalibrationError(msg, reasons=res.problems, result=res)
+        res.warnings.append(msg)
+    return res

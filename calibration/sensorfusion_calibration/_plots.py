@@ -23,29 +23,51 @@ def coverage_grid(
 
 
 def save_coverage_heatmap(
-    path: Path, detections: Sequence[BoardDetection], image_size: tuple[int, int], *, title: str = ""
+    path: Path,
+    detections: Sequence[BoardDetection],
+    image_size: tuple[int, int],
+    *,
+    title: str = "",
+    min_coverage: float | None = None,
 ) -> float:
-    """Write the heatmap of where board corners were seen; returns the covered fraction of cells."""
+    """Write the heatmap of where board corners were seen, each view's board outline, and the
+    coverage (area and cells, :func:`._quality.board_coverage`) in the title — in red below
+    ``min_coverage``. Returns the covered fraction of the image area."""
     import matplotlib
 
     matplotlib.use("Agg")
+    import cv2
     import matplotlib.pyplot as plt
 
+    from ._quality import board_coverage
+
     grid = coverage_grid(detections, image_size)
+    cov = board_coverage(detections, image_size)
     w, h = image_size
-    fig, ax = plt.subplots(figsize=(6, 6 * h / w + 0.6))
+    fig, ax = plt.subplots(figsize=(6, 6 * h / w + 0.8))
     im = ax.imshow(grid, extent=(0, w, h, 0), cmap="viridis", interpolation="nearest")
     for d in detections:
         ax.plot(d.corners_px[:, 0], d.corners_px[:, 1], ".", ms=1, color="white", alpha=0.5)
-    covered = float((grid > 0).mean())
-    ax.set_title(f"{title} board coverage: {covered:.0%} of cells, {len(detections)} images")
+        if d.count >= 3:
+            hull = cv2.convexHull(np.asarray(d.corners_px, np.float32)).reshape(-1, 2)
+            hull = np.vstack([hull, hull[:1]])
+            ax.plot(hull[:, 0], hull[:, 1], "-", lw=0.8, color="orange", alpha=0.8)
+    low = min_coverage is not None and cov.area < min_coverage
+    ax.set_title(
+        f"{title} board coverage: {cov.area:.0%} of the area, {cov.cells:.0%} of cells, {len(detections)} images"
+        + (f"\nbelow {min_coverage:.0%}: cover the corners and edges" if low else ""),
+        color="red" if low else "black",
+        fontsize=9,
+    )
+    ax.set_xlim(0, w)
+    ax.set_ylim(h, 0)
     ax.set_xlabel("x (px)")
     ax.set_ylabel("y (px)")
     fig.colorbar(im, ax=ax, label="corners per cell")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
-    return covered
+    return cov.area
 
 
 def save_residual_plot(path: Path, residuals_px: Mapping[str, np.ndarray]) -> None:

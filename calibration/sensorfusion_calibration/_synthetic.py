@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 from scipy.spatial.transform import Rotation
 
@@ -12,7 +13,7 @@ from sensorfusion.schema import PinholeCamera, RigCalibration
 
 from ._boards import Board, BoardDetection
 
-__all__ = ["synthetic_board_views"]
+__all__ = ["board_texture", "render_board_image", "synthetic_board_views"]
 
 
 def synthetic_board_views(
@@ -95,3 +96,73 @@ def synthetic_board_views(
         truth[made] = m
         made += 1
     return dets, truth
+
+
+def board_texture(board: Board, *, px_per_m: float, margin_m: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The printed board as a gray image (OpenCV's drawing for ChArUco, squares for a checkerboard)
+    and ``board_from_texture`` (3x3: texture pixel ``(u, v, 1)`` -> board-frame ``(x, y, 1)`` in metres)."""
+    if board.kind == "charuco":
+        w_m, h_m, origin_m = board.cols * board.square_m, board.rows * board.square_m, 0.0
+    else:  # a checkerboard has one more square than inner corners; the first inner corner is the origin
+        w_m, h_m, origin_m = (board.cols + 1) * board.square_m, (board.rows + 1) * board.square_m, board.square_m
+    margin = board.square_m / 2 if margin_m is None else margin_m
+    mpx = round(margin * px_per_m)
+    size = (round(w_m * px_per_m) + 2 * mpx, round(h_m * px_per_m) + 2 * mpx)
+    if board.kind == "charuco":
+        tex = np.asarray(board._cv_board().generateImage(size, marginSize=mpx))
+    else:
+        tex = np.full((size[1], size[0]), 255, np.uint8)
+        step = board.square_m * px_per_m
+        for i in range(board.cols + 1):
+            for j in range(board.rows + 1):
+                if (i + j) % 2 == 0:
+                    x0, y0 = mpx + round(i * step), mpx + round(j * step)
+                    tex[y0 : mpx + round((j + 1) * step), x0 : mpx + round((i + 1) * step)] = 0
+    # pixel centres: texture pixel u covers [u - 0.5, u + 0.5]; the board's edge is at u = mpx - 0.5
+    k = 1.0 / px_per_m
+    board_from_texture = np.array([[k, 0, (0.5 - mpx) * k - origin_m], [0, k, (0.5 - mpx) * k - origin_m], [0, 0, 1]])
+    return tex, board_from_texture
+
+
+def render_board_image(
+    board: Board,
+    camera: PinholeCamera,
+    camera_from_board: np.ndarray,
+    *,
+    inverted: bool = False,
+    background: int = 160,
+    blur_px: float = 0.6,
+    noise: float = 2.0,
+    seed: int = 0,
+) -> np.ndarray:
+    """A gray image of the board seen by ``camera`` at ``camera_from_board`` (4x4), rendered by a
+    homography from a texture at 3x the image's resolution, then area-averaged (anti-aliased),
+    distorted by the camera's Brown-Conrady terms, blurred and given Gaussian noise. ``inverted``
+    prints it white on black (as many ChArUco boards are). For detection tests with known corners."""
+    ss = 3  # supersampling
+    r, t = camera_from_board[:3, :3], camera_from_board[:3, 3]
+    k_ss = camera.K.copy()
+    k_ss[:2] *= ss
+    k_ss[0, 2] += (ss - 1) / 2.0  # pixel centres of the supersampled grid
+    k_ss[1, 2] += (ss - 1) / 2.0
+    depth = float(np.median(t[2]))
+    px_per_m = max(200.0, 1.5 * ss * camera.fx / max(depth, 1e-3))
+    tex, board_from_tex = board_texture(board, px_per_m=px_per_m)
+    if inverted:
+        tex = 255 - tex
+    h_img = k_ss @ np.column_stack([r[:, 0], r[:, 1], t]) @ board_from_tex
+    w, h = camera.width, camera.height
+    big = cv2.warpPerspective(tex, h_img, (w * ss, h * ss), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                              borderValue=background)  # fmt: skip
+    img: np.ndarray = cv2.resize(big, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)
+    if np.any(camera.dist_coeffs != 0):  # each distorted pixel samples its undistorted position
+        u, v = np.meshgrid(np.arange(w, dtype=np.float64), np.arange(h, dtype=np.float64))
+        pts = np.stack([u.ravel(), v.ravel()], axis=1).reshape(-1, 1, 2)
+        und = cv2.undistortPoints(pts, camera.K, camera.dist_coeffs, None, None, camera.K)
+        maps = und.reshape(h, w, 2).astype(np.float32)
+        img = cv2.remap(img, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderValue=float(background))
+    if blur_px > 0:
+        img = cv2.GaussianBlur(img, (0, 0), blur_px)
+    rng = np.random.default_rng(seed)
+    img = img + rng.normal(0.0, noise, img.shape)
+    return np.clip(np.round(img), 0, 255).astype(np.uint8)

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import pytest
@@ -186,28 +182,6 @@ def test_kernel_residual_is_the_sdk_projection() -> None:
         else:
             assert np.all(res[j] == 0) and not np.all(np.isfinite(want))
     assert checked >= obj.shape[0] - 2
-
-
-def test_kernel_cuda_tier_under_the_simulator() -> None:
-    code = textwrap.dedent(
-        """
-        import numpy as np, sys
-        sys.path.insert(0, %r)
-        from test_calib_extrinsics import _tiny_problem
-        from sensorfusion_calibration._ba_kernels import alloc_outputs, ba_jacobian
-        args = _tiny_problem(1)
-        a, b = alloc_outputs(args[3].shape[0]), alloc_outputs(args[3].shape[0])
-        ba_jacobian("numpy")(*args, *a)
-        ba_jacobian("cuda")(*args, *b)
-        for x, y in zip(a, b):
-            np.testing.assert_allclose(x, y, rtol=1e-10, atol=1e-10)
-        print("ok")
-        """
-    ) % os.path.dirname(__file__)
-    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert out.stdout.strip().endswith("ok")
 
 
 def test_intrinsics_refinement_in_the_adjustment() -> None:

@@ -6,6 +6,11 @@
   refinement), any calibrated camera model, optional filter.
 * ``multiperson`` — several people without ids: cross-view association, robust triangulation,
   tracking with persistent ids, and filtering.
+
+Both robust stages flag (or drop, by the rig's ``capture_volume.outside`` rule) people outside the
+rig's capture volume. ``multiperson`` reports a new track from its first frame: the frames held
+while the track was being confirmed come out in ``<stage>/backfill`` in the frameset that
+confirms it (see :class:`MultiPersonFusion`).
 """
 
 from __future__ import annotations
@@ -18,13 +23,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .._components import Estimator, StageContext
 from .._errors import ConfigError
-from .._kernels import resolve_tier
 from ..fusion._cameras import ViewModel, view_model
-from ..fusion._pipeline import FusionSettings, PersonFusion
+from ..fusion._pipeline import FusionFrame, FusionSettings, PersonFusion
 from ..fusion._triangulate import triangulate_points
+from ..fusion._volume import CaptureVolume
 from ..hookspecs import hookimpl
+from ..kernels import check_limits
 from ..schema._skeletons import SkeletonSpec
-from ..schema._streams import FieldSpec, FrameKind, FrameSet, StreamSpec
+from ..schema._streams import FieldSpec, Frame, FrameKind, FrameSet, StreamSpec
+from ..schema._volume import CaptureVolumeConfig
 
 __all__ = ["DltTriangulator", "MultiPersonFusion", "SinglePersonFusion"]
 
@@ -57,6 +64,15 @@ def _input_skeleton(context: StageContext) -> SkeletonSpec:
 
 def _view_models(context: StageContext) -> list[ViewModel]:
     """Undistortion + projection matrix of every input's camera (any camera model)."""
+    for s in context.inputs:
+        cal = context.calibration.sensors.get(s.sensor)
+        if cal is not None and cal.mount is not None:
+            raise ConfigError(
+                f"camera {s.sensor} is mounted on the moving device {cal.mount.device!r}; these stages need "
+                "cameras fixed in the world (use an estimator that reads the device_pose stream, e.g. egocentric.*)",
+                field_path=f"{context.config_path or context.stage_id}.inputs",
+                value=s.name,
+            )
     return [
         view_model(
             context.calibration.camera(s.sensor),
@@ -67,7 +83,7 @@ def _view_models(context: StageContext) -> list[ViewModel]:
     ]
 
 
-def _skeleton3d_spec(name: str, skeleton: SkeletonSpec, *, status: bool) -> StreamSpec:
+def _skeleton3d_spec(name: str, skeleton: SkeletonSpec, *, status: bool, backfill: bool = False) -> StreamSpec:
     J = skeleton.num_joints
     fields = {
         "joints": FieldSpec(dtype="float32", shape=(J, 3)),
@@ -75,9 +91,52 @@ def _skeleton3d_spec(name: str, skeleton: SkeletonSpec, *, status: bool) -> Stre
         "reprojection_error_px": FieldSpec(dtype="float32", shape=(J,)),
         "views": FieldSpec(dtype="int8", shape=(J,)),
     }
+    attrs: dict[str, Any] = {}
     if status:
         fields["status"] = FieldSpec(dtype="int8", shape=(J,))
-    return StreamSpec(name=name, kind=FrameKind.SKELETON3D, ragged=True, skeleton=skeleton.name, fields=fields)
+        fields["in_volume"] = FieldSpec(dtype="bool")
+    if backfill:
+        fields["t_ns"] = FieldSpec(dtype="int64")
+        attrs["backfill_of"] = name.rsplit("/", 1)[0] + "/skeleton3d"
+    return StreamSpec(
+        name=name, kind=FrameKind.SKELETON3D, ragged=True, skeleton=skeleton.name, fields=fields, attrs=attrs
+    )
+
+
+def _synthetic_people(models: Sequence[ViewModel], num_joints: int, people: int = 2) -> list[np.ndarray]:
+    """Detections ``(people, J, 3)`` per view of small upright bodies where the cameras' optical
+    axes meet, projected with each view's ideal ``P``: input that exercises every kernel a
+    fusion stage runs (for :meth:`Estimator.warmup`; its numbers do not matter)."""
+    centres, axes = [], []
+    for m in models:
+        M, p4 = m.P[:, :3], m.P[:, 3]
+        centres.append(-np.linalg.solve(M, p4))
+        axes.append(M[2] / np.linalg.norm(M[2]))
+    A = np.zeros((3, 3))
+    b = np.zeros(3)
+    for c, d in zip(centres, axes, strict=True):
+        proj = np.eye(3) - np.outer(d, d)
+        A += proj
+        b += proj @ c
+    try:
+        meet = np.linalg.solve(A, b)
+    except np.linalg.LinAlgError:
+        meet = np.mean(centres, axis=0) + 2.0 * np.mean(axes, axis=0)
+    up = np.cross(axes[0], [1.0, 0.0, 0.0]) if len(axes) else np.array([0.0, 0.0, 1.0])
+    up = up / (np.linalg.norm(up) or 1.0)
+    side = np.cross(up, axes[0]) if len(axes) else np.array([1.0, 0.0, 0.0])
+    side = side / (np.linalg.norm(side) or 1.0)
+    t = np.linspace(-0.8, 0.8, num_joints)
+    out = []
+    for m in models:
+        dets = []
+        for k in range(people):
+            joints = meet + np.outer(t, up) + 0.15 * np.outer(np.sin(3 * t), side) + (k - 0.5) * 0.8 * side
+            uvw = np.c_[joints, np.ones(num_joints)] @ m.P.T
+            uv = uvw[:, :2] / uvw[:, 2:3]
+            dets.append(np.c_[uv, np.full(num_joints, 0.9)])
+        out.append(np.asarray(dets, dtype=np.float64))
+    return out
 
 
 class DltTriangulator(Estimator):
@@ -98,7 +157,10 @@ class DltTriangulator(Estimator):
         super().__init__(params, context)
         assert isinstance(params, DltParams)
         self.p = params
-        resolve_tier(params.tier, field_path=context.param_path("tier"))
+        # a tier that cannot hold this many views is refused at build, not at the first frame
+        check_limits(
+            "fusion.triangulate", params.tier, field_path=context.param_path("tier"), views=len(context.inputs)
+        )
         self.skeleton = _input_skeleton(context)
         self.views = [s.name for s in context.inputs]
         self.models = _view_models(context)
@@ -162,6 +224,16 @@ class DltTriangulator(Estimator):
             }
         }
 
+    def warmup(self) -> None:
+        """Triangulate synthetic detections once with a throw-away copy (compiles the kernels)."""
+        copy = DltTriangulator(self.p, self.context)
+        dets = _synthetic_people(self.models, self.skeleton.num_joints)
+        frames = {
+            name: Frame(name, 0, 0, 0, {"keypoints": d.astype(np.float32), "person_id": np.arange(len(d), dtype=np.int64)})
+            for name, d in zip(self.views, dets, strict=True)
+        }
+        copy.process(FrameSet(0, 0, 0, frames, tuple(self.views)))
+
     def summary(self) -> dict[str, Any]:
         return {
             "framesets": self._frames,
@@ -212,7 +284,29 @@ class MultiPersonParams(RobustParams):
     max_missing_s: float = Field(
         default=1.0, ge=0, description="a track unseen this long dies (re-identification window)"
     )
-    birth_hits: int = Field(default=2, ge=1, description="frames a new track needs before it is reported")
+    birth_hits: int = Field(
+        default=2, ge=1, description="frames a new track needs to be confirmed (earlier ones come out as backfill)"
+    )
+    match_trim: float = Field(
+        default=0.25, ge=0, lt=1, description="tracking cost: fraction of the farthest shared joints left out"
+    )
+    max_joint_speed_m_s: float = Field(default=5.0, gt=0, description="a joint's tracked velocity is capped at this")
+    predict_horizon_s: float = Field(
+        default=0.25, ge=0, description="a missing joint is extrapolated this long at most, then held"
+    )
+    reid_window_s: float = Field(
+        default=10.0, ge=0, description="a lost track's id can be re-claimed this long after max_missing_s"
+    )
+    reid_distance_m: float = Field(
+        default=1.5,
+        gt=0,
+        description="re-claiming: a new track this close to where a lost one was last seen (+ max_speed_m_s per s away)",
+    )
+    reid_bone_tolerance: float = Field(
+        default=0.05, ge=0, description="re-claiming: relative bone-length difference allowed (length-weighted)"
+    )
+    reid_hits: int = Field(default=8, ge=1, description="re-claiming: frames a new track is held to compare bones")
+    backfill: bool = Field(default=True, description="emit the frames held during confirmation on <stage>/backfill")
 
 
 class _FusionStage(Estimator):
@@ -227,36 +321,67 @@ class _FusionStage(Estimator):
         self.skeleton = _input_skeleton(context)
         self.views = [s.name for s in context.inputs]
         models = _view_models(context)
-        resolve_tier(params.tier, field_path=context.param_path("tier"))
+        check_limits("fusion.triangulate", params.tier, field_path=context.param_path("tier"), views=len(models))
         extra = params.model_dump(exclude=set(RobustParams.model_fields)) if self.multiperson else {}
         settings = FusionSettings(
             multiperson=self.multiperson,
             **{k: v for k, v in params.model_dump().items() if k in RobustParams.model_fields},
             **extra,
         )
-        self.fusion = PersonFusion(models, self.skeleton.parents, settings)
+        volume_config = context.capture_volume if context.capture_volume is not None else CaptureVolumeConfig()
+        self.volume = CaptureVolume.from_calibration(
+            volume_config, context.calibration, [s.sensor for s in context.inputs]
+        )
+        self.fusion = PersonFusion(models, self.skeleton.parents, settings, volume=self.volume)
+        self._models, self._settings = models, settings
         self.out_name = f"{context.stage_id}/skeleton3d"
+        self.backfill_name = f"{context.stage_id}/backfill"
+        self.backfill = self.multiperson and settings.backfill
+        self._backfill_spec = _skeleton3d_spec(self.backfill_name, self.skeleton, status=True, backfill=True)
         self._persons = 0
 
+    def warmup(self) -> None:
+        """Two steps of a throw-away fusion on synthetic detections (compiles every kernel the
+        pipeline runs: triangulation, refinement, association, tracking, filters)."""
+        scratch = PersonFusion(self._models, self.skeleton.parents, self._settings, volume=self.volume)
+        dtypes = [np.dtype(s.fields["keypoints"].dtype) if "keypoints" in s.fields else np.float32
+                  for s in self.context.inputs]  # the kernels compile per dtype: use the real one
+        people = _synthetic_people(self._models, self.skeleton.num_joints)
+        dets: list[np.ndarray | None] = [d.astype(dt) for d, dt in zip(people, dtypes, strict=True)]
+        for step in range(3):
+            scratch.step(step / 30.0, dets)
+
     def outputs(self) -> list[StreamSpec]:
-        return [_skeleton3d_spec(self.out_name, self.skeleton, status=True)]
+        out = [_skeleton3d_spec(self.out_name, self.skeleton, status=True)]
+        if self.backfill:
+            out.append(self._backfill_spec)
+        return out
 
     def process(self, frameset: FrameSet) -> Mapping[str, Mapping[str, np.ndarray]]:
         dets: list[np.ndarray | None] = []
         for name in self.views:
             f = frameset.get(name)
             dets.append(None if f is None else np.asarray(f["keypoints"]))
-        r = self.fusion.step(frameset.t_ref_ns * 1e-9, dets)
+        r = self.fusion.step(frameset.t_ref_ns * 1e-9, dets, stamp=frameset.t_ref_ns)
+        self._persons += len(r.track_id)
+        out = {self.out_name: self._fields(r)}
+        if self.backfill:
+            late = [self._fields(b) | {"t_ns": np.full(len(b.track_id), b.stamp, dtype=np.int64)} for b in r.backfill]
+            if late:
+                out[self.backfill_name] = {k: np.concatenate([x[k] for x in late]) for k in late[0]}
+            else:
+                out[self.backfill_name] = self._backfill_spec.empty()
+        return out
+
+    def _fields(self, r: FusionFrame) -> dict[str, np.ndarray]:
         K, J = len(r.track_id), self.skeleton.num_joints
-        self._persons += K
         return {
-            self.out_name: {
-                "joints": r.joints.astype(np.float32).reshape(K, J, 3),
-                "person_id": r.track_id.astype(np.int64),
-                "reprojection_error_px": _float32(r.reprojection_error_px).reshape(K, J),
-                "views": np.minimum(r.views, 127).astype(np.int8).reshape(K, J),
-                "status": r.status.astype(np.int8).reshape(K, J),
-            }
+            "joints": r.joints.astype(np.float32).reshape(K, J, 3),
+            "person_id": r.track_id.astype(np.int64),
+            "reprojection_error_px": _float32(r.reprojection_error_px).reshape(K, J),
+            "views": np.minimum(r.views, 127).astype(np.int8).reshape(K, J),
+            "status": r.status.astype(np.int8).reshape(K, J),
+            "in_volume": r.in_volume.astype(bool).reshape(K),
         }
 
     def summary(self) -> dict[str, Any]:
@@ -268,7 +393,18 @@ class _FusionStage(Estimator):
             "per_view": {name: s for name, s in zip(self.views, per_view, strict=True)},
         }
         if self.multiperson:
-            out.update(tracks_born=tr.births, tracks_died=tr.deaths, reidentified=tr.reidentified)
+            out.update(
+                tracks_born=tr.births,
+                tracks_died=tr.deaths,
+                reidentified=tr.reidentified,
+                reclaimed=tr.reclaimed,
+                backfilled_person_frames=self.fusion.backfilled,
+            )
+        out["capture_volume"] = {
+            "shape": self.volume.config.shape,
+            "outside": self.volume.outside,
+            "outside_person_frames": self.fusion.outside,
+        }
         return out
 
 

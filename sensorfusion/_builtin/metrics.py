@@ -22,10 +22,13 @@ class MpjpeParams(BaseModel):
     ground_truth: str = Field(default="gt/skeleton3d", description="the ground-truth 3D skeleton stream")
     match: str = Field(default="nearest", pattern="^(nearest|id)$", description="pair people by nearest mean joint (Hungarian) or by person_id")
     max_match_distance_m: float = Field(default=0.5, gt=0, description="pairs farther apart than this are not matched")
+    joints: list[str] | None = Field(
+        default=None, description="score only these joints (names both skeletons share); default: all shared"
+    )
 
 
 class MpjpeSink(Sink):
-    """MPJPE (mm) over the joints the two skeletons share by name, people paired per frameset.
+    """MPJPE (mm) over the joints the two skeletons share by name (or the `joints` listed), people paired per frameset.
 
     Summary: ``mpjpe_mm`` (mean), ``median_mm``, ``p90_mm``, ``joint_coverage`` (estimated
     / ground-truth joints of matched people), ``matched_person_frames``,
@@ -52,6 +55,14 @@ class MpjpeSink(Sink):
         est = context.skeletons.get(str(specs[params.estimate].skeleton))
         gt = context.skeletons.get(str(specs[params.ground_truth].skeleton))
         pairs = [(est.joints.index(j), gt.joints.index(j)) for j in est.joints if j in gt.joints]
+        if params.joints is not None:
+            shared = {est.joints[a] for a, _ in pairs}
+            unknown = [j for j in params.joints if j not in shared]
+            if unknown:
+                raise ConfigError(
+                    "not a joint both skeletons share", field_path=context.param_path("joints"), value=unknown[0], choices=sorted(shared)
+                )
+            pairs = [(a, b) for a, b in pairs if est.joints[a] in params.joints]
         if not pairs:
             raise ConfigError("the estimate and ground-truth skeletons share no joint", field_path=context.param_path("estimate"))
         self.ei = np.array([a for a, _ in pairs])

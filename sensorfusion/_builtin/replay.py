@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Iterator, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,6 +25,7 @@ from .._errors import ConfigError, EndOfStream
 from ..hookspecs import hookimpl
 from ..schema._calibration import RigCalibration
 from ..schema._streams import Frame, StreamSpec
+from ..store._integrity import Damage
 from ..store._reader import Session
 
 __all__ = ["ReplayDriver", "ReplayParams", "sensorfusion_add_drivers"]
@@ -42,6 +43,9 @@ class ReplayParams(BaseModel):
         timing: ``recorded`` paces frames with their recorded inter-arrival gaps;
             ``fast`` replays as fast as the pipeline takes them (also when the run is
             not real-time, e.g. ``--fast``).
+        on_damage: a missing or corrupt part of the session: ``stop`` the run with an error
+            naming the stream and frame range (exit 2), or ``skip`` the damaged frames and
+            record each skipped range as a ``damaged_skipped`` event (``--skip-damaged``).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -49,6 +53,7 @@ class ReplayParams(BaseModel):
     path: str
     streams: list[str] = Field(default_factory=lambda: ["*/*"])
     timing: Literal["recorded", "fast"] = "recorded"
+    on_damage: Literal["stop", "skip"] = "stop"
 
 
 class ReplayDriver(Driver):
@@ -67,11 +72,27 @@ class ReplayDriver(Driver):
         self._next: Frame | None = None
         self._t0_host_ns: int | None = None
         self._wall0: float = 0.0
+        self._skipped: list[Damage] = []
+        self._reported_groups = False
 
     def _open_session(self) -> Session:
         if self._session is None:
-            self._session = Session.open(self.p.path)
+            session = Session.open(self.p.path)
+            groups = session.damaged_groups
+            if groups and self.p.on_damage == "stop":
+                raise groups[0].error(self.p.path)
+            self._session = session
         return self._session
+
+    def _skip(self, damage: Damage) -> None:
+        self._skipped.append(damage)
+        self.context.event(
+            "damaged_skipped",
+            f"{damage.stream}: frames {damage.start}-{damage.stop - 1} skipped: {damage.problem}",
+            stream=damage.stream,
+            start=damage.start,
+            stop=damage.stop,
+        )
 
     def _stream_names(self) -> list[str]:
         if self._names is None:
@@ -94,7 +115,13 @@ class ReplayDriver(Driver):
     def open(self) -> None:
         # Keeps its position across restarts: a failed read resumes where it stopped.
         if self._frames is None:
-            self._frames = self._open_session().frames_in_order(self._stream_names())
+            session = self._open_session()
+            on_damage = self._skip if self.p.on_damage == "skip" else None
+            if on_damage is not None and not self._reported_groups:
+                self._reported_groups = True
+                for damage in session.damaged_groups:
+                    on_damage(damage)
+            self._frames = session.frames_in_order(self._stream_names(), on_damage=on_damage)
 
     def _fast(self) -> bool:
         return self.p.timing == "fast" or not self.context.realtime
@@ -147,6 +174,14 @@ class ReplayDriver(Driver):
 
     def close(self) -> None:
         return None
+
+    def summary(self) -> dict[str, Any]:
+        if not self._skipped:
+            return {}
+        return {
+            "damaged_ranges_skipped": len(self._skipped),
+            "damaged_frames_skipped": sum(d.stop - d.start for d in self._skipped),
+        }
 
 
 @hookimpl

@@ -61,6 +61,24 @@ def _markers(skel: SkeletonSpec) -> list[tuple[str, int]]:
     return [("".join(w.capitalize() for w in name.split("_")), i) for i, name in enumerate(skel.joints)]
 
 
+def _check_writable(out: Path) -> None:
+    """The output's folder exists (created) and takes a file; else one line, exit 1."""
+    import errno
+    import os
+    import tempfile
+
+    from .._errors import StoreError
+
+    try:
+        out.resolve().parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".sensorfusion-probe-", dir=out.resolve().parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        code = errno.errorcode.get(exc.errno or 0, "")
+        raise StoreError(f"cannot write {out}: {os.strerror(exc.errno) if exc.errno else exc} [{code}]") from None
+
+
 def _frame_number(path: Path, fallback: int) -> int:
     nums = re.findall(r"\d+", path.stem)
     return int(nums[-1]) if nums else fallback
@@ -78,11 +96,25 @@ def read_openpose_folder(folder: Path, num_joints: int) -> dict[int, np.ndarray]
         except (OSError, ValueError) as e:
             raise ConfigError(f"cannot read OpenPose JSON {f}: {e}", field_path="--view", value=str(f)) from e
         people = []
-        for p in doc.get("people", []) if isinstance(doc, dict) else []:
+        entries = doc.get("people", []) if isinstance(doc, dict) else []
+        if not isinstance(entries, list):
+            raise ConfigError(f"{f}: 'people' must be a list", field_path="--view", value=entries)
+        for p in entries:
             kp = p.get("pose_keypoints_2d") if isinstance(p, dict) else None
             if not kp:
                 continue
-            a = np.asarray(kp, dtype=np.float64)
+            try:
+                if not isinstance(kp, list) or any(isinstance(v, (str, bool)) for v in kp):
+                    raise TypeError
+                a = np.asarray(kp, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise ConfigError(f"{f}: pose_keypoints_2d must be a flat list of numbers", field_path="--view", value=kp) from None
+            if a.size % 3:
+                raise ConfigError(
+                    f"{f}: pose_keypoints_2d has {a.size} values, not a multiple of 3 (x, y, confidence per "
+                    f"keypoint); the skeleton needs {3 * num_joints}",
+                    field_path="--skeleton",
+                )
             if a.size != 3 * num_joints:
                 raise ConfigError(
                     f"{f}: pose_keypoints_2d has {a.size // 3} keypoints, the skeleton has {num_joints}",
@@ -122,15 +154,14 @@ def _norm(name: str) -> str:
 
 
 def _load_calibration(path: str, fmt: str | None) -> RigCalibration:
+    from .._calibration_io import load_calibration
+
     try:
-        from sensorfusion_calibration.formats import load_calibration  # type: ignore[import-not-found,unused-ignore]
-    except ImportError as e:
-        raise MissingDependencyError(
-            "reading calibration files needs the sensorfusion-calibration distribution",
-            install="pip install -e calibration",
-        ) from e
-    cal: RigCalibration = load_calibration(path, fmt=fmt)
-    return cal
+        return load_calibration(path, fmt)
+    except ConfigError as exc:
+        sub = "--calibration-format" if exc.field_path == "format" else "--calibration"
+        raise ConfigError(exc.reason, field_path=sub, value=exc.value if exc.value is not None else path,
+                          choices=exc.choices, source=exc.source) from None  # fmt: skip
 
 
 def _configure(p: argparse.ArgumentParser) -> None:
@@ -138,7 +169,7 @@ def _configure(p: argparse.ArgumentParser) -> None:
         "--calibration",
         required=True,
         metavar="CALIB",
-        help="calibration file (any format sensorfusion-calibration reads)",
+        help="calibration file (any installed format: sensorfusion plugins lists them)",
     )
     p.add_argument(
         "--calibration-format", default=None, metavar="FMT", help="force the calibration format (default: detected)"
@@ -234,6 +265,7 @@ def _triangulate(args: argparse.Namespace) -> int:
             value=str(out),
             choices=[".trc", ".json", ".zarr"],
         )
+    _check_writable(out)  # before the work, not after it
     skeletons = {s.name: s for s in builtin_skeletons()}
     if args.skeleton not in skeletons:
         raise ConfigError("unknown skeleton", field_path="--skeleton", value=args.skeleton, choices=sorted(skeletons))
@@ -263,7 +295,7 @@ def _triangulate(args: argparse.Namespace) -> int:
     if len(names) < 2:
         raise ConfigError("triangulation needs at least two --view", field_path="--view", value=names)
     if args.tier != "auto":
-        from .._kernels import resolve_tier
+        from ..kernels import resolve_tier
 
         resolve_tier(args.tier, field_path="--tier")
     per_view = [read_openpose_folder(f, skel.num_joints) for f in folders]
@@ -295,9 +327,10 @@ def _triangulate(args: argparse.Namespace) -> int:
     ) as bar:
         task = bar.add_task("frames", total=len(frames))
         for f in frames:
-            r = fusion.step(f / args.fps, [pv.get(f) for pv in per_view])
-            for k, tid in enumerate(r.track_id.tolist()):
-                results.setdefault(tid, {})[f] = (r.joints[k], r.reprojection_error_px[k], r.views[k])
+            r = fusion.step(f / args.fps, [pv.get(f) for pv in per_view], stamp=f)
+            for fr in (*r.backfill, r):  # back-fill: earlier frames of tracks confirmed now
+                for k, tid in enumerate(fr.track_id.tolist()):
+                    results.setdefault(tid, {})[fr.stamp] = (fr.joints[k], fr.reprojection_error_px[k], fr.views[k])
             bar.advance(task)
     tracks = sorted(results)
     T, J = len(frames), skel.num_joints

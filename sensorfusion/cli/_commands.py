@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import signal
 import sys
 import time
@@ -12,9 +13,9 @@ from types import FrameType
 from typing import Any
 
 from .._components import Command
-from .._errors import ConfigError, SensorfusionError
+from .._errors import ConfigError, SensorfusionError, SessionDamagedError, StoreError
 
-__all__ = ["add_run_arguments", "core_commands", "run_rig"]
+__all__ = ["add_run_arguments", "core_commands", "default_session_path", "run_rig", "session_file_name"]
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
 
@@ -28,8 +29,52 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-frames", type=int, metavar="N", help="stop after N framesets")
     p.add_argument("--fast", action="store_true", help="as fast as possible instead of paced to the wall clock")
     p.add_argument("--replay", metavar="SESSION.zarr", help="use a recorded session as the source instead of the rig's sensors")
+    p.add_argument(
+        "--skip-damaged",
+        action="store_true",
+        help="with --replay: leave out damaged frames of the session (each range recorded as an event) instead of stopping",
+    )
+    p.add_argument(
+        "--stop-timeout",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="after a stop request, abandon a driver, stage or sink still inside one call this long (default 5)",
+    )
     p.add_argument("--quiet", action="store_true", help="no live table or summary tables")
     p.add_argument("--json", action="store_true", help="print the end-of-run summary as JSON on stdout")
+
+
+def session_file_name(rig_name: str) -> str:
+    """A rig's ``name`` as a file name: only letters, digits, ``_ . -`` (anything else becomes
+    ``_``), no leading dots or separators, at most 64 characters; ``rig`` when nothing is left.
+    A name can never make a default session path leave ``sessions/``."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", rig_name)[:64].strip("._-")
+    return safe or "rig"
+
+
+def default_session_path(rig_name: str) -> str:
+    """``sessions/<safe rig name>-<YYYYmmdd-HHMMSS>.zarr``."""
+    return str(Path("sessions") / f"{session_file_name(rig_name)}-{time.strftime('%Y%m%d-%H%M%S')}.zarr")
+
+
+def _check_writable(out: str) -> None:
+    """Fail before any work when the session cannot be created (read-only disk, permissions):
+    one line naming the path and the cause, exit 1."""
+    import errno as _errno
+    import os
+    import tempfile
+
+    parent = Path(out).resolve().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".sensorfusion-probe-", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        code = _errno.errorcode.get(exc.errno or 0, str(exc.errno))
+        cause = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise StoreError(f"cannot record to {out}: {cause} [{code}] (in {parent})") from None
 
 
 def _positive(name: str, value: float | int | None) -> None:
@@ -48,18 +93,22 @@ def run_rig(args: argparse.Namespace) -> int:
     try:
         _positive("duration", args.duration)
         _positive("max-frames", args.max_frames)
+        _positive("stop-timeout", args.stop_timeout)
         config = load_rig(args.rig)
         host = get_plugin_host()
         replace_sources = None
         if args.replay:
-            replace_sources = [_replay_source(args.replay, fast=args.fast, host=host)]
+            replace_sources = [_replay_source(args.replay, fast=args.fast, host=host, skip_damaged=args.skip_damaged)]
+        elif args.skip_damaged:
+            raise ConfigError("only applies to --replay", field_path="--skip-damaged")
         out = None
         if not args.no_record:
-            out = args.out or str(Path("sessions") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}.zarr")
+            out = args.out or default_session_path(config.name)
             if Path(out).exists() and not args.overwrite:
                 raise ConfigError("session already exists (use --overwrite or another --out)", field_path="--out", value=out)
             if args.replay and Path(out).resolve() == Path(args.replay).resolve():
                 raise ConfigError("--out must differ from --replay", field_path="--out", value=out)
+            _check_writable(out)
         rig = build_rig(
             config,
             host,
@@ -93,22 +142,38 @@ def run_rig(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         replay_of=args.replay,
         lossless=True if args.replay else None,  # a recording can wait: a replay loses nothing
+        stop_timeout_s=args.stop_timeout,
     )
     runner = Runner(rig, host, options)
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:
         # First Ctrl-C / SIGTERM: a clean stop (drain, flush). A second one: stop now.
         if runner.stop_requested:
-            raise KeyboardInterrupt
-        runner.request_stop()
+            runner.force_stop()
+        else:
+            runner.request_stop()
 
+    from ._live import LiveTable
+
+    live = LiveTable(config.name, enabled=not options.quiet)
     previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     if threading_is_main():
         for s in previous:
             signal.signal(s, _on_signal)
+    progress = _ProgressLine(enabled=not options.quiet)
+
+    def on_stats(stats: Any) -> None:
+        progress.stop()  # the live table takes over the terminal once the sources run
+        live.refresh(stats)
+
     try:
-        result = runner.run()
+        with live:
+            result = runner.run(on_stats=on_stats, on_progress=progress.update)
+    except SensorfusionError as exc:  # the session could not be created
+        print(f"error: {exc}", file=err)
+        return EXIT_FAILURE
     finally:
+        progress.stop()
         if threading_is_main():
             for s, h in previous.items():
                 signal.signal(s, h)
@@ -116,11 +181,44 @@ def run_rig(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, default=str))
     elif not args.quiet:
+        live.final(summary)
         _print_headline(summary)
     if result.error is not None:
+        if isinstance(result.error, SessionDamagedError):  # the input is bad, not the run
+            print(f"error: damaged session: {result.error}; --skip-damaged leaves damaged frames out", file=err)
+            return EXIT_CONFIG
         print(f"error: {result.error}", file=err)
         return EXIT_FAILURE
+    if result.abandoned:
+        for what in result.abandoned:
+            print(f"error: {what} did not return after the stop request; abandoned", file=err)
+        return EXIT_FAILURE
     return EXIT_OK
+
+
+class _ProgressLine:
+    """One transient status line on stderr (a terminal only): the warm-up's progress."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self._status: Any = None
+        self.enabled = enabled and sys.stderr.isatty()
+
+    def update(self, text: str) -> None:
+        if not self.enabled:
+            return
+        if self._status is None:
+            from rich.console import Console
+
+            self._status = Console(stderr=True).status(text)
+            self._status.start()
+        else:
+            self._status.update(text)
+
+    def stop(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+        self.enabled = False
 
 
 def threading_is_main() -> bool:
@@ -141,21 +239,24 @@ def _print_headline(summary: dict[str, Any]) -> None:
     print(f"framesets: {summary.get('framesets')}  wall: {summary.get('wall_s')} s" + (f"  session: {summary['out']}" if summary.get("out") else ""))
 
 
-def _replay_source(path: str, *, fast: bool, host: Any) -> Any:
+def _replay_source(path: str, *, fast: bool, host: Any, skip_damaged: bool = False) -> Any:
     from .._components import DriverContext
-    from .._errors import StoreError
+    from .._errors import SessionDamagedError, StoreError
     from ..scheduler._graph import SourceNode
     from ..schema._config import SensorConfig
 
     if not Path(path).exists():
         raise ConfigError("session not found", field_path="--replay", value=path)
     cls = host.drivers.get("replay", field_path="--replay")
-    params = cls.Params.model_validate({"path": path, "timing": "fast" if fast else "recorded"})
+    params = cls.Params.model_validate(
+        {"path": path, "timing": "fast" if fast else "recorded", "on_damage": "skip" if skip_damaged else "stop"}
+    )
     try:
         drv = cls(params, DriverContext(sensor_id="replay", realtime=not fast))
         specs = list(drv.streams())
     except StoreError as exc:
-        raise ConfigError(str(exc), field_path="--replay", value=path) from None
+        hint = "; --skip-damaged leaves damaged frames out" if isinstance(exc, SessionDamagedError) else ""
+        raise ConfigError(f"{exc}{hint}", field_path="--replay") from None
     cfg = SensorConfig(id="replay", driver="replay", params={"path": path})
     return SourceNode(cfg, drv, host.drivers.plugin_of("replay"), specs)
 
@@ -194,7 +295,16 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     from ..store import format_inspect, inspect_session
 
     try:
-        info = inspect_session(args.session)
+        if args.verify and not args.json:
+            from rich.progress import Progress
+
+            with Progress(transient=True) as bar:
+                task = bar.add_task("verifying chunks", total=None)
+                info = inspect_session(
+                    args.session, verify=True, progress=lambda done, total: bar.update(task, completed=done, total=total)
+                )
+        else:
+            info = inspect_session(args.session, verify=args.verify)
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -202,6 +312,56 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
         print(json.dumps(info, indent=2, default=str))
     else:
         print(format_inspect(info))
+    damage = info.get("damage") or []
+    for d in damage[:20]:
+        n = d["stop"] - d["start"]
+        frames = "(all frames)" if n <= 0 else f"frame {d['start']}" if n == 1 else f"frames {d['start']}-{d['stop'] - 1}"
+        print(f"error: {args.session}: stream {d['stream']} {frames}: {d['problem']}", file=sys.stderr)
+    if len(damage) > 20:
+        print(f"error: {args.session}: {len(damage) - 20} more damaged ranges (see --json)", file=sys.stderr)
+    return EXIT_CONFIG if damage else EXIT_OK
+
+
+def _demo_rig() -> Path:
+    return Path(__file__).resolve().parents[2] / "examples" / "sim_rig.yaml"
+
+
+def _cfg_warmup(p: argparse.ArgumentParser) -> None:
+    p.add_argument("rigs", nargs="*", metavar="RIG.yaml", help="rig files (default: the bundled demo rig)")
+    p.add_argument("--quiet", action="store_true", help="no table")
+
+
+def _cmd_warmup(args: argparse.Namespace) -> int:
+    """Build each rig and run every component's warm-up: Numba compiles its kernels into its
+    on-disk cache, so the first live run starts without compiling (``./dev.sh setup`` runs it)."""
+    from ..plugins import get_plugin_host
+    from ..scheduler._graph import build_rig
+    from ..scheduler._runner import Runner, RunOptions
+    from ..schema._config import load_rig
+
+    rigs = args.rigs or [str(_demo_rig())]
+    host = get_plugin_host()
+    rows: list[tuple[str, str, float]] = []
+    for rig_path in rigs:
+        try:
+            config = load_rig(rig_path)
+            rig = build_rig(config, host, base_dir=Path(rig_path).resolve().parent, source_name=rig_path)
+            progress = _ProgressLine(enabled=not args.quiet)
+            try:
+                timings = Runner(rig, host, RunOptions(quiet=True)).warm_up(progress.update)
+            finally:
+                progress.stop()
+        except ConfigError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        except SensorfusionError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_FAILURE
+        rows += [(rig_path, name, seconds) for name, seconds in timings.items()]
+    if not args.quiet:
+        for rig_path, name, seconds in rows:
+            print(f"warmed up {name:<20} {seconds:8.2f} s  ({rig_path})")
+        print(f"warm-up done: {len(rigs)} rig(s), {sum(r[2] for r in rows):.1f} s")
     return EXIT_OK
 
 
@@ -211,6 +371,9 @@ def _cfg_plugins(p: argparse.ArgumentParser) -> None:
 
 def _cfg_inspect(p: argparse.ArgumentParser) -> None:
     p.add_argument("session", metavar="SESSION", help="a session (.zarr folder)")
+    p.add_argument(
+        "--verify", action="store_true", help="read every chunk: report missing and corrupt chunks per stream (exit 2 if any)"
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output (documented in docs/cli.md)")
 
 
@@ -219,4 +382,10 @@ def core_commands() -> list[Command]:
         Command("run", "run a rig (same as python -m sensorfusion.run)", add_run_arguments, run_rig),
         Command("plugins", "list plugins, what they provide, and why any failed to load", _cfg_plugins, _cmd_plugins),
         Command("inspect", "print a session's streams, counts, time ranges, drops and events", _cfg_inspect, _cmd_inspect),
+        Command(
+            "warmup",
+            "compile (or load from the cache) every kernel a rig runs, so a first live run does not drop frames",
+            _cfg_warmup,
+            _cmd_warmup,
+        ),
     ]

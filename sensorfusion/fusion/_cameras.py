@@ -2,9 +2,9 @@
 
 Triangulation works on undistorted pixels. A pinhole camera (Brown–Conrady) is undistorted to
 the pixels of the same ``K`` without distortion. Any other model (Kannala–Brandt,
-omnidirectional, double sphere) is undistorted to ideal normalized coordinates with
-``sensorfusion.geometry.undistort_points`` and re-projected through a virtual pinhole with the camera's focal length (``fx``; 500 px when the model has
-none), so pixel thresholds keep their meaning. Rays at or behind the image plane become NaN.
+omnidirectional, double sphere, Fisheye624) is undistorted to ideal normalized coordinates with
+``sensorfusion.geometry.undistort_points`` and re-projected through a virtual pinhole with the camera's focal length (``fx``, Fisheye624's ``f``; 500 px
+when the model has none), so pixel thresholds keep their meaning. Rays at or behind the image plane become NaN.
 """
 
 from __future__ import annotations

@@ -1,22 +1,34 @@
-"""One frame of multi-view fusion: association → robust triangulation → tracking → filtering.
+"""One frame of multi-view fusion: association → robust triangulation → tracking → filtering →
+capture volume.
 
 Shared by the ``triangulate`` / ``multiperson`` estimators and the ``sensorfusion
 triangulate`` command.
+
+**Back-fill.** A new track is reported once it is confirmed (``birth_hits`` matched frames, more
+while it may be re-claiming a lost id). Its frames before that are held, and the step that
+confirms it returns them in :attr:`FusionFrame.backfill` — one :class:`FusionFrame` per earlier
+step (oldest first, each holding only the newly confirmed tracks, stamped with that step's
+``t_s`` and ``stamp``), filtered in time order before the current frame. A confirmed track is
+therefore reported from its first frame: causally in the current frame from confirmation on,
+and for the frames before through the back-fill. A tentative track that dies has its held
+frames discarded.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
 
+from ..kernels import check_limits
 from ._associate import associate_views
 from ._cameras import ViewModel
 from ._filters import BoneLengthConstraint, ConstantVelocityKalman, OneEuroFilter
 from ._tracking import Tracker
 from ._triangulate import triangulate_points
+from ._volume import CaptureVolume
 
 __all__ = ["FusionFrame", "FusionSettings", "PersonFusion"]
 
@@ -40,6 +52,14 @@ class FusionSettings:
     max_speed_m_s: float = 2.0
     max_missing_s: float = 1.0
     birth_hits: int = 2
+    match_trim: float = 0.25
+    max_joint_speed_m_s: float = 5.0
+    predict_horizon_s: float = 0.25
+    reid_window_s: float = 10.0
+    reid_distance_m: float = 1.5
+    reid_bone_tolerance: float = 0.05
+    reid_hits: int = 8
+    backfill: bool = True
     filter: FilterKind = "one_euro"
     one_euro_min_cutoff_hz: float = 2.0
     one_euro_beta: float = 20.0
@@ -48,15 +68,37 @@ class FusionSettings:
     bone_lengths: bool = False
 
 
+def _no_people() -> np.ndarray:
+    return np.zeros(0, dtype=bool)
+
+
 @dataclass(frozen=True)
 class FusionFrame:
     """The people of one frame: ``track_id (K,)``, ``joints (K, J, 3)`` metres (NaN: unknown),
     ``reprojection_error_px (K, J)`` (mean over inlier views), ``views (K, J)`` inlier views,
-    ``status (K, J)`` :class:`TriangulationStatus` bits."""
+    ``status (K, J)`` :class:`TriangulationStatus` bits, ``in_volume (K,)`` inside the capture
+    volume (all true without one); ``t_s`` and ``stamp`` of the step it belongs to; ``backfill``:
+    the earlier frames of tracks confirmed in this step (see the module docstring)."""
 
     track_id: np.ndarray
     joints: np.ndarray
     reprojection_error_px: np.ndarray
+    views: np.ndarray
+    status: np.ndarray
+    in_volume: np.ndarray = field(default_factory=_no_people)
+    t_s: float = float("nan")
+    stamp: int = -1
+    backfill: tuple[FusionFrame, ...] = ()
+
+
+@dataclass
+class _Held:
+    """One frame of a tentative track, kept until it is confirmed or dies."""
+
+    stamp: int
+    t_s: float
+    joints: np.ndarray
+    error_px: np.ndarray
     views: np.ndarray
     status: np.ndarray
 
@@ -64,8 +106,18 @@ class FusionFrame:
 class PersonFusion:
     """Stateful per-frame fusion for a fixed set of views (see the module docstring)."""
 
-    def __init__(self, views: Sequence[ViewModel], parents: Sequence[int], settings: FusionSettings) -> None:
+    def __init__(
+        self,
+        views: Sequence[ViewModel],
+        parents: Sequence[int],
+        settings: FusionSettings,
+        *,
+        volume: CaptureVolume | None = None,
+    ) -> None:
+        # a tier that cannot hold this many views is refused now, not at the first frame
+        check_limits("fusion.triangulate", settings.tier, field_path="tier", views=len(views))
         self.views = list(views)
+        self.volume = volume
         self.P = np.stack([v.P for v in views]) if views else np.zeros((0, 3, 4))
         self.J = len(parents)
         self.parents = list(parents)
@@ -75,7 +127,16 @@ class PersonFusion:
             max_speed_m_s=settings.max_speed_m_s,
             max_missing_s=settings.max_missing_s,
             birth_hits=settings.birth_hits if settings.multiperson else 1,
+            match_trim=settings.match_trim,
+            max_joint_speed_m_s=settings.max_joint_speed_m_s,
+            predict_horizon_s=settings.predict_horizon_s,
+            reid_window_s=settings.reid_window_s if settings.multiperson else 0.0,
+            reid_distance_m=settings.reid_distance_m,
+            reid_bone_tolerance=settings.reid_bone_tolerance,
+            reid_hits=settings.reid_hits,
+            parents=parents,
         )
+        self._held: dict[int, list[_Held]] = {}
         self._filters: dict[int, OneEuroFilter | ConstantVelocityKalman] = {}
         self._bones: dict[int, BoneLengthConstraint] = {}
         V = len(self.views)
@@ -84,6 +145,8 @@ class PersonFusion:
         self.outliers = np.zeros(V, dtype=np.int64)
         self.hypotheses = 0
         self.frames = 0
+        self.backfilled = 0  # person-frames reported late, through FusionFrame.backfill
+        self.outside = 0  # person-frames outside the capture volume (flagged or dropped)
 
     def _undistorted(self, detections: Sequence[np.ndarray | None]) -> list[np.ndarray]:
         out = []
@@ -159,8 +222,13 @@ class PersonFusion:
                     merged = True
         return g[alive] if merged else None
 
-    def step(self, t_s: float, detections: Sequence[np.ndarray | None]) -> FusionFrame:
-        """Fuse one frame; ``detections[v]`` is ``(P_v, J, 3)`` raw x_px, y_px, confidence."""
+    def step(self, t_s: float, detections: Sequence[np.ndarray | None], *, stamp: int | None = None) -> FusionFrame:
+        """Fuse one frame; ``detections[v]`` is ``(P_v, J, 3)`` raw x_px, y_px, confidence.
+
+        ``stamp`` identifies the step in back-filled frames (default: the step's index, from 0);
+        the live estimator passes the frameset's reference time in ns, the command its frame number.
+        """
+        stamp = self.frames if stamp is None else int(stamp)
         self.frames += 1
         und = self._undistorted(detections)
         groups = self._hypotheses(und)
@@ -179,33 +247,65 @@ class PersonFusion:
         self.err_count += inl.sum(axis=(1, 2))
         valid_obs = np.isfinite(err) | np.isinf(err)
         self.outliers += (valid_obs & ~inl).sum(axis=(1, 2))
-        pairs = self.tracker.update(t_s, X)
-        K = len(pairs)
-        J = self.J
-        out = FusionFrame(
-            track_id=np.asarray([tid for _, tid in pairs], dtype=np.int64),
-            joints=np.full((K, J, 3), np.nan),
-            reprojection_error_px=np.full((K, J), np.nan),
-            views=np.zeros((K, J), dtype=np.int64),
-            status=np.zeros((K, J), dtype=np.int8),
-        )
         n_in = inl.sum(0)  # (H, J)
         with np.errstate(invalid="ignore", divide="ignore"):
             mean_err = np.where(n_in > 0, np.where(inl, err, 0.0).sum(0) / n_in, np.nan)
-        for o, (h, tid) in enumerate(pairs):
-            x = X[h]
-            if self.s.bone_lengths:
-                x = self._bones.setdefault(tid, BoneLengthConstraint(self.parents))(x)
-            x = self._filter(tid, t_s, x)
-            out.joints[o] = x
-            out.reprojection_error_px[o] = mean_err[h]
-            out.views[o] = n_in[h]
-            out.status[o] = status[h]
-        live = {tr.track_id for tr in self.tracker.tracks}
+        tstep = self.tracker.step(t_s, X)
+        for key in tstep.dropped:
+            self._held.pop(key, None)
+        current: list[_Held] = []
+        ids: list[int] = []
+        backfill: dict[int, list[tuple[int, _Held]]] = {}
+        for h, key, tid in tstep.matches:
+            rec = _Held(stamp, t_s, X[h], mean_err[h], n_in[h], status[h])
+            if tid < 0:
+                self._held.setdefault(key, []).append(rec)
+                continue
+            for old in self._held.pop(key, []):
+                if self.s.backfill:
+                    x = self._smooth(tid, old.t_s, old.joints)
+                    backfill.setdefault(old.stamp, []).append((tid, _Held(old.stamp, old.t_s, x, *_rest(old))))
+            current.append(_Held(stamp, t_s, self._smooth(tid, t_s, rec.joints), *_rest(rec)))
+            ids.append(tid)
+        order = np.argsort(ids, kind="stable")
+        out = self._frame(stamp, t_s, [ids[i] for i in order], [current[i] for i in order])
+        late = []
+        for st in sorted(backfill):
+            rows = sorted(backfill[st], key=lambda r: r[0])
+            fr = self._frame(st, rows[0][1].t_s, [r[0] for r in rows], [r[1] for r in rows])
+            self.backfilled += len(fr.track_id)
+            if len(fr.track_id):
+                late.append(fr)
+        live = {tr.track_id for tr in self.tracker.tracks if tr.confirmed}
         for tid in [t for t in self._filters if t not in live]:
             del self._filters[tid]
             self._bones.pop(tid, None)
-        return out
+        return replace(out, backfill=tuple(late)) if late else out
+
+    def _smooth(self, tid: int, t_s: float, x: np.ndarray) -> np.ndarray:
+        if self.s.bone_lengths:
+            x = self._bones.setdefault(tid, BoneLengthConstraint(self.parents))(x)
+        return self._filter(tid, t_s, x)
+
+    def _frame(self, stamp: int, t_s: float, ids: list[int], rows: list[_Held]) -> FusionFrame:
+        """A frame of the given people, with the capture-volume rule applied."""
+        J = self.J
+        K = len(rows)
+        joints = np.stack([r.joints for r in rows]) if K else np.zeros((0, J, 3))
+        inside = self.volume.people_inside(joints) if self.volume is not None else np.ones(K, dtype=bool)
+        self.outside += int((~inside).sum())
+        keep = inside if self.volume is not None and self.volume.outside == "drop" else np.ones(K, dtype=bool)
+        sel = [i for i in range(K) if keep[i]]
+        return FusionFrame(
+            track_id=np.asarray([ids[i] for i in sel], dtype=np.int64),
+            joints=joints[sel] if K else joints,
+            reprojection_error_px=np.stack([rows[i].error_px for i in sel]) if sel else np.full((0, J), np.nan),
+            views=np.stack([rows[i].views for i in sel]).astype(np.int64) if sel else np.zeros((0, J), np.int64),
+            status=np.stack([rows[i].status for i in sel]).astype(np.int8) if sel else np.zeros((0, J), np.int8),
+            in_volume=np.asarray(inside[sel], dtype=bool),
+            t_s=t_s,
+            stamp=stamp,
+        )
 
     def _filter(self, tid: int, t_s: float, x: np.ndarray) -> np.ndarray:
         if self.s.filter == "none":
@@ -234,3 +334,7 @@ class PersonFusion:
             }
             for v in range(len(self.views))
         ]
+
+
+def _rest(h: _Held) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return h.error_px, h.views, h.status

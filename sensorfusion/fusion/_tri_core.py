@@ -1,9 +1,8 @@
-"""Per-point triangulation solver written once, compiled for two targets.
+"""Per-point triangulation solver written once: scalar kernels of ``fusion.triangulate``.
 
 Every function here works on scalars and small scratch arrays only (no allocation, no
-numpy calls), so the same source compiles with ``numba.njit`` (the CPU tier, which imports
-this module) and with ``numba.cuda.jit(device=True)`` (the CUDA tier, which executes this
-source a second time with ``_JIT_OVERRIDE`` set; see :mod:`._tri_cuda`).
+numpy calls): :func:`sensorfusion.kernels.scalar` kernels, from which the cpu loop and the
+cuda twin of ``fusion.triangulate`` are generated (see :mod:`._triangulate`).
 
 Layout: ``pts (V, N, 2)`` undistorted pixels, ``conf (V, N)`` weights, ``P (V, 3, 4)``.
 The solver for point ``n`` writes ``X (N, 3)``, ``err (V, N)``, ``inl (V, N)`` and returns
@@ -16,13 +15,7 @@ import math
 
 __all__ = ["solve_point"]
 
-_override = globals().get("_JIT_OVERRIDE")
-if _override is None:
-    from numba import njit
-
-    _jit = njit(cache=True, nogil=True)
-else:
-    _jit = _override
+from ..kernels import scalar
 
 FEW_VIEWS = 1
 DEGENERATE = 2
@@ -30,7 +23,7 @@ OUTLIERS_REJECTED = 4
 NO_CONSENSUS = 8
 
 
-@_jit
+@scalar
 def smallest_eigvec(M, E, out):  # type: ignore[no-untyped-def]
     """Unit eigenvector of the smallest eigenvalue of symmetric 4x4 ``M`` (cyclic Jacobi).
 
@@ -97,7 +90,7 @@ def smallest_eigvec(M, E, out):  # type: ignore[no-untyped-def]
     return second > 1e-13 * top
 
 
-@_jit
+@scalar
 def smallest_eigvec_fast(M, E, out):  # type: ignore[no-untyped-def]
     """Inverse iteration (LDLᵀ of the normalised ``M``, 3 solves from e4) for the eigenvector of
     the smallest eigenvalue. ``M`` is kept. Returns False, leaving the case to the Jacobi solver,
@@ -177,7 +170,7 @@ def smallest_eigvec_fast(M, E, out):  # type: ignore[no-untyped-def]
     return True
 
 
-@_jit
+@scalar
 def dlt(pts, conf, P, n, use, V, M, E, X4, X):  # type: ignore[no-untyped-def]
     """Weighted DLT of point ``n`` over the views with ``use[v] != 0``; writes ``X[n]``."""
     for i in range(4):
@@ -221,7 +214,7 @@ def dlt(pts, conf, P, n, use, V, M, E, X4, X):  # type: ignore[no-untyped-def]
     return True
 
 
-@_jit
+@scalar
 def reproj_error(pts, P, n, v, X):  # type: ignore[no-untyped-def]
     """Pixel distance between view ``v``'s observation and ``X[n]`` projected; inf behind the camera."""
     a = P[v, 0, 0] * X[n, 0] + P[v, 0, 1] * X[n, 1] + P[v, 0, 2] * X[n, 2] + P[v, 0, 3]
@@ -234,7 +227,7 @@ def reproj_error(pts, P, n, v, X):  # type: ignore[no-untyped-def]
     return math.sqrt(du * du + dv * dv)
 
 
-@_jit
+@scalar
 def refine(pts, conf, P, n, use, V, iters, X, H, g):  # type: ignore[no-untyped-def]
     """``iters`` Gauss–Newton steps on the weighted reprojection error of ``X[n]``."""
     for _it in range(iters):
@@ -292,7 +285,7 @@ def refine(pts, conf, P, n, use, V, iters, X, H, g):  # type: ignore[no-untyped-
         X[n, 2] += d2
 
 
-@_jit
+@scalar
 def solve_point(  # type: ignore[no-untyped-def]
     pts, conf, P, n, V, min_conf, min_views, robust, thr, iters, valid, use, best, M, E, X4, H, g, X, err, inl
 ):

@@ -1,6 +1,6 @@
 """Batched, confidence-weighted and robust triangulation in three tiers with one signature.
 
-Kernel ``fusion.triangulate`` (see :mod:`sensorfusion._kernels`)::
+Kernel ``fusion.triangulate`` (see :mod:`sensorfusion.kernels`)::
 
     fn(points2d (V, N, 2), confidence (V, N), projections (V, 3, 4),
        min_confidence, min_views, robust, threshold_px, refine_iters)
@@ -31,10 +31,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._kernels import get_kernel, kernel
+from ..kernels import ItemLoop, Output, Scratch, check_limits, get_kernel, register_loop
 from . import _tri_core as core
 
-__all__ = ["TriangulationResult", "TriangulationStatus", "triangulate_points"]
+__all__ = ["CUDA_MAX_VIEWS", "TriangulationResult", "TriangulationStatus", "triangulate_points"]
+
+CUDA_MAX_VIEWS = 64
+"""Views the cuda tier holds per point (its per-thread arrays have a fixed size)."""
 
 
 class TriangulationStatus(enum.IntFlag):
@@ -146,7 +149,6 @@ def _np_refine(
     return X
 
 
-@kernel("fusion.triangulate", "numpy")
 def _triangulate_numpy(
     points2d: np.ndarray,
     confidence: np.ndarray,
@@ -230,61 +232,46 @@ def _triangulate_numpy(
     return X, err, inliers, status
 
 
-# -- Numba CPU ------------------------------------------------------------------------------
+# -- Numba CPU and CUDA: generated from the scalar solver ----------------------------------------
 
 
-@kernel("fusion.triangulate", "cpu")
-def _triangulate_cpu(
-    points2d: np.ndarray,
-    confidence: np.ndarray,
-    projections: np.ndarray,
-    min_confidence: float,
-    min_views: int,
-    robust: bool,
-    threshold_px: float,
-    refine_iters: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    from ._tri_cpu import run_chunks
-
-    V, N = confidence.shape
-    X = np.empty((N, 3))
-    err = np.empty((V, N))
-    inl = np.empty((V, N), dtype=np.uint8)
-    status = np.empty(N, dtype=np.int8)
-    if N:
-        run_chunks(
-            points2d,
-            confidence,
-            projections,
-            float(min_confidence),
-            int(min_views),
-            bool(robust),
-            float(threshold_px),
-            int(refine_iters),
-            X,
-            err,
-            inl,
-            status,
-        )
-    return X, err, inl.astype(bool), status
+def _example() -> tuple[object, ...]:
+    P = np.zeros((2, 3, 4))
+    P[:, 0, 0] = P[:, 1, 1] = P[:, 2, 2] = 1.0
+    P[1, 0, 3] = -1.0
+    return np.zeros((2, 1, 2)), np.ones((2, 1)), P, 0.0, 2, False, 15.0, 0
 
 
-@kernel("fusion.triangulate", "cuda")
-def _triangulate_cuda(
-    points2d: np.ndarray,
-    confidence: np.ndarray,
-    projections: np.ndarray,
-    min_confidence: float,
-    min_views: int,
-    robust: bool,
-    threshold_px: float,
-    refine_iters: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    from . import _tri_cuda
-
-    return _tri_cuda.triangulate_cuda(
-        points2d, confidence, projections, min_confidence, min_views, robust, threshold_px, refine_iters
-    )
+register_loop(
+    "fusion.triangulate",
+    ItemLoop(
+        scalar=core.solve_point,
+        params=("points2d", "confidence", "projections", "min_confidence", "min_views", "robust", "threshold_px",
+                "refine_iters"),
+        items="confidence.shape[1]",
+        call="points2d, confidence, projections, i, confidence.shape[0], min_confidence, min_views, robust, "
+             "threshold_px, refine_iters, valid, use, best, M, E, X4, H, g, X, err, inl",
+        store=("status[i]",),
+        allocate=(
+            Output("X", "(n, 3)"),
+            Output("err", "(confidence.shape[0], n)"),
+            Output("inl", "(confidence.shape[0], n)", "bool_"),
+            Output("status", "(n,)", "int8"),
+        ),
+        scratch=(
+            Scratch("valid", "confidence.shape[0]", "int64", cuda_shape=CUDA_MAX_VIEWS, limit="views"),
+            Scratch("use", "confidence.shape[0]", "int64", cuda_shape=CUDA_MAX_VIEWS, limit="views"),
+            Scratch("best", "confidence.shape[0]", "int64", cuda_shape=CUDA_MAX_VIEWS, limit="views"),
+            Scratch("M", "(4, 4)"),
+            Scratch("E", "(4, 4)"),
+            Scratch("X4", "4"),
+            Scratch("H", "(3, 3)"),
+            Scratch("g", "3"),
+        ),
+    ),
+    numpy=_triangulate_numpy,
+    example=_example,
+)  # fmt: skip
 
 
 # -- public API -----------------------------------------------------------------------------
@@ -314,7 +301,9 @@ def triangulate_points(
         robust: reject outlier views (see the module docstring).
         threshold_px: reprojection error above which a view is an outlier (robust mode).
         refine_iters: Gauss–Newton iterations after the linear solution (0: none).
-        tier: ``numpy``, ``cpu``, ``cuda`` or ``auto``.
+        tier: ``numpy``, ``cpu``, ``cuda`` or ``auto`` (``auto`` runs more than
+            :data:`CUDA_MAX_VIEWS` views on the cpu tier; ``cuda`` refuses them with a
+            :class:`~sensorfusion.ConfigError`).
 
     Never raises on bad numbers: failures are NaN points with :class:`TriangulationStatus` bits.
     """
@@ -330,7 +319,7 @@ def triangulate_points(
     if P.shape != (V, 3, 4):
         raise ValueError(f"projections must be ({V}, 3, 4), got {P.shape}")
     N = math.prod(batch)
-    fn = get_kernel("fusion.triangulate", tier)
+    fn = get_kernel("fusion.triangulate", check_limits("fusion.triangulate", tier, views=V))
     X, err, inl, status = fn(
         np.ascontiguousarray(pts.reshape(V, N, 2)),
         np.ascontiguousarray(conf.reshape(V, N)),

@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 
 from .._errors import ConfigError
-from .._kernels import get_kernel
+from ..kernels import get_kernel
 from ..schema._calibration import (
     DoubleSphereCamera,
+    Fisheye624Camera,
     KannalaBrandtCamera,
     OmnidirectionalCamera,
     PinholeCamera,
@@ -23,14 +24,14 @@ from ..schema._calibration import (
 )
 
 # importing a model module registers its kernels in every tier
-from . import _double_sphere, _kannala_brandt, _omnidirectional, _pinhole  # noqa: F401
-from ._numba_models import PARAM_LAYOUTS, camera_params
+from . import _double_sphere, _fisheye624, _kannala_brandt, _omnidirectional, _pinhole  # noqa: F401
+from ._params import PARAM_LAYOUTS, camera_params
 from ._shapes import as_points
 from ._transforms import as_matrix, invert_rigid, transform_points
 
 __all__ = ["Camera", "project", "project_with_jacobian", "undistort_points", "unproject", "world_to_pixels"]
 
-Camera = PinholeCamera | KannalaBrandtCamera | OmnidirectionalCamera | DoubleSphereCamera
+Camera = PinholeCamera | KannalaBrandtCamera | OmnidirectionalCamera | DoubleSphereCamera | Fisheye624Camera
 
 
 def _kernel(camera: Any, op: str, tier: str) -> tuple[Any, np.ndarray]:

@@ -9,23 +9,25 @@ closed form; pixels with ``α > 0.5`` and ``r² > 1/(2α-1)`` give NaN rays.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
-from numba import njit, prange
 
-from ._numba_models import ds_project_point, ds_project_point_jacobian, ds_undistort_pixel, ds_unproject_pixel
-from ._tiers import register_model
+from ..kernels import scalar
+from ._params import NAN
+from ._radial import normalized_from_rays_np
+from ._tiers import register_camera_model
 
 __all__ = [
-    "ds_project_cpu",
-    "ds_project_jacobian_cpu",
     "ds_project_jacobian_numpy",
     "ds_project_numpy",
-    "ds_undistort_points_cpu",
+    "ds_project_point",
+    "ds_project_point_jacobian",
+    "ds_undistort_pixel",
     "ds_undistort_points_numpy",
-    "ds_unproject_cpu",
     "ds_unproject_numpy",
+    "ds_unproject_pixel",
 ]
 
 
@@ -80,86 +82,113 @@ def ds_unproject_numpy(params: np.ndarray, pixels: np.ndarray) -> np.ndarray:
 
 def ds_undistort_points_numpy(params: np.ndarray, pixels: np.ndarray) -> np.ndarray:
     """Ideal normalized ``(M, 2)``; NaN when the ray has ``z <= 0``."""
-    ray = ds_unproject_numpy(params, pixels)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out: np.ndarray = ray[:, :2] / ray[:, 2:3]
-    out[~(ray[:, 2] > 0)] = np.nan
-    return out
+    return normalized_from_rays_np(ds_unproject_numpy(params, pixels))
 
 
 # --------------------------------------------------------------------------------------------
-# Numba CPU tier: prange over points, calling the scalar functions
+# scalar kernels (one point each): the cpu and cuda tiers are generated from these
 # --------------------------------------------------------------------------------------------
 
 
-@njit(parallel=True, cache=True)
-def ds_project_cpu(params: Any, points: Any) -> Any:
-    """Numba CPU twin of :func:`ds_project_numpy`."""
-    n = points.shape[0]
-    out = np.empty((n, 2))
-    for i in prange(n):
-        u, v = ds_project_point(params, points[i, 0], points[i, 1], points[i, 2])
-        out[i, 0] = u
-        out[i, 1] = v
-    return out
+@scalar
+def ds_project_point_jacobian(params: Any, x: float, y: float, z: float) -> Any:
+    """Pixel and 2x3 Jacobian; NaN outside the model's valid region ``z > -w2 · ‖p‖``."""
+    if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(z)):
+        return NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN
+    fx = params[0]
+    fy = params[1]
+    xi = params[4]
+    alpha = params[5]
+    d1 = math.sqrt(x * x + y * y + z * z)
+    if alpha <= 0.5:
+        w1 = alpha / (1.0 - alpha)
+    else:
+        w1 = (1.0 - alpha) / alpha
+    w2 = (w1 + xi) / math.sqrt(2.0 * w1 * xi + xi * xi + 1.0)
+    if not (d1 > 0.0) or not (z > -w2 * d1):
+        return NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN
+    z2 = xi * d1 + z
+    d2 = math.sqrt(x * x + y * y + z2 * z2)
+    den = alpha * d2 + (1.0 - alpha) * z2
+    if not (den > 0.0):
+        return NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN
+    dz2x = xi * x / d1
+    dz2y = xi * y / d1
+    dz2z = xi * z / d1 + 1.0
+    ddx = alpha * (x + z2 * dz2x) / d2 + (1.0 - alpha) * dz2x
+    ddy = alpha * (y + z2 * dz2y) / d2 + (1.0 - alpha) * dz2y
+    ddz = alpha * (z2 * dz2z) / d2 + (1.0 - alpha) * dz2z
+    iden = 1.0 / den
+    mx = x * iden
+    my = y * iden
+    return (
+        fx * mx + params[2],
+        fy * my + params[3],
+        fx * (iden - mx * ddx * iden),
+        -fx * mx * ddy * iden,
+        -fx * mx * ddz * iden,
+        -fy * my * ddx * iden,
+        fy * (iden - my * ddy * iden),
+        -fy * my * ddz * iden,
+    )
 
 
-@njit(parallel=True, cache=True)
-def ds_project_jacobian_cpu(params: Any, points: Any) -> Any:
-    """Numba CPU twin of :func:`ds_project_jacobian_numpy`."""
-    n = points.shape[0]
-    uv = np.empty((n, 2))
-    jac = np.empty((n, 2, 3))
-    for i in prange(n):
-        r = ds_project_point_jacobian(params, points[i, 0], points[i, 1], points[i, 2])
-        uv[i, 0] = r[0]
-        uv[i, 1] = r[1]
-        jac[i, 0, 0] = r[2]
-        jac[i, 0, 1] = r[3]
-        jac[i, 0, 2] = r[4]
-        jac[i, 1, 0] = r[5]
-        jac[i, 1, 1] = r[6]
-        jac[i, 1, 2] = r[7]
-    return uv, jac
+@scalar
+def ds_project_point(params: Any, x: float, y: float, z: float) -> Any:
+    """Pixel ``(u, v)``; NaN outside the valid region."""
+    r = ds_project_point_jacobian(params, x, y, z)
+    return r[0], r[1]
 
 
-@njit(parallel=True, cache=True)
-def ds_unproject_cpu(params: Any, pixels: Any) -> Any:
-    """Numba CPU twin of :func:`ds_unproject_numpy`."""
-    n = pixels.shape[0]
-    out = np.empty((n, 3))
-    for i in prange(n):
-        x, y, z = ds_unproject_pixel(params, pixels[i, 0], pixels[i, 1])
-        out[i, 0] = x
-        out[i, 1] = y
-        out[i, 2] = z
-    return out
+@scalar
+def ds_unproject_pixel(params: Any, u: float, v: float) -> Any:
+    """Unit ray of a pixel (closed form); NaN outside the image of the valid region."""
+    xi = params[4]
+    alpha = params[5]
+    mx = (u - params[2]) / params[0]
+    my = (v - params[3]) / params[1]
+    r2 = mx * mx + my * my
+    if not math.isfinite(r2):
+        return NAN, NAN, NAN
+    q = 1.0 - (2.0 * alpha - 1.0) * r2
+    if not (q >= 0.0):
+        return NAN, NAN, NAN
+    mz = (1.0 - alpha * alpha * r2) / (alpha * math.sqrt(q) + 1.0 - alpha)
+    disc = mz * mz + (1.0 - xi * xi) * r2
+    if not (disc >= 0.0):
+        return NAN, NAN, NAN
+    k = (mz * xi + math.sqrt(disc)) / (mz * mz + r2)
+    rx = k * mx
+    ry = k * my
+    rz = k * mz - xi
+    n = math.sqrt(rx * rx + ry * ry + rz * rz)
+    if not (n > 0.0):
+        return NAN, NAN, NAN
+    return rx / n, ry / n, rz / n
 
 
-@njit(parallel=True, cache=True)
-def ds_undistort_points_cpu(params: Any, pixels: Any) -> Any:
-    """Numba CPU twin of :func:`ds_undistort_points_numpy`."""
-    n = pixels.shape[0]
-    out = np.empty((n, 2))
-    for i in prange(n):
-        x, y = ds_undistort_pixel(params, pixels[i, 0], pixels[i, 1])
-        out[i, 0] = x
-        out[i, 1] = y
-    return out
+@scalar
+def ds_undistort_pixel(params: Any, u: float, v: float) -> Any:
+    """Ideal normalized ``(x/z, y/z)``; NaN when the ray has ``z <= 0``."""
+    rx, ry, rz = ds_unproject_pixel(params, u, v)
+    if not (rz > 0.0):
+        return NAN, NAN
+    return rx / rz, ry / rz
 
 
-register_model(
+register_camera_model(
     "double_sphere",
-    {
+    scalars={
+        "project": ds_project_point,
+        "project_jacobian": ds_project_point_jacobian,
+        "unproject": ds_unproject_pixel,
+        "undistort_points": ds_undistort_pixel,
+    },
+    numpy={
         "project": ds_project_numpy,
         "project_jacobian": ds_project_jacobian_numpy,
         "unproject": ds_unproject_numpy,
         "undistort_points": ds_undistort_points_numpy,
     },
-    {
-        "project": ds_project_cpu,
-        "project_jacobian": ds_project_jacobian_cpu,
-        "unproject": ds_unproject_cpu,
-        "undistort_points": ds_undistort_points_cpu,
-    },
+    example_params=np.array([350.0, 350.0, 320.0, 240.0, -0.2, 0.6]),
 )

@@ -14,34 +14,29 @@ view give pixels outside the image rather than NaN.
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any
 
 import numpy as np
-from numba import njit, prange
 from numpy.polynomial import polynomial as npoly
 
 from .._errors import ConfigError
+from ..kernels import scalar
 from ..schema._calibration import OmnidirectionalCamera
-from ._numba_models import (
-    NEWTON_MAX_ITER,
-    NEWTON_RESIDUAL_TOL,
-    omni_project_point,
-    omni_project_point_jacobian,
-    omni_undistort_pixel,
-    omni_unproject_pixel,
-)
-from ._tiers import register_model
+from ._params import NAN, NEWTON_MAX_ITER, NEWTON_RESIDUAL_TOL, NEWTON_STEP_TOL
+from ._radial import normalized_from_rays_np
+from ._tiers import register_camera_model
 
 __all__ = [
-    "omni_project_cpu",
-    "omni_project_jacobian_cpu",
     "omni_project_jacobian_numpy",
     "omni_project_numpy",
-    "omni_undistort_points_cpu",
+    "omni_project_point",
+    "omni_project_point_jacobian",
+    "omni_undistort_pixel",
     "omni_undistort_points_numpy",
-    "omni_unproject_cpu",
     "omni_unproject_numpy",
+    "omni_unproject_pixel",
     "read_ocamcalib",
 ]
 
@@ -172,86 +167,156 @@ def omni_unproject_numpy(params: np.ndarray, pixels: np.ndarray) -> np.ndarray:
 
 def omni_undistort_points_numpy(params: np.ndarray, pixels: np.ndarray) -> np.ndarray:
     """Ideal normalized ``(M, 2)``; NaN when the ray has ``z <= 0``."""
-    ray = omni_unproject_numpy(params, pixels)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out: np.ndarray = ray[:, :2] / ray[:, 2:3]
-    out[~(ray[:, 2] > 0)] = np.nan
-    return out
+    return normalized_from_rays_np(omni_unproject_numpy(params, pixels))
 
 
 # --------------------------------------------------------------------------------------------
-# Numba CPU tier: prange over points, calling the scalar functions
+# scalar kernels (one point each): the cpu and cuda tiers are generated from these
 # --------------------------------------------------------------------------------------------
 
 
-@njit(parallel=True, cache=True)
-def omni_project_cpu(params: Any, points: Any) -> Any:
-    """Numba CPU twin of :func:`omni_project_numpy`."""
-    n = points.shape[0]
-    out = np.empty((n, 2))
-    for i in prange(n):
-        u, v = omni_project_point(params, points[i, 0], points[i, 1], points[i, 2])
-        out[i, 0] = u
-        out[i, 1] = v
-    return out
+@scalar
+def _polyval(params: Any, start: int, n: int, t: float) -> Any:
+    """Ascending polynomial ``params[start:start+n]`` at ``t``, and its derivative (Horner)."""
+    p = 0.0
+    dp = 0.0
+    for i in range(n - 1, -1, -1):
+        dp = dp * t + p
+        p = p * t + params[start + i]
+    return p, dp
 
 
-@njit(parallel=True, cache=True)
-def omni_project_jacobian_cpu(params: Any, points: Any) -> Any:
-    """Numba CPU twin of :func:`omni_project_jacobian_numpy`."""
-    n = points.shape[0]
-    uv = np.empty((n, 2))
-    jac = np.empty((n, 2, 3))
-    for i in prange(n):
-        r = omni_project_point_jacobian(params, points[i, 0], points[i, 1], points[i, 2])
-        uv[i, 0] = r[0]
-        uv[i, 1] = r[1]
-        jac[i, 0, 0] = r[2]
-        jac[i, 0, 1] = r[3]
-        jac[i, 0, 2] = r[4]
-        jac[i, 1, 0] = r[5]
-        jac[i, 1, 1] = r[6]
-        jac[i, 1, 2] = r[7]
-    return uv, jac
+@scalar
+def omni_project_point_jacobian(params: Any, x: float, y: float, z: float) -> Any:
+    """Pixel and 2x3 Jacobian by ``world2cam`` (or Newton on ``cam2world`` when ``inv_poly`` is empty)."""
+    if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(z)):
+        return NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN
+    cx = params[0]
+    cy = params[1]
+    c = params[2]
+    d = params[3]
+    e = params[4]
+    n_poly = int(params[5])
+    n_inv = int(params[6])
+    norm = math.sqrt(x * x + y * y)
+    if norm == 0.0 and not (z > 0.0):
+        return NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN
+    d2 = norm * norm + z * z
+    if n_inv > 0:
+        theta = math.atan2(-z, norm)  # OCamCalib's θ = atan(z_o / norm), z_o = -z
+        rho, drho_dtheta = _polyval(params, 7 + n_poly, n_inv, theta)
+        drho_dnorm = drho_dtheta * z / d2
+        drho_dz = -drho_dtheta * norm / d2
+    else:
+        # Solve P(ρ)·norm + z·ρ = 0 (the lifted ray (ρ, P(ρ)) is parallel to (norm, z_o)).
+        a0 = params[7] if n_poly > 0 else 0.0
+        rho = abs(a0) * math.atan2(norm, z)
+        for _ in range(NEWTON_MAX_ITER):
+            p, dp = _polyval(params, 7, n_poly, rho)
+            fp = dp * norm + z
+            if not (math.isfinite(fp) and fp != 0.0):
+                break
+            step = (p * norm + z * rho) / fp
+            rho -= step
+            if abs(step) < NEWTON_STEP_TOL * (1.0 + abs(rho)):
+                break
+        p, dp = _polyval(params, 7, n_poly, rho)
+        fp = dp * norm + z
+        scale = abs(p) * norm + abs(z) * abs(rho) + 1e-300
+        if not (abs(p * norm + z * rho) <= NEWTON_RESIDUAL_TOL * scale):
+            return NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN
+        if not (math.isfinite(fp) and fp != 0.0):
+            return NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN
+        drho_dnorm = -p / fp
+        drho_dz = -rho / fp
+    if not math.isfinite(rho) or (norm > 0.0 and not (rho >= 0.0)):
+        return NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN
+    if norm == 0.0:  # on the optical axis: the centre (as OCamCalib), whatever ρ(θ = -π/2) is
+        s = drho_dnorm  # the limit of ρ / norm on the optical axis
+        g = 0.0
+        dsdz = 0.0
+    else:
+        s = rho / norm
+        g = (drho_dnorm - s) / (norm * norm)
+        dsdz = drho_dz / norm
+    if not math.isfinite(s):
+        return NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN
+    if norm == 0.0:
+        qx = 0.0
+        qy = 0.0
+    else:
+        qx = x * s
+        qy = y * s
+    # d(qx, qy)/d(x, y, z)
+    a00 = s + x * x * g
+    a01 = x * y * g
+    a02 = x * dsdz
+    a10 = a01
+    a11 = s + y * y * g
+    a12 = y * dsdz
+    return (
+        qx + e * qy + cx,
+        d * qx + c * qy + cy,
+        a00 + e * a10,
+        a01 + e * a11,
+        a02 + e * a12,
+        d * a00 + c * a10,
+        d * a01 + c * a11,
+        d * a02 + c * a12,
+    )
 
 
-@njit(parallel=True, cache=True)
-def omni_unproject_cpu(params: Any, pixels: Any) -> Any:
-    """Numba CPU twin of :func:`omni_unproject_numpy`."""
-    n = pixels.shape[0]
-    out = np.empty((n, 3))
-    for i in prange(n):
-        x, y, z = omni_unproject_pixel(params, pixels[i, 0], pixels[i, 1])
-        out[i, 0] = x
-        out[i, 1] = y
-        out[i, 2] = z
-    return out
+@scalar
+def omni_project_point(params: Any, x: float, y: float, z: float) -> Any:
+    """Pixel ``(u, v)`` (u = column, v = row); NaN where ρ < 0 or the Newton fallback fails."""
+    r = omni_project_point_jacobian(params, x, y, z)
+    return r[0], r[1]
 
 
-@njit(parallel=True, cache=True)
-def omni_undistort_points_cpu(params: Any, pixels: Any) -> Any:
-    """Numba CPU twin of :func:`omni_undistort_points_numpy`."""
-    n = pixels.shape[0]
-    out = np.empty((n, 2))
-    for i in prange(n):
-        x, y = omni_undistort_pixel(params, pixels[i, 0], pixels[i, 1])
-        out[i, 0] = x
-        out[i, 1] = y
-    return out
+@scalar
+def omni_unproject_pixel(params: Any, u: float, v: float) -> Any:
+    """Unit ray of a pixel by ``cam2world``."""
+    cx = params[0]
+    cy = params[1]
+    c = params[2]
+    d = params[3]
+    e = params[4]
+    n_poly = int(params[5])
+    inv_det = 1.0 / (c - d * e)
+    dc = u - cx
+    dr = v - cy
+    xo = inv_det * (dr - d * dc)  # along the rows
+    yo = inv_det * (c * dc - e * dr)  # along the columns
+    rho = math.sqrt(xo * xo + yo * yo)
+    zo, _dz = _polyval(params, 7, n_poly, rho)
+    n = math.sqrt(xo * xo + yo * yo + zo * zo)
+    if not (math.isfinite(n) and n > 0.0):
+        return NAN, NAN, NAN
+    return yo / n, xo / n, -zo / n
 
 
-register_model(
+@scalar
+def omni_undistort_pixel(params: Any, u: float, v: float) -> Any:
+    """Ideal normalized ``(x/z, y/z)``; NaN when the ray has ``z <= 0``."""
+    rx, ry, rz = omni_unproject_pixel(params, u, v)
+    if not (rz > 0.0):
+        return NAN, NAN
+    return rx / rz, ry / rz
+
+
+register_camera_model(
     "scaramuzza",
-    {
+    scalars={
+        "project": omni_project_point,
+        "project_jacobian": omni_project_point_jacobian,
+        "unproject": omni_unproject_pixel,
+        "undistort_points": omni_undistort_pixel,
+    },
+    numpy={
         "project": omni_project_numpy,
         "project_jacobian": omni_project_jacobian_numpy,
         "unproject": omni_unproject_numpy,
         "undistort_points": omni_undistort_points_numpy,
     },
-    {
-        "project": omni_project_cpu,
-        "project_jacobian": omni_project_jacobian_cpu,
-        "unproject": omni_unproject_cpu,
-        "undistort_points": omni_undistort_points_cpu,
-    },
+    example_params=np.array([320.0, 240.0, 1.0, 0.0, 0.0, 3.0, 0.0, -250.0, 0.0, 1e-3]),
 )

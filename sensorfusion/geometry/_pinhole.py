@@ -16,34 +16,27 @@ Points with ``z <= 0`` project to NaN.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
-from numba import njit, prange
 
+from ..kernels import scalar
 from ..schema._calibration import PinholeCamera, Transform
-from ._numba_models import (
-    NEWTON_MAX_ITER,
-    NEWTON_RESIDUAL_TOL,
-    camera_params,
-    pinhole_project_point,
-    pinhole_project_point_jacobian,
-    pinhole_undistort_pixel,
-    pinhole_unproject_pixel,
-)
-from ._tiers import register_model
+from ._params import NAN, NEWTON_MAX_ITER, NEWTON_RESIDUAL_TOL, NEWTON_STEP_TOL, camera_params
+from ._tiers import register_camera_model
 
 __all__ = [
     "distort_normalized",
     "look_at",
-    "pinhole_project_cpu",
-    "pinhole_project_jacobian_cpu",
     "pinhole_project_jacobian_numpy",
     "pinhole_project_numpy",
-    "pinhole_undistort_points_cpu",
+    "pinhole_project_point",
+    "pinhole_project_point_jacobian",
+    "pinhole_undistort_pixel",
     "pinhole_undistort_points_numpy",
-    "pinhole_unproject_cpu",
     "pinhole_unproject_numpy",
+    "pinhole_unproject_pixel",
     "project_pinhole",
     "projection_matrix",
     "undistort_pixels",
@@ -177,78 +170,127 @@ def pinhole_unproject_numpy(params: np.ndarray, pixels: np.ndarray) -> np.ndarra
 
 
 # --------------------------------------------------------------------------------------------
-# Numba CPU tier: prange over points, calling the scalar functions
+# scalar kernels (one point each): the cpu and cuda tiers are generated from these
 # --------------------------------------------------------------------------------------------
 
 
-@njit(parallel=True, cache=True)
-def pinhole_project_cpu(params: Any, points: Any) -> Any:
-    """Numba CPU twin of :func:`pinhole_project_numpy`."""
-    n = points.shape[0]
-    out = np.empty((n, 2))
-    for i in prange(n):
-        u, v = pinhole_project_point(params, points[i, 0], points[i, 1], points[i, 2])
-        out[i, 0] = u
-        out[i, 1] = v
-    return out
+@scalar
+def _bc_distort(params: Any, xn: float, yn: float) -> Any:
+    """Distorted normalized point and its 2x2 Jacobian w.r.t. the undistorted one."""
+    k1 = params[4]
+    k2 = params[5]
+    p1 = params[6]
+    p2 = params[7]
+    k3 = params[8]
+    k4 = params[9]
+    k5 = params[10]
+    k6 = params[11]
+    r2 = xn * xn + yn * yn
+    a = 1.0 + r2 * (k1 + r2 * (k2 + r2 * k3))
+    b = 1.0 + r2 * (k4 + r2 * (k5 + r2 * k6))
+    da = k1 + r2 * (2.0 * k2 + 3.0 * k3 * r2)
+    db = k4 + r2 * (2.0 * k5 + 3.0 * k6 * r2)
+    radial = a / b
+    drad = (da * b - a * db) / (b * b)
+    xd = xn * radial + 2.0 * p1 * xn * yn + p2 * (r2 + 2.0 * xn * xn)
+    yd = yn * radial + p1 * (r2 + 2.0 * yn * yn) + 2.0 * p2 * xn * yn
+    j00 = radial + 2.0 * xn * xn * drad + 2.0 * p1 * yn + 6.0 * p2 * xn
+    j01 = 2.0 * xn * yn * drad + 2.0 * p1 * xn + 2.0 * p2 * yn
+    j11 = radial + 2.0 * yn * yn * drad + 6.0 * p1 * yn + 2.0 * p2 * xn
+    return xd, yd, j00, j01, j01, j11
 
 
-@njit(parallel=True, cache=True)
-def pinhole_project_jacobian_cpu(params: Any, points: Any) -> Any:
-    """Numba CPU twin of :func:`pinhole_project_jacobian_numpy`."""
-    n = points.shape[0]
-    uv = np.empty((n, 2))
-    jac = np.empty((n, 2, 3))
-    for i in prange(n):
-        r = pinhole_project_point_jacobian(params, points[i, 0], points[i, 1], points[i, 2])
-        uv[i, 0] = r[0]
-        uv[i, 1] = r[1]
-        jac[i, 0, 0] = r[2]
-        jac[i, 0, 1] = r[3]
-        jac[i, 0, 2] = r[4]
-        jac[i, 1, 0] = r[5]
-        jac[i, 1, 1] = r[6]
-        jac[i, 1, 2] = r[7]
-    return uv, jac
+@scalar
+def pinhole_project_point(params: Any, x: float, y: float, z: float) -> Any:
+    """Pixel ``(u, v)`` of a camera-frame point; NaN when ``z <= 0`` or not finite."""
+    if not (z > 0.0) or not math.isfinite(x) or not math.isfinite(y) or not math.isfinite(z):
+        return NAN, NAN
+    xd, yd, _a, _b, _c, _d = _bc_distort(params, x / z, y / z)
+    u = params[0] * xd + params[2]
+    v = params[1] * yd + params[3]
+    if not (math.isfinite(u) and math.isfinite(v)):
+        return NAN, NAN
+    return u, v
 
 
-@njit(parallel=True, cache=True)
-def pinhole_unproject_cpu(params: Any, pixels: Any) -> Any:
-    """Numba CPU twin of :func:`pinhole_unproject_numpy`."""
-    n = pixels.shape[0]
-    out = np.empty((n, 3))
-    for i in prange(n):
-        x, y, z = pinhole_unproject_pixel(params, pixels[i, 0], pixels[i, 1])
-        out[i, 0] = x
-        out[i, 1] = y
-        out[i, 2] = z
-    return out
+@scalar
+def pinhole_project_point_jacobian(params: Any, x: float, y: float, z: float) -> Any:
+    """Pixel and d(u, v)/d(x, y, z) (row-major 2x3); all NaN where the point is invalid."""
+    if not (z > 0.0) or not math.isfinite(x) or not math.isfinite(y) or not math.isfinite(z):
+        return NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN
+    iz = 1.0 / z
+    xn = x * iz
+    yn = y * iz
+    xd, yd, a, b, c, d = _bc_distort(params, xn, yn)
+    fx = params[0]
+    fy = params[1]
+    u = fx * xd + params[2]
+    v = fy * yd + params[3]
+    if not (math.isfinite(u) and math.isfinite(v)):
+        return NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN
+    return (
+        u,
+        v,
+        fx * a * iz,
+        fx * b * iz,
+        -fx * (a * xn + b * yn) * iz,
+        fy * c * iz,
+        fy * d * iz,
+        -fy * (c * xn + d * yn) * iz,
+    )
 
 
-@njit(parallel=True, cache=True)
-def pinhole_undistort_points_cpu(params: Any, pixels: Any) -> Any:
-    """Numba CPU twin of :func:`pinhole_undistort_points_numpy`."""
-    n = pixels.shape[0]
-    out = np.empty((n, 2))
-    for i in prange(n):
-        x, y = pinhole_undistort_pixel(params, pixels[i, 0], pixels[i, 1])
-        out[i, 0] = x
-        out[i, 1] = y
-    return out
+@scalar
+def pinhole_undistort_pixel(params: Any, u: float, v: float) -> Any:
+    """Ideal normalized ``(x/z, y/z)`` of a distorted pixel (2-D Newton); NaN if it does not converge."""
+    xd = (u - params[2]) / params[0]
+    yd = (v - params[3]) / params[1]
+    if not (math.isfinite(xd) and math.isfinite(yd)):
+        return NAN, NAN
+    xn = xd
+    yn = yd
+    for _ in range(NEWTON_MAX_ITER):
+        fx_, fy_, a, b, c, d = _bc_distort(params, xn, yn)
+        rx = fx_ - xd
+        ry = fy_ - yd
+        det = a * d - b * c
+        if not (math.isfinite(det) and det != 0.0):
+            return NAN, NAN
+        sx = (d * rx - b * ry) / det
+        sy = (a * ry - c * rx) / det
+        xn -= sx
+        yn -= sy
+        if abs(sx) + abs(sy) < NEWTON_STEP_TOL:
+            break
+    fx_, fy_, a, b, c, d = _bc_distort(params, xn, yn)
+    if not (abs(fx_ - xd) + abs(fy_ - yd) <= NEWTON_RESIDUAL_TOL * (1.0 + abs(xd) + abs(yd))):
+        return NAN, NAN
+    return xn, yn
 
 
-register_model(
+@scalar
+def pinhole_unproject_pixel(params: Any, u: float, v: float) -> Any:
+    """Unit ray of a pixel; NaN when the undistortion fails."""
+    xn, yn = pinhole_undistort_pixel(params, u, v)
+    if not math.isfinite(xn):
+        return NAN, NAN, NAN
+    n = math.sqrt(xn * xn + yn * yn + 1.0)
+    return xn / n, yn / n, 1.0 / n
+
+
+register_camera_model(
     "pinhole",
-    {
+    scalars={
+        "project": pinhole_project_point,
+        "project_jacobian": pinhole_project_point_jacobian,
+        "unproject": pinhole_unproject_pixel,
+        "undistort_points": pinhole_undistort_pixel,
+    },
+    numpy={
         "project": pinhole_project_numpy,
         "project_jacobian": pinhole_project_jacobian_numpy,
         "unproject": pinhole_unproject_numpy,
         "undistort_points": pinhole_undistort_points_numpy,
     },
-    {
-        "project": pinhole_project_cpu,
-        "project_jacobian": pinhole_project_jacobian_cpu,
-        "unproject": pinhole_unproject_cpu,
-        "undistort_points": pinhole_undistort_points_cpu,
-    },
+    example_params=np.array([500.0, 500.0, 320.0, 240.0, -0.1, 0.01, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]),
 )

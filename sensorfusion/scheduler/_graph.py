@@ -7,11 +7,12 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from .._calibration_io import load_rig_calibration
 from .._components import Driver, DriverContext, Estimator, Sink, StageContext
 from .._errors import ConfigError, PluginError, SensorfusionError
 from ..plugins import PluginHost, plugin_errors
 from ..schema._calibration import RigCalibration
-from ..schema._config import RigConfig, SensorConfig, load_calibration, match_streams, validate_params
+from ..schema._config import RigConfig, SensorConfig, match_streams, validate_params
 from ..schema._streams import FrameKind, StreamSpec
 from ._sync import default_reference
 
@@ -73,7 +74,7 @@ def build_rig(
     ``replace_sources`` (replay) stands in for the rig's own sensors.
     """
     src = source_name
-    calib_explicit = load_calibration(config.calibration, base_dir=base_dir, source=src)
+    calib_explicit = load_rig_calibration(config.calibration, base_dir=base_dir, source=src, host=host)
 
     sources: list[SourceNode] = []
     if replace_sources is not None:
@@ -197,6 +198,7 @@ def build_rig(
                 seed=config.seed,
                 out_dir=out_dir,
                 config_path=path,
+                capture_volume=config.capture_volume,
             )
             est = _instantiate(cls, params, ctx, plugin, f"estimator {sc.estimator!r} ({path})", path, src)
             assert isinstance(est, Estimator)

@@ -1,4 +1,8 @@
-"""Running statistics: rates, latency percentiles and drops per stream and per stage."""
+"""Running statistics: rates, latency percentiles and drops per stream and per stage.
+
+Meters are written by the run's threads and read by whoever publishes statistics (the live
+table, the session, the drop hooks); every access takes the meter's lock.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ __all__ = ["Meter", "StatsBook"]
 
 @dataclass
 class Meter:
-    """Counts events, their rate over a sliding window, latencies and drops."""
+    """Counts events, their rate over a sliding window, latencies and drops. Thread-safe."""
 
     window_s: float = 2.0
     count: int = 0
@@ -25,44 +29,69 @@ class Meter:
     _lat_ms: deque[float] = field(default_factory=lambda: deque(maxlen=4096))
     first_s: float | None = None
     last_s: float | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def tick(self, latency_s: float | None = None, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
-        self.count += 1
-        self._times.append(now)
-        if self.first_s is None:
-            self.first_s = now
-        self.last_s = now
-        if latency_s is not None:
-            self._lat_ms.append(latency_s * 1e3)
+        with self._lock:
+            self.count += 1
+            self._times.append(now)
+            if self.first_s is None:
+                self.first_s = now
+            self.last_s = now
+            if latency_s is not None:
+                self._lat_ms.append(latency_s * 1e3)
+
+    def drop(self, reason: str, n: int = 1) -> None:
+        """Count ``n`` items dropped for ``reason``."""
+        with self._lock:
+            self.drops[reason] += n
+
+    def drop_counts(self) -> dict[str, int]:
+        """Drops so far by reason."""
+        with self._lock:
+            return dict(self.drops)
+
+    def error(self) -> None:
+        """Count one error."""
+        with self._lock:
+            self.errors += 1
 
     def fps(self, now: float | None = None) -> float:
         now = time.monotonic() if now is None else now
-        recent = [t for t in self._times if now - t <= self.window_s]
+        with self._lock:
+            times = list(self._times)
+        recent = [t for t in times if now - t <= self.window_s]
         if len(recent) < 2:
             return 0.0
         span = max(now - recent[0], 1e-9)
         return (len(recent) - 1) / span if now - recent[-1] < self.window_s else 0.0
 
     def mean_fps(self) -> float:
-        if self.first_s is None or self.last_s is None or self.count < 2:
+        with self._lock:
+            first, last, count = self.first_s, self.last_s, self.count
+        if first is None or last is None or count < 2:
             return 0.0
-        return (self.count - 1) / max(self.last_s - self.first_s, 1e-9)
+        return (count - 1) / max(last - first, 1e-9)
 
     def latency_ms(self, q: float) -> float | None:
-        if not self._lat_ms:
+        with self._lock:
+            lat = np.fromiter(self._lat_ms, float, count=len(self._lat_ms))
+        if not lat.size:
             return None
-        return float(np.percentile(np.fromiter(self._lat_ms, float), q))
+        return float(np.percentile(lat, q))
 
     def as_dict(self, *, live: bool = True) -> dict[str, Any]:
+        with self._lock:
+            count, errors, drops = self.count, self.errors, dict(self.drops)
         return {
-            "count": self.count,
+            "count": count,
             "fps": round(self.fps() if live else self.mean_fps(), 3),
             "mean_fps": round(self.mean_fps(), 3),
             "latency_ms_p50": _r(self.latency_ms(50)),
             "latency_ms_p99": _r(self.latency_ms(99)),
-            "drops": dict(self.drops),
-            "errors": self.errors,
+            "drops": drops,
+            "errors": errors,
         }
 
 
@@ -88,7 +117,9 @@ class StatsBook:
 
     def snapshot(self, *, live: bool = True) -> dict[str, Any]:
         with self.lock:
-            return {
-                "streams": {k: m.as_dict(live=live) for k, m in sorted(self.streams.items())},
-                "stages": {k: m.as_dict(live=live) for k, m in self.stages.items()},
-            }
+            streams = sorted(self.streams.items())
+            stages = list(self.stages.items())
+        return {
+            "streams": {k: m.as_dict(live=live) for k, m in streams},
+            "stages": {k: m.as_dict(live=live) for k, m in stages},
+        }

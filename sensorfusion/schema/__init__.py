@@ -1,8 +1,11 @@
 """The typed schema: streams and frames, skeleton specs, calibration models, the rig config."""
 
 from ._calibration import (
+    ROTATION_TOLERANCE,
     CameraModel,
+    DeviceMount,
     DoubleSphereCamera,
+    Fisheye624Camera,
     KannalaBrandtCamera,
     OmnidirectionalCamera,
     PinholeCamera,
@@ -13,6 +16,7 @@ from ._calibration import (
 )
 from ._config import (
     CalibrationConfig,
+    CaptureVolumeConfig,
     QueueConfig,
     RecordConfig,
     RestartConfig,
@@ -21,21 +25,27 @@ from ._config import (
     SinkConfig,
     StageConfig,
     SyncConfig,
-    load_calibration,
     load_rig,
     match_streams,
     validate_params,
 )
+from ._device_pose import DEVICE_POSE_CHANNEL, DEVICE_POSE_FIELD, check_device_pose, device_pose_spec
 from ._mounting import CeilingMount
 from ._skeletons import SkeletonRegistry, SkeletonSpec, builtin_skeletons
 from ._streams import FieldSpec, Frame, FrameKind, FrameSet, QueuePolicy, StreamSpec, split_stream_name
 
 __all__ = [
+    "ROTATION_TOLERANCE",
     "CalibrationConfig",
+    "CaptureVolumeConfig",
     "CameraModel",
     "CeilingMount",
+    "DEVICE_POSE_CHANNEL",
+    "DEVICE_POSE_FIELD",
+    "DeviceMount",
     "DoubleSphereCamera",
     "FieldSpec",
+    "Fisheye624Camera",
     "Frame",
     "FrameKind",
     "FrameSet",
@@ -59,7 +69,8 @@ __all__ = [
     "SyncConfig",
     "Transform",
     "builtin_skeletons",
-    "load_calibration",
+    "check_device_pose",
+    "device_pose_spec",
     "load_rig",
     "match_streams",
     "split_stream_name",

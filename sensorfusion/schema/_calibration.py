@@ -7,14 +7,18 @@ transforms named ``a_from_b`` so ``p_in_a = a_from_b @ p_in_b``, time offsets in
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
+from collections.abc import Sequence
+from typing import Annotated, ClassVar, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 __all__ = [
+    "ROTATION_TOLERANCE",
     "CameraModel",
+    "DeviceMount",
     "DoubleSphereCamera",
+    "Fisheye624Camera",
     "KannalaBrandtCamera",
     "OmnidirectionalCamera",
     "PinholeCamera",
@@ -29,8 +33,31 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+ROTATION_TOLERANCE = 1e-5
+"""Largest ``max |R R^T - I|`` a :class:`Transform` accepts. Published calibrations print rotation
+matrices with 6 decimals, which are orthonormal to only ~1e-6; such a rotation is replaced by the
+nearest rotation (SVD) and the transform keeps a :attr:`Transform.note` saying so."""
+
+_EXACT_ROTATION = 1e-9  # below this a rotation is kept exactly as given (float round-off)
+
+
+def _rotation_deviation(r: np.ndarray) -> float:
+    return float(np.abs(r @ r.T - np.eye(3)).max())
+
+
+def _nearest_rotation(r: np.ndarray) -> np.ndarray:
+    u, _, vt = np.linalg.svd(r)
+    out: np.ndarray = u @ vt
+    return out
+
+
 class Transform(_Model):
-    """A rigid transform ``a_from_b``: rotation matrix (row-major 3x3) and translation in metres."""
+    """A rigid transform ``a_from_b``: rotation matrix (row-major 3x3) and translation in metres.
+
+    A rotation that is orthonormal only to ``1e-9 < max |R R^T - I| <= ROTATION_TOLERANCE`` (e.g. one
+    printed with 6 decimals) is re-orthonormalised (the nearest rotation, by SVD) and
+    :attr:`note` says so; a larger deviation or a reflection is refused with the measured value.
+    """
 
     rotation: tuple[tuple[float, float, float], tuple[float, float, float], tuple[float, float, float]] = (
         (1.0, 0.0, 0.0),
@@ -38,17 +65,49 @@ class Transform(_Model):
         (0.0, 0.0, 1.0),
     )
     translation_m: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    _note: str | None = PrivateAttr(default=None)
 
     @field_validator("rotation")
     @classmethod
     def _orthonormal(cls, v: tuple[tuple[float, ...], ...]) -> tuple[tuple[float, ...], ...]:
         r = np.asarray(v, dtype=np.float64)
-        err = float(np.abs(r @ r.T - np.eye(3)).max())
-        if err > 1e-6:
-            raise ValueError(f"rotation must be orthonormal (max |R R^T - I| = {err:.3g})")
+        if not np.all(np.isfinite(r)):
+            raise ValueError("rotation has NaN/inf entries")
+        err = _rotation_deviation(r)
+        if err > ROTATION_TOLERANCE:
+            raise ValueError(
+                f"rotation must be orthonormal: max |R R^T - I| = {err:.3g} exceeds the tolerance "
+                f"{ROTATION_TOLERANCE:g} (a rounded rotation is re-orthonormalised up to that)"
+            )
         if np.linalg.det(r) < 0:
             raise ValueError("rotation must have determinant +1 (a reflection was given)")
+        if err > _EXACT_ROTATION:
+            return tuple(tuple(float(x) for x in row) for row in _nearest_rotation(r))
         return v
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _note_reorthonormalised(cls, data: object, handler: object) -> Transform:
+        err = None
+        raw = data.get("rotation") if isinstance(data, dict) else None
+        if raw is not None:
+            try:
+                r = np.asarray(raw, dtype=np.float64)
+                err = _rotation_deviation(r) if r.shape == (3, 3) else None
+            except (TypeError, ValueError):
+                err = None
+        out: Transform = handler(data)  # type: ignore[operator]
+        if err is not None and _EXACT_ROTATION < err <= ROTATION_TOLERANCE:
+            out._note = (
+                f"rotation re-orthonormalised: it was orthonormal to max |R R^T - I| = {err:.3g} "
+                f"(tolerance {ROTATION_TOLERANCE:g})"
+            )
+        return out
+
+    @property
+    def note(self) -> str | None:
+        """Why the given rotation was changed (re-orthonormalised), or ``None``."""
+        return self._note
 
     @classmethod
     def from_matrix(cls, matrix: np.ndarray) -> Transform:
@@ -77,7 +136,10 @@ class Transform(_Model):
         return m
 
     def inverse(self) -> Transform:
-        return Transform.from_matrix(np.linalg.inv(self.matrix))
+        """``b_from_a``; keeps the :attr:`note`."""
+        out = Transform.from_matrix(np.linalg.inv(self.matrix))
+        out._note = self._note
+        return out
 
     def apply(self, points: np.ndarray) -> np.ndarray:
         """Transform ``(*, 3)`` points."""
@@ -162,8 +224,70 @@ class DoubleSphereCamera(_CameraBase):
     alpha: float = Field(ge=0.0, le=1.0)
 
 
+class Fisheye624Camera(_CameraBase):
+    """Project Aria's Fisheye624 ("FisheyeRadTanThinPrism"): 15 parameters
+    ``[f, cu, cv, k0..k5, p0, p1, s0..s3]``.
+
+    With ``a = x/z, b = y/z, r = √(a² + b²), θ = atan r``:
+    ``θd = θ (1 + k0 θ² + k1 θ⁴ + … + k5 θ¹²)``, ``(xr, yr) = (θd / r)(a, b)``, ``rd² = xr² + yr²``,
+    ``u′ = xr + (2 xr² + rd²) p0 + 2 xr yr p1 + s0 rd² + s1 rd⁴``,
+    ``v′ = yr + (2 yr² + rd²) p1 + 2 xr yr p0 + s2 rd² + s3 rd⁴``, ``u = f u′ + cu``, ``v = f v′ + cv``.
+    ``fx``/``fy``/``cx``/``cy`` are read-only aliases of ``f``/``f``/``cu``/``cv``.
+    """
+
+    model: Literal["fisheye624"] = "fisheye624"
+    f: float = Field(gt=0)
+    cu: float
+    cv: float
+    k0: float = 0.0
+    k1: float = 0.0
+    k2: float = 0.0
+    k3: float = 0.0
+    k4: float = 0.0
+    k5: float = 0.0
+    p0: float = 0.0
+    p1: float = 0.0
+    s0: float = 0.0
+    s1: float = 0.0
+    s2: float = 0.0
+    s3: float = 0.0
+
+    PARAM_NAMES: ClassVar[tuple[str, ...]] = (
+        "f", "cu", "cv", "k0", "k1", "k2", "k3", "k4", "k5", "p0", "p1", "s0", "s1", "s2", "s3",
+    )  # fmt: skip
+
+    @classmethod
+    def from_params(cls, params: Sequence[float], *, width: int, height: int) -> Fisheye624Camera:
+        """From the 15 parameters in Aria's order (``Projection.Params`` of a calibration file)."""
+        values = [float(v) for v in params]
+        if len(values) != 15:
+            raise ValueError(f"Fisheye624 takes 15 parameters [f, cu, cv, k0..k5, p0, p1, s0..s3], got {len(values)}")
+        return cls(width=width, height=height, **dict(zip(cls.PARAM_NAMES, values, strict=True)))
+
+    @property
+    def params(self) -> tuple[float, ...]:
+        """The 15 parameters in Aria's order."""
+        return tuple(float(getattr(self, n)) for n in self.PARAM_NAMES)
+
+    @property
+    def fx(self) -> float:
+        return self.f
+
+    @property
+    def fy(self) -> float:
+        return self.f
+
+    @property
+    def cx(self) -> float:
+        return self.cu
+
+    @property
+    def cy(self) -> float:
+        return self.cv
+
+
 CameraModel = Annotated[
-    PinholeCamera | KannalaBrandtCamera | OmnidirectionalCamera | DoubleSphereCamera,
+    PinholeCamera | KannalaBrandtCamera | OmnidirectionalCamera | DoubleSphereCamera | Fisheye624Camera,
     Field(discriminator="model"),
 ]
 
@@ -239,16 +363,32 @@ class RadarModel(_Model):
         return 2.0 / n if n > 1 else math.pi
 
 
+class DeviceMount(_Model):
+    """A sensor rigidly mounted on a moving device (a headset, a phone, a robot).
+
+    The device's pose is a ``device_pose`` stream (``world_from_device`` per frame, see
+    :func:`sensorfusion.schema.device_pose_spec`) produced under the sensor id ``device``; the
+    sensor's place on the device is the fixed ``device_from_sensor``. The sensor's pose in the
+    world at time ``t`` is then ``world_from_device(t) @ device_from_sensor``, and the sensor's
+    ``world_from_sensor`` is not used.
+    """
+
+    device: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$", description="sensor id of the device whose device_pose stream places it")
+    device_from_sensor: Transform = Field(default_factory=Transform)
+
+
 class SensorCalibration(_Model):
     """Where a sensor is and how it maps the world: ``world_from_sensor``, a model, a time offset.
 
     ``time_offset_ns`` is added to the sensor's timestamps to put them on the rig's reference clock.
+    A sensor on a moving device has a ``mount`` instead of a fixed place in the world.
     """
 
     camera: CameraModel | None = None
     radar: RadarModel | None = None
     world_from_sensor: Transform = Field(default_factory=Transform)
     time_offset_ns: int = 0
+    mount: DeviceMount | None = None
 
 
 class RigCalibration(_Model):
@@ -260,7 +400,17 @@ class RigCalibration(_Model):
         """``other``'s sensors, overridden by this calibration's (explicit beats provided)."""
         return RigCalibration(sensors={**other.sensors, **self.sensors})
 
-    def camera(self, sensor_id: str) -> PinholeCamera | KannalaBrandtCamera | OmnidirectionalCamera | DoubleSphereCamera:
+    def notes(self) -> list[str]:
+        """What was changed while reading this calibration (re-orthonormalised rotations), per sensor."""
+        return [
+            f"sensors.{sid}.world_from_sensor: {s.world_from_sensor.note}"
+            for sid, s in self.sensors.items()
+            if s.world_from_sensor.note
+        ]
+
+    def camera(
+        self, sensor_id: str
+    ) -> PinholeCamera | KannalaBrandtCamera | OmnidirectionalCamera | DoubleSphereCamera | Fisheye624Camera:
         cal = self.sensors.get(sensor_id)
         if cal is None or cal.camera is None:
             from .._errors import ConfigError

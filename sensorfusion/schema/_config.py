@@ -7,7 +7,6 @@ Every error raised here is a :class:`~sensorfusion.ConfigError` that names the f
 from __future__ import annotations
 
 import fnmatch
-import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -17,11 +16,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .._errors import ConfigError
-from ._calibration import RigCalibration
 from ._streams import QueuePolicy
+from ._volume import CaptureVolumeConfig
 
 __all__ = [
     "CalibrationConfig",
+    "CaptureVolumeConfig",
     "QueueConfig",
     "RecordConfig",
     "RestartConfig",
@@ -33,6 +33,7 @@ __all__ = [
     "format_loc",
     "load_rig",
     "match_streams",
+    "safe_load_yaml",
     "validate_params",
 ]
 
@@ -125,24 +126,30 @@ class RecordConfig(_Strict):
     Attributes:
         compression: chunk codec for frame data.
         level: codec level (zstd: 1-22; ignored by lz4/none).
-        commit_interval_s: buffered frames are committed at least this often; after a
-            crash at most this much is lost.
+        commit_interval_s: the longest a recorded frame waits to be committed; after a crash
+            of the writer at most about this much (plus one frame period) is lost.
         streams: patterns of source streams to record (estimates are always recorded).
+        writer: ``process`` (its own interpreter), ``thread`` or ``auto`` (process for live runs).
     """
 
     compression: Literal["zstd", "lz4", "none"] = "zstd"
     level: int = Field(default=1, ge=1, le=22)
     commit_interval_s: float = Field(default=0.5, gt=0, le=10)
     streams: list[str] = Field(default_factory=lambda: ["*/*"])
+    writer: Literal["auto", "process", "thread"] = Field(
+        default="auto",
+        description="where the session writer runs: its own process (a live run's threads cannot starve it, and a "
+        "killed run loses only frames in flight), a thread of the run, or auto: process for live runs",
+    )
 
 
 class CalibrationConfig(_Strict):
     """Rig calibration: a file, inline sensors, or both (inline entries override the file's).
 
-    The file is the SDK's own JSON/YAML of :class:`RigCalibration`, or - with the
-    ``sensorfusion-calibration`` distribution installed - any format it reads (Pose2Sim and
-    aniposelib TOML, Qualisys, OpenCV, EasyMocap, CMU Panoptic, Kalibr), sniffed from the file
-    or named by ``format``.
+    The file is read by :func:`sensorfusion.load_calibration` in any installed format: the
+    SDK's own JSON/YAML of :class:`RigCalibration`, and - with plugins such as
+    ``sensorfusion-calibration`` - the peers' formats (Pose2Sim, aniposelib, Qualisys, OpenCV,
+    ...), sniffed from the file or named by ``format``.
     """
 
     file: str | None = None
@@ -153,7 +160,7 @@ class CalibrationConfig(_Strict):
 class RigConfig(_Strict):
     """A whole rig: sensors, calibration, synchronisation, stages, sinks, recording."""
 
-    name: str = "rig"
+    name: str = Field(default="rig", max_length=256)
     seed: int = 0
     duration_s: float | None = Field(default=None, gt=0)
     sensors: list[SensorConfig] = Field(min_length=1)
@@ -162,6 +169,9 @@ class RigConfig(_Strict):
     stages: list[StageConfig] = Field(default_factory=list)
     sinks: list[SinkConfig] = Field(default_factory=list)
     record: RecordConfig = Field(default_factory=RecordConfig)
+    capture_volume: CaptureVolumeConfig | None = Field(
+        default=None, description="where people are expected (default: where >= 2 cameras' views overlap)"
+    )
 
     @field_validator("sensors")
     @classmethod
@@ -250,16 +260,19 @@ def load_rig(path: str | os.PathLike[str] | None = None, *, text: str | None = N
         if path is None:
             raise ConfigError("no rig file given")
         p = Path(path)
+        if p.is_dir():
+            raise ConfigError("is a folder, not a rig file", value=str(path))
         if not p.is_file():
             raise ConfigError("rig file not found", value=str(path))
-        text = p.read_text(encoding="utf-8")
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"invalid YAML: {problem}", field_path=where, source=source) from None
+        data = p.read_bytes()
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"not UTF-8 text: byte 0x{data[exc.start]:02x} at offset {exc.start} (save the rig file as UTF-8)",
+                source=source,
+            ) from None
+    raw = safe_load_yaml(text, source=source)
     if not isinstance(raw, dict):
         raise ConfigError("a rig file must be a mapping at the top level", value=type(raw).__name__, source=source)
     try:
@@ -271,49 +284,66 @@ def load_rig(path: str | os.PathLike[str] | None = None, *, text: str | None = N
         raise ConfigError(exc.reason, field_path=exc.field_path, value=exc.value, choices=exc.choices, source=source) from None
 
 
-def load_calibration(cfg: CalibrationConfig, *, base_dir: Path, source: str | None = None) -> RigCalibration:
-    """The calibration the rig file declares (file, then inline overrides)."""
-    sensors: dict[str, Any] = {}
-    if cfg.file is not None:
-        p = (base_dir / cfg.file) if not Path(cfg.file).is_absolute() else Path(cfg.file)
-        if not p.exists():
-            raise ConfigError("calibration file not found", field_path="calibration.file", value=cfg.file, source=source)
-        sensors.update(_read_calibration_file(p, cfg, source))
-    sensors.update(cfg.sensors)
-    try:
-        return RigCalibration.model_validate({"sensors": sensors})
-    except ValidationError as exc:
-        raise _config_error_from_validation(exc, prefix="calibration", source=source) from None
+_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+MAX_YAML_NODES = 1_000_000
+"""Values a YAML document may expand to (aliases counted every time they are used)."""
+MAX_YAML_CHARS = 64 << 20
+"""Characters of strings a YAML document may expand to."""
 
 
-def _read_calibration_file(p: Path, cfg: CalibrationConfig, source: str | None) -> dict[str, Any]:
-    own = cfg.format in (None, "sensorfusion") and p.suffix in (".json", ".yaml", ".yml") and p.is_file()
-    if own:
-        text = p.read_text(encoding="utf-8")
-        try:
-            data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
-        except (json.JSONDecodeError, yaml.YAMLError) as exc:
-            raise ConfigError(f"cannot parse calibration file: {exc}", field_path="calibration.file", value=cfg.file, source=source) from None
-        if isinstance(data, dict) and isinstance(data.get("sensors"), dict):
-            return dict(data["sensors"])
-        if cfg.format == "sensorfusion":
-            raise ConfigError("calibration file must hold a mapping with 'sensors'", field_path="calibration.file", value=cfg.file, source=source)
+def safe_load_yaml(text: str, *, source: str | None = None, field_path: str = "") -> Any:
+    """``yaml.safe_load`` with the expansion of aliases bounded: a document whose values,
+    counted with every alias use, exceed :data:`MAX_YAML_NODES` values or
+    :data:`MAX_YAML_CHARS` characters (an "alias bomb") is a :class:`ConfigError`."""
     try:
-        from sensorfusion_calibration.formats import load_calibration as load_foreign
-    except ImportError:
+        raw = yaml.load(text, Loader=_SAFE_LOADER)  # a safe loader (libyaml's when present)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else field_path
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"invalid YAML: {str(problem)[:300]}", field_path=where, source=source) from None
+    nodes, chars = _expanded_size(raw)
+    if nodes > MAX_YAML_NODES or chars > MAX_YAML_CHARS:
         raise ConfigError(
-            "not the SDK's own calibration JSON/YAML; other formats need the calibration toolkit "
-            "(pip install sensorfusion-calibration, or ./dev.sh setup)",
-            field_path="calibration.file",
-            value=cfg.file,
+            f"YAML aliases expand to {nodes:.3g} values / {chars:.3g} characters, over the limit of "
+            f"{MAX_YAML_NODES:,} values / {MAX_YAML_CHARS >> 20} MiB (an alias bomb?)",
+            field_path=field_path,
             source=source,
-        ) from None
-    try:
-        cal = load_foreign(p, fmt=cfg.format)
-    except ConfigError as exc:
-        sub = "format" if exc.field_path == "format" else "file"
-        raise ConfigError(exc.reason, field_path=f"calibration.{sub}", value=exc.value if exc.value is not None else cfg.file, choices=exc.choices, source=source) from None
-    return {k: v.model_dump(mode="json") for k, v in cal.sensors.items()}
+        )
+    return raw
+
+
+def _expanded_size(root: Any) -> tuple[int, int]:
+    """(values, string characters) of ``root`` with shared sub-structures counted once per
+    use, computed once per distinct object (linear in the document, not in its expansion)."""
+    memo: dict[int, tuple[int, int]] = {}
+    visiting: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        obj, children_done = stack.pop()
+        if id(obj) in memo or (not children_done and id(obj) in visiting):
+            continue
+        if isinstance(obj, dict):
+            kids = [*obj.keys(), *obj.values()]
+        elif isinstance(obj, (list, tuple, set)):
+            kids = list(obj)
+        else:
+            memo[id(obj)] = (1, len(obj) if isinstance(obj, (str, bytes)) else 0)
+            continue
+        if not children_done:
+            if any(id(k) in visiting or k is obj for k in kids):
+                return 1 << 62, 1 << 62  # a structure that contains itself never ends
+            visiting.add(id(obj))
+            stack.append((obj, True))
+            stack.extend((k, False) for k in kids if id(k) not in memo)
+            continue
+        visiting.discard(id(obj))
+        n, c = 1, 0
+        for k in kids:
+            kn, kc = memo[id(k)]
+            n, c = n + kn, c + kc
+        memo[id(obj)] = (min(n, 1 << 62), min(c, 1 << 62))
+    return memo[id(root)]
 
 
 def match_streams(patterns: Sequence[str], names: Iterable[str]) -> list[str]:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from .._errors import SessionDamagedError
+from ._integrity import Damage
 from ._reader import Session, _StreamReader
 
 __all__ = ["format_inspect", "inspect_session"]
@@ -15,8 +18,11 @@ __all__ = ["format_inspect", "inspect_session"]
 
 def _stored_bytes(reader: _StreamReader) -> int:
     total = 0
-    for _, arr in reader.group.arrays():
-        total += int(arr.nbytes_stored())
+    try:
+        for _, arr in reader.group.arrays():
+            total += int(arr.nbytes_stored())
+    except Exception:  # an array with damaged metadata: reported as damage elsewhere
+        pass
     return total
 
 
@@ -45,7 +51,9 @@ def _stream_entry(reader: _StreamReader) -> dict[str, Any]:
     }
 
 
-def inspect_session(path: str | os.PathLike[str]) -> dict[str, Any]:
+def inspect_session(
+    path: str | os.PathLike[str], *, verify: bool = False, progress: Callable[[int, int], None] | None = None
+) -> dict[str, Any]:
     """Describe a session as JSON-ready data (raises :class:`StoreError` for a non-session).
 
     Keys (stable; new keys may be added, none removed or renamed):
@@ -68,9 +76,15 @@ def inspect_session(path: str | os.PathLike[str]) -> dict[str, Any]:
     * ``drops`` (dict): ``stats["drops"]`` as the scheduler stored it (empty if absent), plus
       ``recorder``: stream key -> frames the recorder dropped (buffer full), when any.
     * ``events`` (list): every recorded event, ``{t_ns, kind, source, message, ...}``.
+    * ``integrity`` (str): ``crc32c`` when every chunk carries a checksum, ``none`` (older sessions).
+    * ``verified`` (bool): every chunk was read and checked (``verify=True``).
+    * ``damage`` (list): ``{stream, start, stop, problem}`` per damaged frame range (``stop``
+      exclusive): unreadable stream groups and timestamps always, missing and corrupt chunks of
+      every array with ``verify=True``. Empty for a healthy session.
     """
     session = Session.open(path)
     readers = session._all()
+    damage: list[Damage] = session.verify(progress) if verify else list(session.damaged_groups)
     sources = [r for r in readers.values() if r.info.stage is None]
     estimates = sorted((r for r in readers.values() if r.info.stage is not None),
                        key=lambda r: (r.info.stage or "", r.info.name))
@@ -85,10 +99,35 @@ def inspect_session(path: str | os.PathLike[str]) -> dict[str, Any]:
         "finished": session.finished,
         "rig_name": session.rig.get("name"),
         "created": session.created,
-        "streams": [_stream_entry(r) for r in [*sorted(sources, key=lambda r: r.info.name), *estimates]],
+        "streams": [_entry(r, damage, verify) for r in [*sorted(sources, key=lambda r: r.info.name), *estimates]],
         "drops": drops,
         "events": session.events,
+        "integrity": session.integrity,
+        "verified": verify,
+        "damage": [d.as_dict() for d in _unique(damage)],
     }
+
+
+def _entry(reader: _StreamReader, damage: list[Damage], verified: bool) -> dict[str, Any]:
+    try:
+        return _stream_entry(reader)
+    except SessionDamagedError as exc:
+        if not verified:
+            damage.append(Damage(exc.stream, exc.start, exc.stop, exc.problem))
+        info = reader.info
+        return {"name": info.name, "stage": info.stage, "kind": info.spec.kind.value, "count": info.count,
+                "t_first_ns": info.t_first_ns, "t_last_ns": info.t_last_ns, "duration_s": 0.0, "fps": None,
+                "seq_gaps": 0, "bytes": 0, "damaged": True}
+
+
+def _unique(damage: list[Damage]) -> list[Damage]:
+    seen: set[Damage] = set()
+    out = []
+    for d in damage:
+        if d not in seen:
+            seen.add(d)
+            out.append(d)
+    return out
 
 
 def _fmt_bytes(n: int) -> str:
@@ -119,6 +158,13 @@ def format_inspect(info: dict[str, Any]) -> str:
                       f"{s['fps']:.2f}" if s["fps"] is not None else "-", str(s["seq_gaps"]),
                       _fmt_bytes(int(s["bytes"])))
     console.print(table)
+    damage = info.get("damage") or []
+    checked = "every chunk read and checked" if info.get("verified") else "chunks not read (--verify reads them)"
+    console.print(f"integrity: {info.get('integrity', 'none')}, {checked}: "
+                  + (f"{len(damage)} damaged range(s)" if damage else "no damage found"))
+    for d in damage[:50]:
+        frames = f"frames {d['start']}-{d['stop'] - 1}" if d["stop"] > d["start"] else "(all frames)"
+        console.print(f"  DAMAGED {d['stream']} {frames}: {d['problem']}")
     drops = info.get("drops") or {}
     if drops:
         console.print("drops:")

@@ -33,6 +33,7 @@ import os
 import platform
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -41,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import zarr
-from zarr.codecs import BloscCodec, ZstdCodec
+from zarr.codecs import BloscCodec, Crc32cCodec, ZstdCodec
 
 from .._errors import ConfigError, StoreError
 from ..schema._calibration import RigCalibration
@@ -68,11 +69,15 @@ Compression = Literal["zstd", "lz4", "none"]
 _MIB = 1 << 20
 _TARGET_CHUNK_BYTES = 4 * _MIB  # data chunks aim at 1-8 MiB
 _MAX_CHUNK_BYTES = 8 * _MIB  # a single frame above this is split along its first axis
+_OWN_CHUNK_BYTES = 256 << 10  # a frame this large gets a chunk of its own: a commit never rewrites a partial one
 _MAX_FRAMES_PER_CHUNK = 16384  # tiny frames: cap the chunk length (partial-chunk rewrites stay cheap)
 _MAX_ITEMS_PER_CHUNK = 65536
+_RAGGED_CHUNK_BYTES = 256 << 10  # ragged items (people, points): every commit rewrites the last, partial chunk
 _TIME_CHUNK = 16384  # timestamps, seq and offsets
 _TIME_ARRAYS = ("t_sensor_ns", "t_host_ns", "seq")
 _GROUP_BYTES = 16 * _MIB  # one write task covers whole chunks of about this many bytes
+_AHEAD_GROW = 64  # an array grows by at least this many entries at a time
+_AHEAD_POLL_S = 0.05  # between commits, buffered frames are written ahead this often
 
 
 def stream_key(name: str, stage: str | None) -> str:
@@ -119,15 +124,17 @@ def jsonable(value: Any, what: str) -> Any:
         raise StoreError(f"{what} must be JSON-serialisable: {exc}") from exc
 
 
-def _compressors(compression: str, level: int, itemsize: int) -> list[Any] | None:
+def _compressors(compression: str, level: int, itemsize: int) -> list[Any]:
+    """The bytes-to-bytes codecs of an array: the compressor, then a CRC-32C of the stored
+    chunk, so a corrupt chunk is an error on read instead of wrong data (``inspect --verify``)."""
     if compression == "zstd":
-        return [ZstdCodec(level=level, checksum=False)]
+        return [ZstdCodec(level=level, checksum=False), Crc32cCodec()]
     if compression == "lz4":
         # Blosc's LZ4 is part of the Zarr v3 spec; byte-shuffle helps multi-byte data (depth).
         shuffle: Literal["noshuffle", "shuffle"] = "noshuffle" if itemsize == 1 else "shuffle"
-        return [BloscCodec(cname="lz4", clevel=5, shuffle=shuffle, typesize=itemsize)]
+        return [BloscCodec(cname="lz4", clevel=5, shuffle=shuffle, typesize=itemsize), Crc32cCodec()]
     if compression == "none":
-        return None
+        return [Crc32cCodec()]
     raise ConfigError("unknown compression", field_path="record.compression", value=compression,
                       choices=["zstd", "lz4", "none"])
 
@@ -137,7 +144,7 @@ def _data_chunks(item_shape: tuple[int, ...], itemsize: int, max_len: int) -> tu
     one item above 8 MiB is split along its first axis."""
     inner = tuple(max(1, d) for d in item_shape)
     item_bytes = max(1, math.prod(inner) * itemsize)
-    n = max(1, min(max_len, _TARGET_CHUNK_BYTES // item_bytes))
+    n = 1 if item_bytes >= _OWN_CHUNK_BYTES else max(1, min(max_len, _TARGET_CHUNK_BYTES // item_bytes))
     if n == 1 and item_bytes > _MAX_CHUNK_BYTES and inner:
         parts = math.ceil(item_bytes / _TARGET_CHUNK_BYTES)
         rows = max(1, math.ceil(inner[0] / parts))
@@ -164,6 +171,8 @@ class _Stream:
     dropped: int = 0
     frames_written: int = 0
     bytes_written: int = 0
+    ahead_ok: bool = False  # every field has one frame per chunk: data can be written as it arrives
+    ahead: int = 0  # leading pending frames whose data is already written (published at the next commit)
 
 
 class SessionWriter:
@@ -240,6 +249,7 @@ class SessionWriter:
             "rig": jsonable(dict(rig), "rig"),
             "calibration": cal,
             "finished": False,
+            "integrity": "crc32c",
             "summary": None,
             "stats": {},
         }
@@ -268,6 +278,8 @@ class SessionWriter:
         self._max_lag_s = 0.0
         self._last_lag_s = 0.0
         self._last_commit = time.monotonic()
+        self._commit_est_s = 0.0  # expected duration of a commit
+        self._recent_commits_s: deque[float] = deque(maxlen=5)
         self._closed = False
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
@@ -316,7 +328,11 @@ class SessionWriter:
                                               compressors=ts_codecs, fill_value=0, config=config)
         for fname, fspec in spec.fields.items():
             dtype = np.dtype(fspec.dtype)
-            max_len = _MAX_ITEMS_PER_CHUNK if spec.ragged else _MAX_FRAMES_PER_CHUNK
+            if spec.ragged:
+                item_bytes = max(1, math.prod(max(1, d) for d in fspec.shape) * dtype.itemsize)
+                max_len = max(1, min(_MAX_ITEMS_PER_CHUNK, _RAGGED_CHUNK_BYTES // item_bytes))
+            else:
+                max_len = _MAX_FRAMES_PER_CHUNK
             chunks = _data_chunks(tuple(fspec.shape), dtype.itemsize, max_len)
             arrays[fname] = group.create_array(
                 fname, shape=(0, *fspec.shape), chunks=chunks, dtype=dtype,
@@ -328,7 +344,8 @@ class SessionWriter:
                                          compressors=ts_codecs, fill_value=0, config=config)
             offsets[0:1] = np.zeros(1, dtype=np.int64)
             arrays["offsets"] = offsets
-        return _Stream(spec=spec, stage=stage, key=key, group=group, arrays=arrays)
+        ahead_ok = not spec.ragged and all(int(arrays[f].chunks[0]) == 1 for f in spec.fields)
+        return _Stream(spec=spec, stage=stage, key=key, group=group, arrays=arrays, ahead_ok=ahead_ok)
 
     # ------------------------------------------------------------------ producers
     def write(self, frame: Frame, *, stage: str | None = None) -> bool:
@@ -352,7 +369,9 @@ class SessionWriter:
                 over = self._buffered_bytes > 0 and self._buffered_bytes + nbytes > self.max_buffer_bytes
                 if not over:
                     if not st.pending:
-                        st.pending_since = time.monotonic()
+                        st.pending_since = _born(frame)
+                        if self._buffered_bytes == 0:
+                            self._wake.set()  # the writer thread schedules the commit of this frame
                     st.pending.append(frame)
                     st.pending_bytes += nbytes
                     self._buffered_bytes += nbytes
@@ -369,6 +388,7 @@ class SessionWriter:
                                         None, {"stream": key})
                     return False
             if self._thread is not None:
+                self._raise_if_failed()  # a dead writer thread frees nothing
                 time.sleep(0.002)  # background, when_full="wait": the writer thread frees space
                 continue
             self.commit()  # foreground: apply back-pressure instead of dropping
@@ -414,6 +434,11 @@ class SessionWriter:
         }
 
     @property
+    def error(self) -> BaseException | None:
+        """The error that stopped the background writer thread, or None."""
+        return self._error
+
+    @property
     def dropped(self) -> int:
         """Frames dropped because the buffer was full (all streams)."""
         return sum(s.dropped for s in self._streams.values())
@@ -434,15 +459,17 @@ class SessionWriter:
                 if self._closed:
                     return
                 batches: list[tuple[_Stream, list[Frame], int, float | None]] = []
+                aheads: dict[str, int] = {}
                 for st in self._streams.values():
                     if st.pending:
                         batches.append((st, st.pending, st.pending_bytes, st.pending_since))
-                        st.pending, st.pending_bytes, st.pending_since = [], 0, None
+                        aheads[st.key] = st.ahead
+                        st.pending, st.pending_bytes, st.pending_since, st.ahead = [], 0, None, 0
                 events = list(self._events) if self._events_dirty else None
                 self._events_dirty = False
                 batch_bytes = sum(b[2] for b in batches)
             try:
-                new_state = self._write_batches([(st, frames) for st, frames, _, _ in batches])
+                new_state = self._write_batches([(st, frames) for st, frames, _, _ in batches], aheads)
                 # the data is in place: publish each stream's committed count (attrs last)
                 for st, (count, items, t_first, t_last) in new_state:
                     attrs: dict[str, Any] = {"count": count, "t_first_ns": t_first, "t_last_ns": t_last}
@@ -478,14 +505,18 @@ class SessionWriter:
                 raise StoreError(f"commit to {self.path} failed writing stats: {exc}") from exc
 
     def _write_batches(
-        self, batches: list[tuple[_Stream, list[Frame]]]
+        self, batches: list[tuple[_Stream, list[Frame]]], aheads: Mapping[str, int] | None = None
     ) -> list[tuple[_Stream, tuple[int, int, int | None, int | None]]]:
         """Write every batch, all streams and chunk groups concurrently; returns the new state
         of each stream. Raises the first failure after every write has finished."""
         tasks: list[Callable[[], None]] = []
         new_state = []
         for st, frames in batches:
-            new_state.append((st, self._plan(st, frames, tasks)))
+            new_state.append((st, self._plan(st, frames, tasks, (aheads or {}).get(st.key, 0))))
+        self._run_tasks(tasks)
+        return new_state
+
+    def _run_tasks(self, tasks: list[Callable[[], None]]) -> None:
         futures = [self._pool.submit(task) for task in tasks]
         failure: BaseException | None = None
         for fut in futures:  # wait for every write before publishing or failing
@@ -495,7 +526,38 @@ class SessionWriter:
                 failure = failure or exc
         if failure is not None:
             raise failure
-        return new_state
+
+    def _write_ahead(self) -> bool:
+        """Between commits, write the data of buffered frames that fill chunks of their own
+        (images, depth), so a commit has little left to do and publishes data that is at most
+        about ``commit_interval_s`` old even when writing takes most of the machine. The next
+        commit publishes them; until then readers ignore them (they trust ``count``)."""
+        with self._commit_lock:
+            with self._lock:
+                if self._closed:
+                    return False
+                work = [(st, st.ahead, st.pending[st.ahead :]) for st in self._streams.values()
+                        if st.ahead_ok and len(st.pending) > st.ahead]
+            if not work:
+                return False
+            tasks: list[Callable[[], None]] = []
+            try:
+                for st, ahead, frames in work:
+                    n0 = st.count + ahead
+                    for fname in st.spec.fields:
+                        arr = st.arrays[fname]
+                        _grow(arr, n0 + len(frames))
+                        for i, f in enumerate(frames):
+                            tasks.append(functools.partial(_write_stack, arr, n0 + i, [f.data[fname]]))
+                self._run_tasks(tasks)
+            except Exception as exc:
+                if isinstance(exc, StoreError):
+                    raise
+                raise StoreError(f"writing to {self.path} failed: {type(exc).__name__}: {exc}") from exc
+            with self._lock:
+                for st, ahead, frames in work:
+                    st.ahead = ahead + len(frames)
+            return True
 
     def _append(self, st: _Stream, frames: list[Frame]) -> tuple[int, int, int | None, int | None]:
         """Write ``frames`` after the committed ones without publishing ``count`` (tests use it
@@ -503,7 +565,7 @@ class SessionWriter:
         ((_, state),) = self._write_batches([(st, frames)])
         return state
 
-    def _plan(self, st: _Stream, frames: list[Frame], tasks: list[Callable[[], None]]) -> tuple[
+    def _plan(self, st: _Stream, frames: list[Frame], tasks: list[Callable[[], None]], ahead: int = 0) -> tuple[
             int, int, int | None, int | None]:
         """Grow ``st``'s arrays for ``frames`` and queue the writes into ``tasks``; returns the new
         count, items, first and last sensor time."""
@@ -513,7 +575,7 @@ class SessionWriter:
         t_host = np.fromiter((f.t_host_ns for f in frames), dtype=np.int64, count=k)
         seq = np.fromiter((f.seq for f in frames), dtype=np.int64, count=k)
         for name, values in (("t_sensor_ns", t_sensor), ("t_host_ns", t_host), ("seq", seq)):
-            _resize(st.arrays[name], n1)
+            _grow(st.arrays[name], n1)
             tasks.append(functools.partial(_write, st.arrays[name], n0, values))
         items = st.items
         if st.spec.ragged:
@@ -521,23 +583,23 @@ class SessionWriter:
             lengths = np.fromiter((f.data[first].shape[0] for f in frames), dtype=np.int64, count=k)
             n_new = int(lengths.sum())
             for fname in st.spec.fields:
-                _resize(st.arrays[fname], items + n_new)
+                _grow(st.arrays[fname], items + n_new)
                 if n_new:
                     tasks.append(functools.partial(_write_concat, st.arrays[fname], items,
                                                    [f.data[fname] for f in frames]))
-            _resize(st.arrays["offsets"], n1 + 1)
+            _grow(st.arrays["offsets"], n1 + 1)
             tasks.append(functools.partial(_write, st.arrays["offsets"], n0 + 1, items + np.cumsum(lengths)))
             items += n_new
         else:
             for fname in st.spec.fields:
                 arr = st.arrays[fname]
-                _resize(arr, n1)
+                _grow(arr, n1)
                 chunk_len = int(arr.chunks[0])
                 frame_bytes = max(1, frames[0].data[fname].nbytes)
                 # groups of whole chunks of about 16 MiB, so chunks compress in parallel and
                 # no two writes touch the same chunk
                 per_group = chunk_len * max(1, _GROUP_BYTES // (chunk_len * frame_bytes))
-                i = 0
+                i = ahead  # the first `ahead` frames' data is on disk already
                 while i < k:
                     pos = n0 + i
                     stop = min(k, i + (per_group - pos % chunk_len if pos % chunk_len else per_group))
@@ -558,26 +620,53 @@ class SessionWriter:
             self._thread.start()
         return self
 
+    def _due(self) -> float | None:
+        """When the next commit must start so that the oldest buffered frame is committed
+        ``commit_interval_s`` after it arrived (a commit is started early by its measured
+        duration); None when nothing is buffered."""
+        with self._lock:
+            oldest = min((st.pending_since for st in self._streams.values() if st.pending_since is not None), default=None)
+            dirty = self._events_dirty or self._stats_dirty
+        if oldest is None:
+            return self._last_commit + self.commit_interval_s if dirty else None
+        return oldest + self.commit_interval_s - self._commit_est_s
+
     def _run(self) -> None:
         while True:
-            remaining = self.commit_interval_s - (time.monotonic() - self._last_commit)
-            if remaining > 0:
-                self._wake.wait(remaining)
+            due = self._due()
+            wait = self.commit_interval_s if due is None else due - time.monotonic()
+            if wait > 0:
+                self._wake.wait(min(wait, _AHEAD_POLL_S))
             self._wake.clear()
             if self._stop.is_set():
                 return
-            due = time.monotonic() - self._last_commit >= self.commit_interval_s
-            if not due and self._buffered_bytes < self._kick_bytes:
+            try:
+                # images and other large frames go to disk as they arrive; the commit then
+                # only has the small arrays and the counts left to write
+                self._write_ahead()
+            except BaseException as exc:
+                log.debug("session writer for %s failed: %s", self.path, exc)
+                self._error = exc
+                return
+            due = self._due()
+            if (due is None or time.monotonic() < due) and self._buffered_bytes < self._kick_bytes:
                 continue
+            t0 = time.monotonic()
             try:
                 self.commit()
             except BaseException as exc:
-                log.error("session writer for %s failed: %s", self.path, exc)
+                log.debug("session writer for %s failed: %s", self.path, exc)
                 self._error = exc
                 return
+            # commits under load take a while: start them as much earlier as the slowest of the
+            # last few took (at most half the interval, so commits never run back to back and
+            # the writing ahead between them keeps up)
+            self._recent_commits_s.append(time.monotonic() - t0)
+            self._commit_est_s = min(0.5 * self.commit_interval_s, max(self._recent_commits_s))
 
-    def close(self, summary: Mapping[str, Any] | None = None) -> None:
-        """Stop the background thread, commit what is buffered, mark the session finished."""
+    def close(self, summary: Mapping[str, Any] | None = None, *, finished: bool = True) -> None:
+        """Stop the background thread, commit what is buffered, mark the session finished
+        (``finished=False``: commit only, the session stays unfinished, as after a crash)."""
         with self._lock:
             if self._closed:
                 return
@@ -590,10 +679,11 @@ class SessionWriter:
             self.commit()
             with self._lock:
                 self._closed = True
-            self._root.attrs.update({
-                "finished": True,
-                "summary": jsonable(dict(summary or {}), "summary"),
-            })
+            if finished:
+                self._root.attrs.update({
+                    "finished": True,
+                    "summary": jsonable(dict(summary or {}), "summary"),
+                })
         except StoreError:
             raise
         except Exception as exc:
@@ -617,6 +707,22 @@ class SessionWriter:
     def _raise_if_failed(self) -> None:
         if self._error is not None:
             raise StoreError(f"session writer for {self.path} failed: {self._error}") from self._error
+
+
+def _born(frame: Frame) -> float:
+    """When ``frame`` came into being on this machine, as ``time.monotonic()``: its host stamp
+    when that is a recent wall-clock time (a live frame), else now (a replayed or synthetic one).
+    Commits are scheduled from it, so time the frame spent before reaching the writer counts."""
+    now = time.monotonic()
+    age_s = (time.time_ns() - int(frame.t_host_ns)) / 1e9
+    return now - age_s if 0.0 <= age_s < 60.0 else now
+
+
+def _grow(arr: Any, length: int) -> None:
+    """Make an array at least ``length`` long, growing by a quarter more (at least 64) so that
+    most commits need no metadata write; readers trust ``count``, never an array's length."""
+    if arr.shape[0] < length:
+        _resize(arr, max(length, arr.shape[0] + max(_AHEAD_GROW, arr.shape[0] // 4)))
 
 
 def _resize(arr: Any, length: int) -> None:

@@ -42,6 +42,12 @@ class DriverContract:
         frames_to_read: how many ``read()`` calls the checks make.
         plugin_name: the entry-point name that should register it (None: not checked).
         finite: the source ends by itself with EndOfStream within ``frames_to_read`` reads.
+        stop_within_s: a ``read()`` in progress must return this soon after ``context.stop``
+            is set (the runner abandons a driver that does not, and the run fails).
+        failing_params: params with which ``open()`` fails (a device that is not there), to
+            check that ``close()`` is safe after a failed open; None skips that check.
+        deterministic_timestamps: two fresh drivers produce the same sensor times and sequence
+            numbers (simulations, files): ``warmup()`` is then checked to consume nothing.
     """
 
     driver_class: ClassVar[type[Driver]]
@@ -50,6 +56,9 @@ class DriverContract:
     frames_to_read: ClassVar[int] = 10
     plugin_name: ClassVar[str | None] = None
     finite: ClassVar[bool] = False
+    stop_within_s: ClassVar[float] = 2.0
+    failing_params: ClassVar[dict[str, Any] | None] = None
+    deterministic_timestamps: ClassVar[bool] = False
 
     def make_driver(self, *, realtime: bool = False) -> Driver:
         """Build the driver under test (override to add fixtures such as emulated devices)."""
@@ -132,6 +141,85 @@ class DriverContract:
 
     def test_close_is_safe_without_open(self) -> None:
         self.make_driver().close()
+
+    def test_warmup_consumes_no_frames(self) -> None:
+        """``warmup()`` runs before the sources start; the frames read after it are the ones a
+        driver without it reads (same streams, sensor times and sequence numbers)."""
+
+        def first(warm: bool) -> list[tuple[str, int, int]]:
+            drv = self.make_driver()
+            if warm:
+                drv.warmup()
+            drv.open()
+            try:
+                return [(f.stream, int(f.t_sensor_ns), int(f.seq)) for f in self._read(drv, 3)]
+            finally:
+                drv.close()
+
+        warmed = first(True)
+        if not self.deterministic_timestamps:
+            assert warmed, "read() produced no frames after warmup()"
+            return
+        assert warmed == first(False)
+
+    def make_failing_driver(self) -> Driver:
+        """A driver whose ``open()`` fails (override when ``failing_params`` is not enough)."""
+        if self.failing_params is None:
+            pytest.skip("set failing_params (params with which open() fails) to check close() after a failed open")
+        params = self.driver_class.Params.model_validate(self.failing_params)
+        return self.driver_class(params, DriverContext(sensor_id=self.sensor_id, seed=0, realtime=False))
+
+    def test_close_after_a_failed_open(self) -> None:
+        drv = self.make_failing_driver()
+        with pytest.raises(Exception) as info:  # any error: the device is not there
+            drv.open()
+        assert not isinstance(info.value, AssertionError)
+        drv.close()  # the runner closes a driver whose open() failed, then retries: must not raise
+        drv.close()
+
+    def test_read_returns_soon_after_stop(self) -> None:
+        """A blocking ``read()`` must watch ``context.stop`` (or time out by itself): the runner
+        waits ``--stop-timeout`` for it, then abandons the driver and the run fails."""
+        import threading
+        import time
+
+        drv = self.make_driver(realtime=True)
+        stop = drv.context.stop
+        errors: list[BaseException] = []
+        returned = threading.Event()
+
+        def reader() -> None:
+            try:
+                while not stop.is_set():
+                    drv.read()
+            except EndOfStream:
+                pass
+            except BaseException as exc:
+                errors.append(exc)
+            finally:
+                returned.set()
+
+        drv.open()
+        try:
+            try:
+                drv.read()  # first-call costs (compiling, buffers) are not what this checks
+            except EndOfStream:
+                pass
+            t = threading.Thread(target=reader, name="contract-reader", daemon=True)
+            t.start()
+            time.sleep(0.3)
+            stop.set()
+            t0 = time.monotonic()
+            grace = max(2 * self.stop_within_s, self.stop_within_s + 5)
+            assert returned.wait(grace), f"read() did not return within {grace:g} s of context.stop being set"
+            waited = time.monotonic() - t0
+        finally:
+            stop.set()
+            drv.close()
+        assert not errors, errors
+        assert waited <= self.stop_within_s, (
+            f"read() returned {waited:.2f} s after context.stop (limit {self.stop_within_s} s)"
+        )
 
     def test_registered_through_entry_point(self) -> None:
         if self.plugin_name is None:
@@ -217,12 +305,28 @@ class EstimatorContract(_StageContract):
                 for f in ra[k]:
                     assert ra[k][f].tobytes() == rb[k][f].tobytes(), f"{k}.{f} differs between two runs"
 
+    def test_warmup_leaves_outputs_unchanged(self) -> None:
+        """``warmup()`` may compile and cache, never change what ``process()`` returns."""
+        if not self.estimator_class.deterministic:
+            pytest.skip("estimator declares itself non-deterministic")
+        warmed = self.make_estimator()
+        warmed.warmup()
+        a, b = self._run(warmed), self._run(self.make_estimator())
+        assert len(a) == len(b)
+        for ra, rb in zip(a, b, strict=True):
+            assert ra.keys() == rb.keys()
+            for k in ra:
+                for f in ra[k]:
+                    assert ra[k][f].tobytes() == rb[k][f].tobytes(), f"{k}.{f} differs after warmup()"
+
     def test_partial_frameset_does_not_raise(self) -> None:
         est = self.make_estimator()
         for fs in self.framesets()[:1]:
             names = sorted(fs.frames)
             for drop in names:
-                partial = FrameSet(fs.index, fs.t_ref_ns, fs.t_host_ns, {k: v for k, v in fs.frames.items() if k != drop}, fs.expected)
+                partial = FrameSet(
+                    fs.index, fs.t_ref_ns, fs.t_host_ns, {k: v for k, v in fs.frames.items() if k != drop}, fs.expected
+                )
                 est.process(partial)
 
     def test_params_reject_unknown_field(self) -> None:
@@ -262,7 +366,15 @@ class SinkContract(_StageContract):
         sink = self.make_sink(str(tmp_path))
         for fs in self.framesets()[:1]:
             for drop in sorted(fs.frames):
-                sink.write(FrameSet(fs.index, fs.t_ref_ns, fs.t_host_ns, {k: v for k, v in fs.frames.items() if k != drop}, fs.expected))
+                sink.write(
+                    FrameSet(
+                        fs.index,
+                        fs.t_ref_ns,
+                        fs.t_host_ns,
+                        {k: v for k, v in fs.frames.items() if k != drop},
+                        fs.expected,
+                    )
+                )
         sink.close()
 
     def test_params_reject_unknown_field(self) -> None:

@@ -1,150 +1,115 @@
-"""Read and write every peer's camera calibration file as a :class:`~sensorfusion.schema.RigCalibration`.
+"""Every peer's camera calibration file as a :class:`~sensorfusion.schema.RigCalibration`.
+
+These formats are registered with the SDK through the ``sensorfusion_add_calibration_formats``
+hook (see ``_plugin.py``), so :func:`sensorfusion.load_calibration` reads them all - the rig
+file's ``calibration.file``, driver params, ``sensorfusion calibrate convert`` and
+``sensorfusion triangulate`` go through it. This package only describes them.
 
 ==================  =============================================  ==========================
-``fmt``             file                                           module (units, axes)
+format (aliases)    file                                           module (units, axes)
 ==================  =============================================  ==========================
-``sensorfusion``    the SDK's own JSON (``RigCalibration``)          metres, ``world_from_sensor``
-``pose2sim``        Pose2Sim ``Calib.toml``                          :mod:`._toml`
-``aniposelib``      aniposelib / anipose ``calibration.toml``        :mod:`._toml`
-``qualisys``        Qualisys ``.qca.txt`` (XML)                      :mod:`._qualisys`
-``opencv``          OpenCV FileStorage ``.yml``/``.yaml``/``.xml``   :mod:`._opencv`
-``easymocap``       EasyMocap ``intri.yml`` + ``extri.yml``          :mod:`._opencv`
-``panoptic``        CMU Panoptic ``calibration_*.json``              :mod:`._panoptic`
-``kalibr``          Kalibr ``camchain.yaml``                         :mod:`._kalibr`
+``sensorfusion``    the SDK's own JSON/YAML (the core registers it)  metres, ``world_from_sensor``
+``pose2sim``        Pose2Sim ``Calib.toml``                          :mod:`._toml` (m)
+``aniposelib``      aniposelib / anipose ``calibration.toml``        :mod:`._toml` (mm)
+ (``anipose``)
+``freemocap``       FreeMoCap ``*_camera_calibration.toml``          :mod:`._freemocap` (mm)
+``caliscope``       caliscope ``config.toml`` / ``camera_array.toml``  :mod:`._caliscope` (m)
+ (``pyxy3d``)
+``qualisys``        Qualisys ``.qca.txt`` (XML)                      :mod:`._qualisys` (mm)
+ (``qca``)
+``opencv``          OpenCV FileStorage ``.yml``/``.yaml``/``.xml``   :mod:`._opencv` (m)
+``easymocap``       EasyMocap ``intri.yml`` + ``extri.yml``          :mod:`._opencv` (m)
+``panoptic``        CMU Panoptic ``calibration_*.json``              :mod:`._panoptic` (cm)
+ (``cmu_panoptic``)
+``voxelpose``       VoxelPose / mmpose Shelf, Campus JSON            :mod:`._voxelpose` (mm,
+ (``mmpose``,                                                        ``T`` = camera centre)
+ ``shelf``,
+ ``campus``)
+``kalibr``          Kalibr ``camchain.yaml``                         :mod:`._kalibr` (m, cam0)
 ==================  =============================================  ==========================
 
-``load_calibration(path)`` sniffs the format from the file's content (and name) when ``fmt`` is
-not given; format-specific options (``distortion=`` for Qualisys, ``length_unit_m=`` for the
-TOMLs, ``types=`` for Panoptic, ``world_from_cam0=`` for Kalibr) pass through as keywords.
+Format-specific options pass through ``load_calibration(path, format, **options)``:
+``distortion=`` for Qualisys, ``length_unit_m=`` for the TOMLs and VoxelPose, ``types=`` for
+Panoptic, ``world_from_cam0=`` for Kalibr, ``image_size=`` for VoxelPose, ``include_ignored=``
+and (writing) ``layout=`` for caliscope. Which file is which is decided in :mod:`._sniff`,
+without importing OpenCV.
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import Any
-
-from pydantic import ValidationError
-
-from sensorfusion import ConfigError
-from sensorfusion.schema import RigCalibration
-
-from ._kalibr import load_kalibr, save_kalibr
-from ._opencv import load_easymocap, load_opencv, save_easymocap, save_opencv
-from ._panoptic import load_panoptic, save_panoptic
-from ._qualisys import QCA_DISTORTION_MODES, load_qca, save_qca
-from ._toml import load_toml, save_toml, sniff_toml_flavour
-
-__all__ = ["FORMATS", "QCA_DISTORTION_MODES", "detect_format", "load_calibration", "save_calibration"]
-
-FORMATS: tuple[str, ...] = (
-    "sensorfusion",
-    "pose2sim",
-    "aniposelib",
-    "qualisys",
-    "opencv",
-    "easymocap",
-    "panoptic",
-    "kalibr",
+from sensorfusion import (
+    CalibrationFormat,
+    detect_calibration_format,
+    lazy,
+    load_calibration,
+    save_calibration,
 )
 
+from ._qualisys import QCA_DISTORTION_MODES
 
-def _unknown(fmt: str, path: Path | str) -> ConfigError:
-    return ConfigError("unknown calibration format", field_path="format", value=fmt, choices=FORMATS, source=str(path))
+__all__ = [
+    "CALIBRATION_FORMATS",
+    "FORMATS",
+    "QCA_DISTORTION_MODES",
+    "detect_format",
+    "load_calibration",
+    "save_calibration",
+]
+
+_P = "sensorfusion_calibration.formats"
 
 
-def detect_format(path: str | Path) -> str:
-    """The format of a calibration file (or an EasyMocap folder), from its content and name."""
-    p = Path(path)
-    if p.is_dir():
-        if (p / "intri.yml").exists() and (p / "extri.yml").exists():
-            return "easymocap"
-        raise ConfigError(
-            "a folder is only a calibration when it holds EasyMocap's intri.yml and extri.yml", source=str(p)
-        )
-    if not p.exists():
-        raise ConfigError("calibration file not found", value=str(p))
-    if p.name in ("intri.yml", "extri.yml"):
-        return "easymocap"
-    head = p.read_bytes()[:200_000].decode("utf-8", errors="replace")
-    stripped = head.lstrip()
-    if stripped.startswith("{"):
-        try:
-            data = json.loads(p.read_text())
-        except json.JSONDecodeError:
-            data = None
-        if isinstance(data, dict) and "sensors" in data:
-            return "sensorfusion"
-        if isinstance(data, dict) and isinstance(data.get("cameras"), list):
-            return "panoptic"
-    elif stripped.startswith("<"):
-        if "<opencv_storage" in head:
-            return "opencv"
-        if "<calibration" in head and "<cameras" in head:
-            return "qualisys"
-    elif stripped.startswith("%YAML"):
-        return "easymocap" if "names:" in head and "K_" in head else "opencv"
-    else:
-        flavour = sniff_toml_flavour(head) if p.suffix.lower() == ".toml" or "[" in head[:200] else None
-        if flavour:
-            return flavour
-        if "camera_model" in head and "intrinsics" in head:
-            return "kalibr"
-    raise ConfigError(
-        "cannot tell the calibration format from the file; pass it explicitly",
-        field_path="format",
-        value=str(p),
-        choices=FORMATS,
+def _fmt(
+    name: str,
+    module: str,
+    load: str,
+    save: str,
+    *,
+    patterns: tuple[str, ...],
+    description: str,
+    aliases: tuple[str, ...] = (),
+    folder: bool = False,
+) -> CalibrationFormat:
+    return CalibrationFormat(
+        name=name,
+        load=lazy(f"{_P}.{module}:{load}"),
+        save=lazy(f"{_P}.{module}:{save}"),
+        sniff=lazy(f"{_P}._sniff:sniff_{name}"),
+        aliases=aliases,
+        patterns=patterns,
+        folder=folder,
+        description=description,
     )
 
 
-def load_calibration(path: str | Path, fmt: str | None = None, **options: Any) -> RigCalibration:
-    """Read a calibration file of any supported format (sniffed when ``fmt`` is None)."""
-    p = Path(path)
-    fmt = detect_format(p) if fmt is None else fmt
-    if fmt not in FORMATS:
-        raise _unknown(fmt, p)
-    if fmt != "easymocap" and not p.is_file():
-        raise ConfigError("calibration file not found", value=str(p))
-    try:
-        if fmt == "sensorfusion":
-            return RigCalibration.model_validate_json(p.read_text())
-        if fmt in ("pose2sim", "aniposelib"):
-            return load_toml(p, flavour=fmt, **options)
-        if fmt == "qualisys":
-            return load_qca(p, **options)
-        if fmt == "opencv":
-            return load_opencv(p, **options)
-        if fmt == "easymocap":
-            return load_easymocap(p, **options)
-        if fmt == "panoptic":
-            return load_panoptic(p, **options)
-        return load_kalibr(p, **options)
-    except ValidationError as e:
-        raise ConfigError(f"invalid {fmt} calibration: {e}", source=str(p)) from None
-    except (KeyError, ValueError, TypeError, IndexError) as e:
-        if isinstance(e, ConfigError):
-            raise
-        raise ConfigError(f"cannot read as {fmt}: {type(e).__name__}: {e}", source=str(p)) from None
+#: The formats this distribution registers, in the order they are tried and listed.
+CALIBRATION_FORMATS: tuple[CalibrationFormat, ...] = (
+    _fmt("pose2sim", "_toml", "load_pose2sim", "save_pose2sim", patterns=("*.toml",),
+         description="Pose2Sim Calib.toml (metres)"),
+    _fmt("aniposelib", "_toml", "load_aniposelib", "save_aniposelib", aliases=("anipose",),
+         patterns=("calibration.toml",), description="aniposelib / anipose calibration.toml (millimetres)"),
+    _fmt("freemocap", "_freemocap", "load_freemocap", "save_freemocap", patterns=("*camera_calibration.toml",),
+         description="FreeMoCap camera calibration TOML (millimetres, world_position/orientation)"),
+    _fmt("caliscope", "_caliscope", "load_caliscope", "save_caliscope", aliases=("pyxy3d",),
+         patterns=("config.toml", "camera_array.toml"), description="caliscope config.toml / camera_array.toml (metres)"),
+    _fmt("qualisys", "_qualisys", "load_qca", "save_qca", aliases=("qca",), patterns=("*.qca.txt",),
+         description="Qualisys Track Manager .qca.txt export (millimetres)"),
+    _fmt("opencv", "_opencv", "load_opencv", "save_opencv", patterns=("*.yml", "*.yaml", "*.xml"),
+         description="OpenCV FileStorage YAML/XML (metres)"),
+    _fmt("easymocap", "_opencv", "load_easymocap", "save_easymocap", patterns=("intri.yml", "extri.yml"), folder=True,
+         description="EasyMocap intri.yml + extri.yml (a folder, or either file)"),
+    _fmt("panoptic", "_panoptic", "load_panoptic", "save_panoptic", aliases=("cmu_panoptic",),
+         patterns=("calibration_*.json",), description="CMU Panoptic calibration JSON (centimetres)"),
+    _fmt("voxelpose", "_voxelpose", "load_voxelpose", "save_voxelpose", aliases=("mmpose", "shelf", "campus"),
+         patterns=("calibration_shelf.json", "calibration_campus.json"),
+         description="VoxelPose / mmpose Shelf-Campus JSON (camera centre T in millimetres)"),
+    _fmt("kalibr", "_kalibr", "load_kalibr", "save_kalibr", patterns=("camchain*.yaml",),
+         description="Kalibr camchain YAML (relative to cam0)"),
+)  # fmt: skip
 
+#: The names of the formats above, after the core's own ``sensorfusion`` (kept for callers of
+#: earlier versions; :func:`sensorfusion.calibration_formats` lists what is installed).
+FORMATS: tuple[str, ...] = ("sensorfusion", *(f.name for f in CALIBRATION_FORMATS))
 
-def save_calibration(cal: RigCalibration, path: str | Path, fmt: str, **options: Any) -> None:
-    """Write ``cal`` in format ``fmt`` (for ``easymocap`` ``path`` is the folder, or a file in it)."""
-    p = Path(path)
-    if fmt not in FORMATS:
-        raise _unknown(fmt, p)
-    (p if fmt == "easymocap" and (p.is_dir() or not p.suffix) else p.parent).mkdir(parents=True, exist_ok=True)
-    if fmt == "sensorfusion":
-        p.write_text(cal.model_dump_json(indent=2))
-    elif fmt in ("pose2sim", "aniposelib"):
-        save_toml(cal, p, flavour=fmt, **options)
-    elif fmt == "qualisys":
-        save_qca(cal, p, **options)
-    elif fmt == "opencv":
-        save_opencv(cal, p, **options)
-    elif fmt == "easymocap":
-        save_easymocap(cal, p, **options)
-    elif fmt == "panoptic":
-        save_panoptic(cal, p, **options)
-    else:
-        save_kalibr(cal, p, **options)
+#: Earlier name of :func:`sensorfusion.detect_calibration_format`.
+detect_format = detect_calibration_format

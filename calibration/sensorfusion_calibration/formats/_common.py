@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from sensorfusion import ConfigError
 from sensorfusion.schema import (
     DoubleSphereCamera,
+    Fisheye624Camera,
     KannalaBrandtCamera,
     OmnidirectionalCamera,
     PinholeCamera,
@@ -32,7 +33,7 @@ __all__ = [
     "world_from_camera_rt",
 ]
 
-AnyCamera = PinholeCamera | KannalaBrandtCamera | OmnidirectionalCamera | DoubleSphereCamera
+AnyCamera = PinholeCamera | KannalaBrandtCamera | OmnidirectionalCamera | DoubleSphereCamera | Fisheye624Camera
 
 
 def rodrigues(rotvec: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -50,22 +51,39 @@ def rotvec_from_matrix(rotation: np.ndarray) -> np.ndarray:
 
 
 def _orthonormalize(r: np.ndarray) -> np.ndarray:
-    u, _, vt = np.linalg.svd(np.asarray(r, dtype=np.float64))
+    """The nearest rotation (SVD) of a 3x3 matrix that is one to ``ROTATION_TOLERANCE`` (a rounded
+    published rotation); :class:`ConfigError` with the measured deviation beyond that or for a
+    reflection. Pass the raw matrix to :func:`world_from_camera_rt` as well to keep the note."""
+    from sensorfusion.schema import ROTATION_TOLERANCE
+
+    m = np.asarray(r, dtype=np.float64).reshape(3, 3)
+    dev = float(np.abs(m @ m.T - np.eye(3)).max()) if np.all(np.isfinite(m)) else float("inf")
+    if not dev <= ROTATION_TOLERANCE:
+        raise ConfigError(
+            f"rotation must be orthonormal: max |R R^T - I| = {dev:.3g} exceeds the tolerance {ROTATION_TOLERANCE:g}",
+            field_path="rotation",
+        )
+    u, _, vt = np.linalg.svd(m)
+    if np.linalg.det(u @ vt) < 0:
+        raise ConfigError("rotation must have determinant +1 (a reflection was given)", field_path="rotation")
     out: np.ndarray = u @ vt
-    if np.linalg.det(out) < 0:
-        u[:, -1] *= -1
-        out = u @ vt
     return out
 
 
 def world_from_camera_rt(rotation: np.ndarray, translation_m: np.ndarray) -> Transform:
-    """``world_from_camera`` from OpenCV's ``camera_from_world`` pair (R 3x3 or rotation vector, t in metres)."""
+    """``world_from_camera`` from OpenCV's ``camera_from_world`` pair (R 3x3 or rotation vector, t in metres).
+
+    A 3x3 rotation goes through :class:`Transform`'s check: re-orthonormalised with a note when it
+    deviates by at most ``ROTATION_TOLERANCE`` (rounded published values), refused beyond."""
     r = np.asarray(rotation, dtype=np.float64)
-    r = rodrigues(r) if r.size == 3 else _orthonormalize(r.reshape(3, 3))
-    m = np.eye(4)
-    m[:3, :3] = r
-    m[:3, 3] = np.asarray(translation_m, dtype=np.float64).reshape(3)
-    return Transform.from_matrix(np.linalg.inv(m))
+    t = np.asarray(translation_m, dtype=np.float64).reshape(3)
+    if r.size == 3:
+        m = np.eye(4)
+        m[:3, :3] = rodrigues(r)
+        m[:3, 3] = t
+        return Transform.from_matrix(np.linalg.inv(m))
+    rows = tuple(tuple(float(x) for x in row) for row in r.reshape(3, 3))
+    return Transform(rotation=rows, translation_m=(float(t[0]), float(t[1]), float(t[2]))).inverse()
 
 
 def camera_from_world_rt(world_from_camera: Transform) -> tuple[np.ndarray, np.ndarray]:
@@ -75,7 +93,7 @@ def camera_from_world_rt(world_from_camera: Transform) -> tuple[np.ndarray, np.n
 
 
 def opencv_k(cam: AnyCamera) -> np.ndarray:
-    """The 3x3 camera matrix of a pinhole, fisheye or double-sphere camera."""
+    """The 3x3 camera matrix of a pinhole, fisheye, double-sphere or Fisheye624 camera."""
     if isinstance(cam, OmnidirectionalCamera):
         raise ConfigError("a Scaramuzza camera has no 3x3 camera matrix", field_path="camera.model", value=cam.model)
     return np.array([[cam.fx, 0.0, cam.cx], [0.0, cam.fy, cam.cy], [0.0, 0.0, 1.0]])

@@ -87,9 +87,7 @@ def load_qca(path: Path, *, distortion: str = "raw") -> RigCalibration:
         )  # fmt: skip
         rq = np.array([[f(tr, f"r{i}{j}") for j in (1, 2, 3)] for i in (1, 2, 3)])
         position_m = np.array([f(tr, "x"), f(tr, "y"), f(tr, "z")]) / 1000.0
-        u, _, vt = np.linalg.svd(rq)
-        rq = u @ vt
-        m = np.eye(4)
+        m = np.eye(4)  # a rounded rotation is re-orthonormalised (with a note) by Transform
         m[:3, :3] = (_CV_FROM_Q @ rq).T  # world_from_camera rotation (OpenCV axes)
         m[:3, 3] = position_m
         sensors[name] = SensorCalibration(camera=cam_model, world_from_sensor=Transform.from_matrix(m))

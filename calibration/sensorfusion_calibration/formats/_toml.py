@@ -43,7 +43,7 @@ from ._common import (
     world_from_camera_rt,
 )
 
-__all__ = ["load_toml", "save_toml", "sniff_toml_flavour"]
+__all__ = ["load_aniposelib", "load_pose2sim", "load_toml", "save_aniposelib", "save_pose2sim", "save_toml"]
 
 _DEFAULT_UNIT = {"pose2sim": 1.0, "aniposelib": 1e-3}
 
@@ -111,17 +111,21 @@ def save_toml(cal: RigCalibration, path: Path, *, flavour: str, length_unit_m: f
     Path(path).write_text(toml.dumps(out))
 
 
-def sniff_toml_flavour(text: str) -> str | None:
-    """``'pose2sim'`` or ``'aniposelib'`` for a calibration TOML, ``None`` when it is not one."""
-    try:
-        data = toml.loads(text)
-    except (toml.TomlDecodeError, TypeError, ValueError):
-        return None
-    tables = [v for k, v in data.items() if k != "metadata" and isinstance(v, dict)]
-    if not tables or not all("matrix" in t and "rotation" in t for t in tables):
-        return None
-    if any(t.get("fisheye") is False for t in tables):
-        return "pose2sim"
-    if all(isinstance(x, float) for t in tables for x in t.get("size", [])):
-        return "pose2sim"
-    return "aniposelib"
+def load_pose2sim(path: Path, *, length_unit_m: float | None = None) -> RigCalibration:
+    """Read a Pose2Sim ``Calib.toml`` (metres)."""
+    return load_toml(path, flavour="pose2sim", length_unit_m=length_unit_m)
+
+
+def save_pose2sim(cal: RigCalibration, path: Path, *, length_unit_m: float | None = None) -> None:
+    """Write a Pose2Sim ``Calib.toml``."""
+    save_toml(cal, path, flavour="pose2sim", length_unit_m=length_unit_m)
+
+
+def load_aniposelib(path: Path, *, length_unit_m: float | None = None) -> RigCalibration:
+    """Read an aniposelib / anipose ``calibration.toml`` (millimetres unless ``length_unit_m``)."""
+    return load_toml(path, flavour="aniposelib", length_unit_m=length_unit_m)
+
+
+def save_aniposelib(cal: RigCalibration, path: Path, *, length_unit_m: float | None = None) -> None:
+    """Write an aniposelib / anipose ``calibration.toml``."""
+    save_toml(cal, path, flavour="aniposelib", length_unit_m=length_unit_m)

@@ -1,10 +1,11 @@
 """Camera calibrations for OpenCV sources.
 
-A driver's ``calibration`` param names a file in any format the SDK reads: its own
-:class:`~sensorfusion.RigCalibration` JSON/YAML, or - through the calibration toolkit
-(``sensorfusion-calibration``) - Pose2Sim/aniposelib TOML, Qualisys, OpenCV, EasyMocap,
-CMU Panoptic and Kalibr files. Reading goes through the same loader as the rig file's
-``calibration.file``, so there is one reader per format in the whole SDK.
+A driver's ``calibration`` param names a file in any installed calibration format: the SDK's
+own :class:`~sensorfusion.RigCalibration` JSON/YAML, or - through the calibration toolkit
+(``sensorfusion-calibration``) - Pose2Sim/aniposelib/FreeMoCap/caliscope TOML, Qualisys,
+OpenCV, EasyMocap, CMU Panoptic, VoxelPose and Kalibr files. Reading goes through
+:func:`sensorfusion.load_calibration`, like the rig file's ``calibration.file``, so there is
+one reader per format in the whole SDK.
 
 :func:`find_camera` looks a view's sensor id up in such a calibration: exact match, then a
 match ignoring case and any ``_``/``-``/``.`` (``cam01`` finds ``cam_01``).
@@ -15,8 +16,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from sensorfusion import ConfigError, RigCalibration, SensorCalibration
-from sensorfusion.schema._config import CalibrationConfig, load_calibration
+from sensorfusion import ConfigError, RigCalibration, SensorCalibration, load_calibration
 
 __all__ = ["find_camera", "load_calibration_file"]
 
@@ -24,10 +24,13 @@ __all__ = ["find_camera", "load_calibration_file"]
 def load_calibration_file(path: str | Path, *, field_path: str) -> RigCalibration:
     """Read a calibration file in any format the SDK knows (see the module docstring)."""
     p = Path(path).expanduser()
+    if not p.exists():
+        raise ConfigError("calibration file not found", field_path=field_path, value=str(path))
     try:
-        return load_calibration(CalibrationConfig(file=str(p)), base_dir=Path.cwd())
+        return load_calibration(p)
     except ConfigError as exc:
-        raise ConfigError(exc.reason, field_path=field_path, value=str(path), choices=exc.choices) from None
+        inner = f"{exc.field_path}: " if exc.field_path and exc.field_path != "format" else ""
+        raise ConfigError(inner + exc.reason, field_path=field_path, value=str(path), choices=exc.choices) from None
 
 
 def _norm(name: str) -> str:

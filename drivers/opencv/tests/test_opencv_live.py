@@ -31,6 +31,7 @@ class TestStreamContract(DriverContract):
     driver_class = StreamDriver
     frames_to_read = 5
     plugin_name = "opencv"
+    failing_params = {"url": "http://127.0.0.1:9/nothing.mjpg", "open_timeout_s": 1, "read_timeout_s": 1}
 
     @pytest.fixture(autouse=True)
     def _server(self, media: SimpleNamespace) -> Iterator[None]:

@@ -14,6 +14,7 @@ Distortion models (``rs.distortion``) are mapped as follows:
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numba
@@ -108,6 +109,18 @@ def deproject_depth(depth: np.ndarray, cam: PinholeCamera, depth_scale_m: float)
     return np.stack([x, y, z], axis=1), np.stack([u, v], axis=1)
 
 
+@functools.lru_cache(maxsize=8)
+def _undistorted_grid(cam: PinholeCamera, off: float, shape: tuple[int, ...]) -> np.ndarray:
+    """``(H, W, 2)`` undistorted coordinates of every pixel shifted by ``off``, computed once per
+    camera (undistorting every valid pixel of every frame cost seconds per frame)."""
+    h, w = shape[:2]
+    v, u = np.mgrid[0:h, 0:w]
+    grid = np.stack([u.ravel() + off, v.ravel() + off], axis=1).astype(np.float64)
+    out = undistort_pixels(grid, cam).reshape(h, w, 2)
+    out.setflags(write=False)
+    return out
+
+
 def align_depth_to_color(
     depth: np.ndarray,
     depth_cam: PinholeCamera,
@@ -131,7 +144,7 @@ def align_depth_to_color(
     z = raw.astype(np.float64) * depth_scale_m
     corners = []
     for off in (-0.5, 0.5):
-        uv = undistort_pixels(np.stack([u + off, v + off], axis=1).astype(np.float64), depth_cam)
+        uv = _undistorted_grid(depth_cam, off, depth.shape)[v, u]
         p = np.stack(
             [(uv[:, 0] - depth_cam.cx) / depth_cam.fx * z, (uv[:, 1] - depth_cam.cy) / depth_cam.fy * z, z], axis=1
         )

@@ -3,7 +3,8 @@
 Simulated people walking, waving, crouching and turning in a room, filmed by a
 hardware-synced ring of calibrated pinhole cameras (``sim.rig``), and a simulated 2D
 keypoint detector that projects the ground truth with a realistic error model
-(``sim.keypoints2d``). Everything is a pure function of the rig seed and the frame index.
+(``sim.keypoints2d``). Any person can wear a headset with two downward fisheye cameras and its
+own drifting pose tracking (``headsets``), seen by ``sim.headset_keypoints2d``. Everything is a pure function of the rig seed and the frame index.
 """
 
 from ._ceiling import (
@@ -16,9 +17,11 @@ from ._ceiling import (
 )
 from ._detector import SimKeypointDetector, SimKeypointParams
 from ._driver import SimRigDriver, SimRigParams
-from ._fisheye_render import FisheyeBuffers, FisheyeRenderer
+from ._headset import HeadsetParams, Headsets, gt_pose_stream
+from ._headset_detector import SimHeadsetKeypointDetector, SimHeadsetKeypointParams
 from ._occlusion import joint_occlusion
 from ._people import CAPSULE_NAMES, PeopleSim, body_capsules, capsule_radii_m, heights_from_joints
+from ._raycast_render import RayCastBuffers, RayCastRenderer
 from ._render import CameraRenderer, RenderBuffers
 from ._rig import camera_ids, make_rig
 
@@ -29,10 +32,14 @@ __all__ = [
     "CameraRenderer",
     "CeilingCameraParams",
     "CeilingCameras",
-    "FisheyeBuffers",
-    "FisheyeRenderer",
+    "HeadsetParams",
+    "Headsets",
     "PeopleSim",
+    "RayCastBuffers",
+    "RayCastRenderer",
     "RenderBuffers",
+    "SimHeadsetKeypointDetector",
+    "SimHeadsetKeypointParams",
     "SimKeypointDetector",
     "SimKeypointParams",
     "SimRigDriver",
@@ -45,6 +52,7 @@ __all__ = [
     "fisheye_camera",
     "floor_positions",
     "gt_rboxes",
+    "gt_pose_stream",
     "heights_from_joints",
     "joint_occlusion",
     "make_rig",

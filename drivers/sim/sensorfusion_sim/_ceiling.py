@@ -6,14 +6,15 @@ looking down (:class:`sensorfusion.schema.CeilingMount`), each with a fisheye-fa
 * ``kannala_brandt`` — equidistant (``r = f θ``) with optional ``k1..k4``;
 * ``double_sphere`` — ``xi``, ``alpha`` (defaults -0.2, 0.6: a 195°-class lens);
 * ``scaramuzza`` — OCamCalib polynomial fitted to the equidistant mapping
-  (``poly`` only: projection inverts it by Newton, so project and unproject agree exactly).
+  (``poly`` only: projection inverts it by Newton, so project and unproject agree exactly);
+* ``fisheye624`` — Project Aria's model, its radial terms from ``k`` (``k0..k3``).
 
 ``f`` is chosen so that the rim of the field of view (``fov_deg``, up to ~200°) falls on the
 image circle (``circle_fill`` x the half of the shorter image side). Everything outside the
 field of view renders black. Cameras sit at ``height_m`` (2.5-4 m; the room's ceiling is
 raised to the highest camera), by default spread evenly along the room's longer axis.
 
-Per frame and camera the driver emits the image (:class:`FisheyeRenderer`) and the ground
+Per frame and camera the driver emits the image (:class:`RayCastRenderer`) and the ground
 truth of every person the lens sees, ``<cam>/gt_rboxes``: the radius-aligned rotated box
 (RAPiD convention ``[cx, cy, w, h, angle_deg]``, top toward the head, i.e. away from the
 image of the nadir) enclosing the projection of the whole body (occluded parts included),
@@ -35,11 +36,12 @@ from sensorfusion.geometry import Camera, project
 from sensorfusion.schema import (
     CeilingMount,
     DoubleSphereCamera,
+    Fisheye624Camera,
     KannalaBrandtCamera,
     OmnidirectionalCamera,
 )
 
-from ._fisheye_render import FisheyeRenderer, capsule_surface_points
+from ._raycast_render import RayCastRenderer, capsule_surface_points
 from ._people import body_capsules
 
 __all__ = [
@@ -60,7 +62,7 @@ class CeilingCameraParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    model: Literal["kannala_brandt", "double_sphere", "scaramuzza"] = Field(
+    model: Literal["kannala_brandt", "double_sphere", "scaramuzza", "fisheye624"] = Field(
         default="kannala_brandt", description="lens model of every ceiling camera"
     )
     fov_deg: float = Field(default=185.0, gt=60, le=220, description="field of view of the lens (degrees)")
@@ -108,6 +110,11 @@ def fisheye_camera(p: CeilingCameraParams) -> Camera:
         thd = half * (1 + k1 * half**2 + k2 * half**4 + k3 * half**6 + k4 * half**8)
         f = radius / thd
         return KannalaBrandtCamera(width=w, height=h, fx=f, fy=f, cx=cx, cy=cy, k1=k1, k2=k2, k3=k3, k4=k4)
+    if p.model == "fisheye624":
+        # Project Aria's model; its radial part is Kannala-Brandt's with six terms (k's here: k0..k3)
+        k0, k1, k2, k3 = p.k
+        thd = half * (1 + k0 * half**2 + k1 * half**4 + k2 * half**6 + k3 * half**8)
+        return Fisheye624Camera(width=w, height=h, f=radius / thd, cu=cx, cv=cy, k0=k0, k1=k1, k2=k2, k3=k3)
     if p.model == "double_sphere":
         unit = DoubleSphereCamera(width=w, height=h, fx=1.0, fy=1.0, cx=0.0, cy=0.0, xi=p.xi, alpha=p.alpha)
         rim = project(unit, np.array([[math.sin(half), 0.0, math.cos(half)]]), tier="numpy")[0, 0]
@@ -150,7 +157,7 @@ def floor_positions(joints_m: np.ndarray) -> np.ndarray:
 
 
 def gt_rboxes(
-    renderer: FisheyeRenderer,
+    renderer: RayCastRenderer,
     joints_m: np.ndarray,
     heights_m: np.ndarray | None,
     nadir_px: np.ndarray,
@@ -230,7 +237,7 @@ class CeilingCameras:
             )
             sensors[sid] = SensorCalibration(camera=self.camera, world_from_sensor=mount.world_from_sensor())
         self.rig = RigCalibration(sensors=sensors)
-        self._renderers: list[FisheyeRenderer] | None = None
+        self._renderers: list[RayCastRenderer] | None = None
         self._nadirs: list[np.ndarray] = []
 
     def streams(self, *, render: bool = True) -> list[StreamSpec]:
@@ -272,13 +279,13 @@ class CeilingCameras:
         )
         return out
 
-    def renderers(self) -> list[FisheyeRenderer]:
+    def renderers(self) -> list[RayCastRenderer]:
         if self._renderers is None:
             out = []
             for sid in self.ids:
                 cal = self.rig.sensors[sid]
                 assert cal.camera is not None
-                r = FisheyeRenderer(cal.camera, cal.world_from_sensor, self.room_m, room_height_m=self.room_height_m,
+                r = RayCastRenderer(cal.camera, cal.world_from_sensor, self.room_m, room_height_m=self.room_height_m,
                                     fov_rad=math.radians(self.p.fov_deg))  # fmt: skip
                 out.append(r)
                 origin = cal.world_from_sensor.matrix[:3, 3]

@@ -162,7 +162,9 @@ class SimKeypointDetector(Estimator):
             if frame is None:
                 continue
             out, cam, pose, cam_key = self._views[spec.name]
-            result[out] = self.detect(joints, ids, cam, pose, cam_key, frame.t_sensor_ns, capsules=capsules)
+            result[out] = self.detect(
+                joints, ids, cam, pose, cam_key, frame.t_sensor_ns, capsules=capsules, hidden=gt.data.get("hidden")
+            )
         return result
 
     def summary(self) -> dict[str, Any]:
@@ -170,25 +172,33 @@ class SimKeypointDetector(Estimator):
 
     # -- the error model -------------------------------------------------------------------------
 
+    def _project(self, joints_m: np.ndarray, cam: Any, world_from_camera: Transform) -> tuple[np.ndarray, np.ndarray]:
+        """Pixels ``(P, 17, 2)`` (NaN where not imaged) and depths ``(P, 17)`` of world joints."""
+        return project_pinhole(joints_m, cam, world_from_camera)
+
     def detect(
         self,
         joints_m: np.ndarray,
         person_ids: np.ndarray,
-        cam: PinholeCamera,
+        cam: Any,
         world_from_camera: Transform,
         cam_key: int,
         t_ns: int,
         *,
         capsules: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+        hidden: np.ndarray | None = None,
+        report_ids: set[int] | None = None,
     ) -> dict[str, np.ndarray]:
-        """Detections of ``(P, 17, 3)`` world joints in one view at sensor time ``t_ns``."""
+        """Detections of ``(P, 17, 3)`` world joints in one view at sensor time ``t_ns``;
+        ``hidden (P, 17)``: joints no camera sees (a scene's dropouts), always missed; only of the
+        people in ``report_ids`` when given (everyone still occludes everyone)."""
         p = self.p
         counts = self._counts
         counts["views"] += 1
         n = joints_m.shape[0]
         if n == 0:
             return _empty()
-        uv, z = project_pinhole(joints_m, cam, world_from_camera)
+        uv, z = self._project(joints_m, cam, world_from_camera)
         w, h = cam.width, cam.height
         front = (z > _NEAR_M) & np.all(np.isfinite(uv), axis=-1)
         inside = front & (uv[..., 0] >= 0) & (uv[..., 0] <= w - 1) & (uv[..., 1] >= 0) & (uv[..., 1] <= h - 1)
@@ -211,7 +221,7 @@ class SimKeypointDetector(Estimator):
         kps: list[np.ndarray] = []
         out_ids: list[int] = []
         for k in range(n):
-            if not candidates[k]:
+            if not candidates[k] or (report_ids is not None and int(person_ids[k]) not in report_ids):
                 continue
             counts["people_in_view"] += 1
             pid = int(person_ids[k])
@@ -245,6 +255,8 @@ class SimKeypointDetector(Estimator):
                 )
                 conf = conf * np.clip(0.3 + 0.7 * edge / p.border_px, 0.3, 1.0)
             missed = ~inside[k]
+            if hidden is not None:
+                missed = missed | np.asarray(hidden[k], dtype=bool)
             if not oracle:
                 missed = missed | (u_miss < np.where(occ, p.occluded_miss_prob, p.miss_prob))
                 outlier = ~missed & (u_outlier < p.outlier_prob)

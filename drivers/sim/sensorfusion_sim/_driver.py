@@ -9,8 +9,8 @@ from collections.abc import Sequence
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from sensorfusion import Driver as _Driver
 from sensorfusion import (
+    ConfigError,
     DriverContext,
     DriverError,
     EndOfStream,
@@ -20,14 +20,17 @@ from sensorfusion import (
     RigCalibration,
     StreamSpec,
 )
+from sensorfusion import Driver as _Driver
 from sensorfusion.schema import PinholeCamera
 
 from ._ceiling import CeilingCameraParams, CeilingCameras
 from ._depth import DepthCameraParams, DepthCameras
+from ._headset import HeadsetParams, Headsets
 from ._people import NUM_JOINTS, PeopleSim
 from ._radar import SimRadar
 from ._render import CameraRenderer
 from ._rig import camera_ids, make_rig
+from ._scenes import SceneParams, make_people, scene_state
 
 __all__ = ["SimRigDriver", "SimRigParams"]
 
@@ -63,6 +66,12 @@ class SimRigParams(BaseModel):
     depth: DepthCameraParams = Field(
         default_factory=DepthCameraParams, description="RGB-D placement and depth error model"
     )
+    scene: SceneParams | None = Field(
+        default=None, description="a scripted tracking scene: bystander, dropout, reentry or crossing (README)"
+    )
+    headsets: list[HeadsetParams] = Field(
+        default_factory=list, description="simulated people wearing stereo fisheye headsets (see _headset.py)"
+    )
     ceiling_cameras: int = Field(default=0, ge=0, description="simulated ceiling fisheye cameras ceil0.. looking down")
     ceiling: CeilingCameraParams = Field(
         default_factory=CeilingCameraParams, description="lens model, field of view and placement of the ceiling cameras"
@@ -74,8 +83,8 @@ class SimRigParams(BaseModel):
             raise ValueError(f"room_m must be at least 2 m on each side, got {self.room_m}")
         if self.camera_height_m >= 3.0:
             raise ValueError("camera_height_m must be below the 3 m ceiling")
-        if self.cameras == 0 and self.ceiling_cameras == 0 and self.depth_cameras == 0 and self.radars == 0:
-            raise ValueError("the rig has no sensor: set cameras, ceiling_cameras, depth_cameras or radars")
+        if self.cameras == 0 and not (self.ceiling_cameras or self.depth_cameras or self.radars or self.headsets):
+            raise ValueError("the rig has no sensor: set cameras, ceiling_cameras, depth_cameras, radars or headsets")
         return self
 
 
@@ -99,7 +108,6 @@ class SimRigDriver(_Driver):
         self.period_ns = round(1e9 / params.fps)
         # frames 0 .. num_frames-1 (the sensor times in [0, duration_s)); None: endless
         self.num_frames = None if params.duration_s is None else math.ceil(params.duration_s * params.fps - 1e-6)
-        self.people = PeopleSim(context.seed, params.people, params.room_m, crossing=params.crossing)
         self.rig = RigCalibration() if params.cameras == 0 else make_rig(
             params.cameras,
             width=params.width,
@@ -110,12 +118,20 @@ class SimRigDriver(_Driver):
             k1=params.k1,
             k2=params.k2,
         )
+        self.people: PeopleSim = make_people(context.seed, params.people, params.room_m, crossing=params.crossing,
+                                             scene=params.scene, rig=self.rig)  # fmt: skip
         self.camera_ids = camera_ids(params.cameras)
         self.radars = [SimRadar(i, context.seed, params.room_m, params.fps, params.radar_noise_std) for i in range(params.radars)]
         self._renderers: list[CameraRenderer] | None = None
         self.depth_cameras = DepthCameras(params.depth_cameras, params.depth, seed=context.seed, width=params.width,
                                           height=params.height, fps=params.fps, room_m=params.room_m)  # fmt: skip
         self.ceiling = CeilingCameras(params.ceiling_cameras, params.ceiling, fps=params.fps, room_m=params.room_m)
+        try:
+            self.headsets = Headsets(
+                params.headsets, seed=context.seed, people=params.people, fps=params.fps, room_m=params.room_m
+            )
+        except ValueError as exc:
+            raise ConfigError(str(exc), field_path=context.param_path("headsets")) from None
         self._next_index = 0
         self._failed_at: set[int] = set()
         self._anchor_ns: int | None = None
@@ -140,6 +156,7 @@ class SimRigDriver(_Driver):
         for radar in self.radars:
             out += radar.streams(adc=self.p.radar_adc, points=self.p.radar_points)
         out += self.depth_cameras.streams()
+        out += self.headsets.streams()
         out += self.ceiling.streams(render=self.p.render)
         out.append(
             StreamSpec(
@@ -148,6 +165,8 @@ class SimRigDriver(_Driver):
                 fields={
                     "joints": FieldSpec(dtype="float32", shape=(NUM_JOINTS, 3)),
                     "person_id": FieldSpec(dtype="int64"),
+                    # a scene's joints that no camera sees (sim.keypoints2d reports them missed)
+                    **({"hidden": FieldSpec(dtype="bool", shape=(NUM_JOINTS,))} if self.p.scene else {}),
                 },
                 ragged=True,
                 rate_hz=self.p.fps,
@@ -163,11 +182,12 @@ class SimRigDriver(_Driver):
         return out
 
     def calibration(self) -> RigCalibration:
-        if self.ceiling.ids:
-            radars = {r.sensor_id: r.calibration() for r in self.radars}
-            return RigCalibration(
-                sensors={**self.rig.sensors, **radars, **self.depth_cameras.rig.sensors, **self.ceiling.rig.sensors}
-            )
+        if self.headsets or self.ceiling.ids:
+            extra = {**(self.headsets.calibration() if self.headsets else {}), **self.ceiling.rig.sensors}
+            return RigCalibration(sensors={**self._calibration().sensors, **extra})
+        return self._calibration()
+
+    def _calibration(self) -> RigCalibration:
         if self.depth_cameras.ids:
             radars = {r.sensor_id: r.calibration() for r in self.radars}
             return RigCalibration(sensors={**self.rig.sensors, **radars, **self.depth_cameras.rig.sensors})
@@ -206,24 +226,35 @@ class SimRigDriver(_Driver):
     def close(self) -> None:
         self._is_open = False
 
+    def warmup(self) -> None:
+        """Simulate one frame without consuming it (frames are a pure function of their index):
+        compiles the rasteriser and the radar and depth simulations before the live clock starts."""
+        self.frames_at(self._next_index)
+
     # -- simulation ----------------------------------------------------------------------------
 
     def frames_at(self, index: int) -> list[Frame]:
         """Every stream's frame of frame index ``index`` (pure in ``index``; no state changes)."""
         t_ns = index * self.period_ns
-        joints = self.people.joints_at(t_ns * 1e-9)
+        joints = self.headsets.move_heads(self.people.joints_at(t_ns * 1e-9), t_ns * 1e-9)
         ids = np.arange(self.people.num_people, dtype=np.int64)
+        all_joints, all_ids = joints, ids  # headsets index their wearers among everyone
+        present, hidden = scene_state(self.people, t_ns * 1e-9)  # a scene's people can be away
+        joints, ids, heights = joints[present], ids[present], self.people.heights_m[present]
         images: list[tuple[str, np.ndarray]] = []
         if self.p.render:
             for cid, renderer in zip(self.camera_ids, self._ensure_renderers(), strict=True):
-                images.append((f"{cid}/image", renderer.render(joints, ids, self.people.heights_m)))
+                images.append((f"{cid}/image", renderer.render(joints, ids, heights)))
         t_host_ns = self.context.now_ns()  # one exposure, delivered together
         frames = [Frame(name, t_ns, t_host_ns, index, {"image": image}) for name, image in images]
         gt: dict[str, np.ndarray] = {"joints": joints.astype(np.float32), "person_id": ids}
+        if hidden is not None:
+            gt["hidden"] = hidden[present]
         for radar in self.radars:
             frames += radar.frames(self.people, index, t_ns, t_host_ns, adc=self.p.radar_adc, points=self.p.radar_points)
-        frames += self.depth_cameras.frames_at(index, t_ns, t_host_ns, joints, ids, self.people.heights_m)
-        frames += self.ceiling.frames_at(index, t_ns, t_host_ns, joints, ids, self.people.heights_m, render=self.p.render)
+        frames += self.depth_cameras.frames_at(index, t_ns, t_host_ns, joints, ids, heights)
+        frames += self.headsets.frames_at(index, t_ns, t_host_ns, all_joints, all_ids, self.people.heights_m)
+        frames += self.ceiling.frames_at(index, t_ns, t_host_ns, joints, ids, heights, render=self.p.render)
         frames.append(Frame(GT_STREAM, t_ns, t_host_ns, index, gt))
         return frames
 

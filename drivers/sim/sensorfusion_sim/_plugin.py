@@ -1,4 +1,4 @@
-"""The ``sim`` plugin: registers the simulated rig driver and the simulated keypoint detector."""
+"""The ``sim`` plugin: registers the simulated rig driver and the simulated keypoint detectors."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from sensorfusion.hookspecs import hookimpl
 
 from ._detector import SimKeypointDetector
 from ._driver import SimRigDriver
+from ._headset_detector import SimHeadsetKeypointDetector
 
 __all__ = ["sensorfusion_add_drivers", "sensorfusion_add_estimators"]
 
@@ -20,4 +21,4 @@ def sensorfusion_add_drivers() -> Sequence[type[Driver]]:
 
 @hookimpl
 def sensorfusion_add_estimators() -> Sequence[type[Estimator]]:
-    return [SimKeypointDetector]
+    return [SimKeypointDetector, SimHeadsetKeypointDetector]

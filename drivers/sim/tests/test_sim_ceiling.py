@@ -22,7 +22,7 @@ from sensorfusion import DriverContext
 from sensorfusion.geometry import project, unproject
 from sensorfusion.schema import CeilingMount
 
-MODELS = ["kannala_brandt", "double_sphere", "scaramuzza"]
+MODELS = ["kannala_brandt", "double_sphere", "scaramuzza", "fisheye624"]
 
 
 def _person_at(x: float, y: float, *, seed: int = 4, t_s: float = 0.0) -> np.ndarray:

@@ -29,6 +29,7 @@ class TestSimRigContract(DriverContract):
     params = SMALL
     frames_to_read = 5
     plugin_name = "sim"
+    deterministic_timestamps = True
 
 
 class TestSimRigFiniteContract(DriverContract):

@@ -139,6 +139,7 @@ class Dca1000Driver(_Driver):
         self._reasm = Reassembler(self.layout.frame_bytes, window_bytes=p.reorder_window_packets * 1456)
         self._t0_ns: int | None = None
         self._last_seq = -1
+        self._foreign = 0  # data packets from another sender than the board: counted, never used
         self._pending: list[Frame] = []
 
     def streams(self) -> list[StreamSpec]:
@@ -196,11 +197,19 @@ class Dca1000Driver(_Driver):
         deadline = time.monotonic() + self.p.read_timeout_s
         while not self.context.stop.is_set() and time.monotonic() < deadline:
             try:
-                pkt = self._data_sock.recv(2048)
+                pkt, (sender, _) = self._data_sock.recvfrom(2048)
             except TimeoutError:
                 continue
             except OSError as exc:
                 raise DriverError(f"{self.name}: data socket failed: {exc}") from exc
+            if sender != self.p.dca_address:
+                self._foreign += 1
+                if self._foreign == 1:
+                    self.context.event(
+                        "foreign_packets",
+                        f"data packets from {sender}, not the board at {self.p.dca_address}: ignored (counted)",
+                    )
+                continue
             frames = self._reasm.feed_packet(pkt)
             if frames:
                 t_host = self.context.now_ns()
@@ -243,5 +252,6 @@ class Dca1000Driver(_Driver):
         self._cfg_sock = self._data_sock = None
 
     def summary(self) -> dict[str, Any]:
-        """Reassembly counters: packets, duplicates, out_of_order, late, frames, incomplete_frames, lost_bytes."""
-        return self._reasm.counters.as_dict()
+        """Reassembly counters: packets, duplicates, out_of_order, late, frames, incomplete_frames, lost_bytes;
+        and foreign_packets (data packets from another address than ``dca_address``, ignored)."""
+        return {**self._reasm.counters.as_dict(), "foreign_packets": self._foreign}

@@ -325,6 +325,9 @@ class TestDca1000Contract(DriverContract):
             "host_config_port": 0,
             "read_timeout_s": 0.3,
         }
+        # no board answers on this config port: open() fails
+        type(self).failing_params = {**type(self).params, "dca_config_port": _free_port(), "data_port": _free_port(),
+                                     "command_timeout_s": 0.2}
         yield
         while self._emulators:
             self._emulators.pop().close()

@@ -248,6 +248,7 @@ class TestUartContract(DriverContract):
     sensor_id = "radar0"
     frames_to_read = 6
     params: ClassVar[dict[str, Any]] = {"data_port": "/dev/null", "format": "tracking", "frame_period_ms": 50.0}
+    failing_params: ClassVar[dict[str, Any] | None] = {**params, "data_port": "/dev/no-such-sensorfusion-tty"}
     _emulators: ClassVar[list[UartEmulator]] = []
 
     def make_driver(self, *, realtime: bool = False) -> UartDriver:

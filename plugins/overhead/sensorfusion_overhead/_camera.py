@@ -36,8 +36,8 @@ def _tier(n: int) -> str:
     return "cpu" if n >= _BIG else "numpy"
 
 
-FISHEYE_MODELS: tuple[str, ...] = ("kannala_brandt", "scaramuzza", "double_sphere", "fisheye624")
-"""Camera models accepted for ceiling cameras (``fisheye624`` once the core has it)."""
+FISHEYE_MODELS: tuple[str, ...] = CeilingMount.lens_models
+"""Camera models accepted for ceiling cameras (Kannala–Brandt, Scaramuzza, double sphere, Fisheye624)."""
 
 
 @dataclass(frozen=True)

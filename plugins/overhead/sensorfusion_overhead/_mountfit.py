@@ -238,10 +238,10 @@ def _configure(p: argparse.ArgumentParser) -> None:
 def _run(args: argparse.Namespace) -> int:
     import sys
 
-    from sensorfusion.schema import CalibrationConfig, load_calibration
+    from sensorfusion import load_calibration
 
     try:
-        cal = load_calibration(CalibrationConfig(file=str(Path(args.calibration).resolve())), base_dir=Path.cwd())
+        cal = load_calibration(Path(args.calibration))
         camera = cal.camera(args.camera)
         if camera.model not in CeilingMount.lens_models and camera.model != "pinhole":
             raise ConfigError("not a camera model this fit knows", field_path="--camera", value=camera.model)

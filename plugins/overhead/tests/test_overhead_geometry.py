@@ -15,6 +15,7 @@ from sensorfusion.geometry import read_ocamcalib
 from sensorfusion.schema import (
     CeilingMount,
     DoubleSphereCamera,
+    Fisheye624Camera,
     KannalaBrandtCamera,
     OmnidirectionalCamera,
     PinholeCamera,
@@ -42,25 +43,13 @@ def _omni() -> OmnidirectionalCamera:
     return OmnidirectionalCamera(width=640, height=640, poly=(-190.0, 0.0, 1.4e-3, -2.0e-6, 4.0e-9), cx=319.5, cy=319.5)
 
 
-def _fisheye624() -> object | None:
-    """A Fisheye624 camera when the core has the model (the kernels work adds it)."""
-    try:
-        from sensorfusion.schema import Fisheye624Camera  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return Fisheye624Camera(  # pragma: no cover - depends on the core
-        width=640,
-        height=640,
-        f=190.0,
-        cu=319.5,
-        cv=319.5,
-        k=(0.02, -0.004, 0.0, 0.0, 0.0, 0.0),
-        p=(1e-4, -1e-4),
-        s=(0.0, 0.0, 0.0, 0.0),
-    )
+def _fisheye624() -> Fisheye624Camera:
+    # Project Aria's model with radial, tangential and thin-prism terms (mild, like a real lens)
+    return Fisheye624Camera(width=640, height=640, f=190.0, cu=319.5, cv=319.5, k0=0.02, k1=-0.004, k2=0.0005,
+                            p0=1e-4, p1=-1e-4, s0=2e-4, s2=-1e-4)  # fmt: skip
 
 
-MODELS = {"kannala_brandt": _kb, "double_sphere": _ds, "scaramuzza": _omni}
+MODELS = {"kannala_brandt": _kb, "double_sphere": _ds, "scaramuzza": _omni, "fisheye624": _fisheye624}
 
 
 def _rig(camera: object, mount: CeilingMount) -> OverheadCamera:
@@ -97,14 +86,6 @@ def test_floor_point_round_trip_is_within_a_millimetre(model: str, height_m: flo
     # the nadir is the principal point only without tilt
     if tilt_deg == 0.0:
         assert np.allclose(cam.nadir_px, [319.5, 319.5], atol=1e-6)
-
-
-def test_fisheye624_round_trip_when_the_core_has_it() -> None:
-    camera = _fisheye624()
-    if camera is None:
-        pytest.skip("the core has no Fisheye624 camera model yet (issue 13 item 1, the kernels work)")
-    cam = _rig(camera, CeilingMount(height_m=3.0))  # pragma: no cover - depends on the core
-    assert _floor_round_trip(cam, [45.0, 80.0]) <= 1e-3  # pragma: no cover
 
 
 @pytest.mark.needs_data

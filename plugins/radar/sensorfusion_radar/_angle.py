@@ -8,20 +8,21 @@ after TX 0 inside each loop, so a target at signed Doppler bin ``s`` (of ``D``) 
 extra phase ``2*pi*s*t / (D*T)`` on TX ``t``'s antennas: removed before beamforming.
 
 Kernel ``radar.angle_spectrum(x (N, V) complex128, steering (G, V) complex128) -> (N, G)``
-power ``|sum_v x[n, v] * conj(steering[g, v])|**2``; tiers ``numpy`` (a matrix product),
+power ``|sum_v x[n, v] * conj(steering[g, v])|**2`` (a NaN row for a snapshot holding NaN or inf); tiers ``numpy`` (a matrix product),
 ``cpu`` (Numba, parallel over targets from :data:`PARALLEL_MIN_PRODUCTS` multiply-adds on;
 one frame's few hundred peaks run on the calling thread, see ``_spectrum``), ``cuda`` (one
-thread per target and grid cell).
+thread per target and grid cell, generated from the scalar kernel :func:`_spectrum_cell`).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 from numba import njit, prange
 
-from sensorfusion._kernels import get_kernel, kernel
+from sensorfusion.kernels import ItemLoop, Output, get_kernel, kernel, register_loop, scalar
 from sensorfusion.schema import RadarModel
 
 __all__ = [
@@ -83,10 +84,38 @@ def tdm_doppler_compensation(x: np.ndarray, doppler_bin: np.ndarray, num_doppler
     return out
 
 
-@kernel("radar.angle_spectrum", "numpy")
 def _spectrum_numpy(x: np.ndarray, steering: np.ndarray) -> np.ndarray:
-    out: np.ndarray = np.abs(x @ steering.conj().T) ** 2
+    bad = ~np.isfinite(x).all(axis=1)
+    out: np.ndarray = np.abs(np.where(bad[:, None], 0, x) @ steering.conj().T) ** 2
+    out[bad] = np.nan
     return out
+
+
+@scalar
+def _spectrum_cell(x: np.ndarray, steering: np.ndarray, n: int, g: int) -> float:  # pragma: no cover - jitted
+    # |sum_v x[n, v] * conj(steering[g, v])|**2; NaN for a snapshot with a non-finite value
+    re = 0.0
+    im = 0.0
+    for v in range(x.shape[1]):
+        a = x[n, v]
+        if not (math.isfinite(a.real) and math.isfinite(a.imag)):
+            return math.nan
+        b = steering[g, v]
+        re += a.real * b.real + a.imag * b.imag
+        im += a.imag * b.real - a.real * b.imag
+    return re * re + im * im
+
+
+register_loop(
+    "radar.angle_spectrum",
+    ItemLoop(
+        scalar=_spectrum_cell, params=("x", "steering"), items=("x.shape[0]", "steering.shape[0]"),
+        call="x, steering, i, j", store=("out[i, j]",), allocate=(Output("out", "(n0, n1)"),),
+    ),
+    numpy=_spectrum_numpy,
+    example=lambda: (np.ones((2, 4), np.complex128), np.ones((3, 4), np.complex128)),
+    tiers=("cuda",),
+)  # fmt: skip
 
 
 @njit(cache=True)
@@ -99,6 +128,12 @@ def _spectrum_rows(
     re = np.empty(n_g)
     im = np.empty(n_g)
     for n in range(n0, n1):
+        finite = True
+        for v in range(n_v):
+            finite = finite and math.isfinite(x[n, v].real) and math.isfinite(x[n, v].imag)
+        if not finite:  # a snapshot with a lost sample: a NaN row
+            out[n, :] = np.nan
+            continue
         re[:] = 0.0
         im[:] = 0.0
         for v in range(n_v):
@@ -131,13 +166,6 @@ def _spectrum_cpu(x: np.ndarray, steering: np.ndarray) -> np.ndarray:
     elif out.size:
         _spectrum_rows(*args, out, 0, xx.shape[0])
     return out
-
-
-@kernel("radar.angle_spectrum", "cuda")
-def _spectrum_cuda(x: np.ndarray, steering: np.ndarray) -> np.ndarray:
-    from . import _cuda
-
-    return _cuda.angle_spectrum(x, steering)
 
 
 def angle_spectrum(x: np.ndarray, steering: np.ndarray, *, tier: str = "auto") -> np.ndarray:

@@ -15,7 +15,8 @@ windows), ``cpu`` (Numba; CA: separable sliding box sums, O(1) per cell, on the 
 thread below :data:`PARALLEL_MIN_CELLS` — one frame's map is less work than a parallel region
 costs — and in parallel over rows and column blocks above; OS: an in-place selection per
 cell (no sort, no allocation), range-bin blocks on the plugin's pool, see ``_pool``),
-``cuda`` (one thread per cell).
+``cuda`` (one thread per cell, generated from the scalar kernels :func:`_ca_cell` and
+:func:`_os_cell` by :func:`sensorfusion.kernels.register_loop`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any, Literal
 import numpy as np
 from numba import njit, prange
 
-from sensorfusion._kernels import get_kernel, kernel
+from sensorfusion.kernels import ItemLoop, Output, Scratch, get_kernel, kernel, register_loop, scalar
 
 from ._pool import run_blocks
 
@@ -50,8 +51,9 @@ def _windows(power: np.ndarray, gr: int, gd: int, tr: int, td: int) -> tuple[np.
     return win[:, :, mask], mask
 
 
-@kernel("radar.cfar_ca", "numpy")
 def _ca_numpy(power: np.ndarray, guard_r: int, guard_d: int, train_r: int, train_d: int) -> np.ndarray:
+    if np.size(power) == 0:
+        return np.empty(np.shape(power))
     cells, _ = _windows(power, guard_r, guard_d, train_r, train_d)
     n = np.sum(np.isfinite(cells), axis=2)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -59,8 +61,9 @@ def _ca_numpy(power: np.ndarray, guard_r: int, guard_d: int, train_r: int, train
     return out
 
 
-@kernel("radar.cfar_os", "numpy")
 def _os_numpy(power: np.ndarray, guard_r: int, guard_d: int, train_r: int, train_d: int, rank: float) -> np.ndarray:
+    if np.size(power) == 0:
+        return np.empty(np.shape(power))
     cells, _ = _windows(power, guard_r, guard_d, train_r, train_d)
     n = np.sum(np.isfinite(cells), axis=2)
     srt = np.sort(cells, axis=2)  # NaN sort last
@@ -279,18 +282,86 @@ def _os_cpu(power: np.ndarray, guard_r: int, guard_d: int, train_r: int, train_d
     return out
 
 
-@kernel("radar.cfar_ca", "cuda")
-def _ca_cuda(power: np.ndarray, guard_r: int, guard_d: int, train_r: int, train_d: int) -> np.ndarray:
-    from . import _cuda
+@scalar
+def _ca_cell(x: np.ndarray, gr: int, gd: int, tr: int, td: int, r: int, d: int) -> float:  # pragma: no cover
+    # the CA noise estimate of cell (r, d): mean of the valid training cells, NaN without any
+    n_r, n_d = x.shape
+    hr = gr + tr
+    hd = gd + td
+    s = 0.0
+    n = 0
+    for i in range(-hr, hr + 1):
+        rr = r + i
+        if rr < 0 or rr >= n_r:
+            continue
+        for j in range(-hd, hd + 1):
+            if abs(i) <= gr and abs(j) <= gd:
+                continue
+            v = x[rr, (d + j + n_d) % n_d]
+            if math.isfinite(v):
+                s += v
+                n += 1
+    return s / n if n > 0 else math.nan
 
-    return _cuda.cfar_ca(power, guard_r, guard_d, train_r, train_d)
+
+@scalar
+def _os_cell(
+    x: np.ndarray, gr: int, gd: int, tr: int, td: int, rank: float, r: int, d: int, buf: np.ndarray
+) -> float:  # pragma: no cover
+    # the OS noise estimate of cell (r, d): insertion into the sorted prefix of buf, then the rank
+    n_r, n_d = x.shape
+    hr = gr + tr
+    hd = gd + td
+    n = 0
+    for i in range(-hr, hr + 1):
+        rr = r + i
+        if rr < 0 or rr >= n_r:
+            continue
+        for j in range(-hd, hd + 1):
+            if abs(i) <= gr and abs(j) <= gd:
+                continue
+            v = x[rr, (d + j + n_d) % n_d]
+            if math.isfinite(v):
+                k = n
+                while k > 0 and buf[k - 1] > v:
+                    buf[k] = buf[k - 1]
+                    k -= 1
+                buf[k] = v
+                n += 1
+    if n == 0:
+        return math.nan
+    return float(buf[int(math.floor(rank * (n - 1)))])  # noqa: RUF046 - a float on the CUDA target
 
 
-@kernel("radar.cfar_os", "cuda")
-def _os_cuda(power: np.ndarray, guard_r: int, guard_d: int, train_r: int, train_d: int, rank: float) -> np.ndarray:
-    from . import _cuda
+def _example() -> tuple[object, ...]:
+    return np.ones((4, 8)), 1, 1, 1, 1
 
-    return _cuda.cfar_os(power, guard_r, guard_d, train_r, train_d, rank)
+
+_CELL = ("power.shape[0]", "power.shape[1]")
+_WINDOW = "(2 * (guard_r + train_r) + 1) * (2 * (guard_d + train_d) + 1)"
+register_loop(
+    "radar.cfar_ca",
+    ItemLoop(
+        scalar=_ca_cell, params=("power", "guard_r", "guard_d", "train_r", "train_d"), items=_CELL,
+        call="power, guard_r, guard_d, train_r, train_d, i, j", store=("out[i, j]",),
+        allocate=(Output("out", "(n0, n1)"),),
+    ),
+    numpy=_ca_numpy,
+    example=_example,
+    tiers=("cuda",),
+)  # fmt: skip
+register_loop(
+    "radar.cfar_os",
+    ItemLoop(
+        scalar=_os_cell, params=("power", "guard_r", "guard_d", "train_r", "train_d", "rank"), items=_CELL,
+        call="power, guard_r, guard_d, train_r, train_d, rank, i, j, buf", store=("out[i, j]",),
+        allocate=(Output("out", "(n0, n1)"),),
+        scratch=(Scratch("buf", _WINDOW, cuda_shape=MAX_OS_TRAINING_CELLS, limit="window cells"),),
+    ),
+    numpy=_os_numpy,
+    example=lambda: (*_example(), 0.5),
+    tiers=("cuda",),
+)  # fmt: skip
 
 
 def cfar_noise(
@@ -312,7 +383,7 @@ def cfar_noise(
         raise ValueError(f"guard and train must be >= 0 with some training cells, got guard={guard}, train={train}")
     if 2 * (gd + td) + 1 > max(p.shape[1], 1):
         raise ValueError(f"the Doppler window ({2 * (gd + td) + 1} cells) exceeds the {p.shape[1]} Doppler bins")
-    args: tuple[Any, ...] = (p, gr, gd, tr, td)
+    args: tuple[Any, ...] = (np.asarray(p, dtype=np.float64), gr, gd, tr, td)
     if method == "ca":
         out: np.ndarray = get_kernel("radar.cfar_ca", tier)(*args)
     elif method == "os":

@@ -14,6 +14,8 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+from sensorfusion.kernels import launch_config
+
 __all__ = ["block_count", "cores", "run_blocks"]
 
 _POOL: ThreadPoolExecutor | None = None
@@ -34,8 +36,9 @@ if hasattr(os, "register_at_fork"):
 
 
 def cores() -> int:
-    """The cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    """Threads a frame's blocks run on: ``sensorfusion.kernels.launch_config().pool_threads``
+    (its ``cpu_threads``, else the cores this process may run on). Read when the pool is made."""
+    return launch_config().pool_threads
 
 
 def _pool() -> ThreadPoolExecutor:

@@ -29,7 +29,7 @@ import math
 import numpy as np
 from numba import njit
 
-from sensorfusion._kernels import get_kernel, kernel, resolve_tier
+from sensorfusion.kernels import get_kernel, kernel, resolve_tier
 
 from ._pool import block_count, run_blocks
 
@@ -56,11 +56,18 @@ def window(name: str, n: int) -> np.ndarray:
     return out
 
 
-@kernel("radar.range_doppler", "numpy")
+def _cube_example() -> tuple[object, ...]:
+    cube = np.zeros((8, 3, 4, 16), np.complex64)
+    return cube, window("hann", 16), window("hann", 8), True
+
+
+@kernel("radar.range_doppler", "numpy", example=_cube_example)
 def _range_doppler_numpy(
     cube: np.ndarray, range_window: np.ndarray, doppler_window: np.ndarray, clutter_removal: bool
 ) -> np.ndarray:
     x = np.asarray(cube, dtype=np.complex128)
+    if x.size == 0:  # no chirps or no samples: an empty range-Doppler cube
+        return np.zeros((x.shape[3], x.shape[0], x.shape[1], x.shape[2]), np.complex64)
     x = np.where(np.isfinite(x), x, 0)  # a lost sample must not poison the frame
     if clutter_removal:
         x = x - x.mean(axis=0, keepdims=True)  # static clutter: the mean over chirps
@@ -158,7 +165,7 @@ def _range_doppler_cpu(
     return _range_doppler_blocks(cube, range_window, doppler_window, clutter_removal, False)[0]
 
 
-@kernel("radar.range_doppler_power", "numpy")
+@kernel("radar.range_doppler_power", "numpy", example=_cube_example)
 def _range_doppler_power_numpy(
     cube: np.ndarray, range_window: np.ndarray, doppler_window: np.ndarray, clutter_removal: bool
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -175,9 +182,10 @@ def _range_doppler_power_cpu(
     return rd, power
 
 
-@kernel("radar.rd_power", "numpy")
+@kernel("radar.rd_power", "numpy", example=lambda: (np.zeros((16, 8, 3, 4), np.complex64),))
 def _rd_power_numpy(rd: np.ndarray) -> np.ndarray:
-    out: np.ndarray = (np.abs(rd.astype(np.complex128)) ** 2).reshape(rd.shape[0], rd.shape[1], -1).sum(axis=2)
+    channels = int(np.prod(rd.shape[2:]))
+    out: np.ndarray = (np.abs(rd.astype(np.complex128)) ** 2).reshape(rd.shape[0], rd.shape[1], channels).sum(axis=2)
     return out
 
 

@@ -9,8 +9,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from sensorfusion import ConfigError, Estimator, FieldSpec, FrameKind, FrameSet, StageContext, StreamSpec
-from sensorfusion._kernels import get_kernel, resolve_tier
 from sensorfusion.geometry import undistort_pixels
+from sensorfusion.kernels import get_kernel, resolve_tier
 from sensorfusion.schema import PinholeCamera
 
 from . import _sample  # noqa: F401 - registers the rgbd.sample_depth tiers

@@ -1,5 +1,8 @@
 """Robust depth at 2D keypoints: kernel ``rgbd.sample_depth`` in three tiers with one signature.
 
+The per-point code is one scalar kernel (:func:`_sample_one`); its cpu and cuda tiers are
+generated from it by :func:`sensorfusion.kernels.register_loop`.
+
 ``sample_depth(depth_m, uv, half_window, min_valid, foreground_m, out_z, out_n)``:
 
 * ``depth_m`` ``(H, W)`` float32 metres, holes 0 (or NaN);
@@ -19,19 +22,17 @@ and a few flying pixels in front do not win. The result is the median of the kep
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
-import numba
 import numpy as np
-from numba import cuda
 
-from sensorfusion._kernels import kernel
+from sensorfusion.kernels import ItemLoop, Scratch, register_loop, scalar
 
 __all__ = ["MAX_HALF_WINDOW", "sample_depth_cpu", "sample_depth_cuda", "sample_depth_numpy"]
 
 MAX_HALF_WINDOW = 5  # window up to 11 x 11 (the CUDA tier's local buffer)
 
 
-@kernel("rgbd.sample_depth", "numpy")
 def sample_depth_numpy(
     depth_m: np.ndarray,
     uv: np.ndarray,
@@ -63,18 +64,23 @@ def sample_depth_numpy(
             out_z[i] = float(np.median(kept))
 
 
-@numba.njit(cache=True, inline="always")
+@scalar(inline=True)
 def _sample_one(
     depth_m: np.ndarray, u: float, v: float, hw: int, min_valid: int, fg: float, buf: np.ndarray
-) -> tuple[float, int]:  # pragma: no cover
+) -> tuple[float, int]:  # pragma: no cover - compiled
+    """The robust depth at one pixel and how many pixels it is the median of (scalar kernel)."""
     h, w = depth_m.shape
     if not (math.isfinite(u) and math.isfinite(v)):
         return math.nan, 0
-    x = math.floor(u + 0.5)
-    y = math.floor(v + 0.5)
+    x = int(math.floor(u + 0.5))  # noqa: RUF046 - math.floor gives a float on the CUDA target
+    y = int(math.floor(v + 0.5))  # noqa: RUF046
+    y0 = y - hw if y - hw > 0 else 0
+    y1 = y + hw + 1 if y + hw + 1 < h else h
+    x0 = x - hw if x - hw > 0 else 0
+    x1 = x + hw + 1 if x + hw + 1 < w else w
     n = 0
-    for yy in range(max(y - hw, 0), min(y + hw + 1, h)):
-        for xx in range(max(x - hw, 0), min(x + hw + 1, w)):
+    for yy in range(y0, y1):
+        for xx in range(x0, x1):
             d = depth_m[yy, xx]
             if math.isfinite(d) and d > 0:
                 # insertion sort into buf[:n]
@@ -101,93 +107,32 @@ def _sample_one(
     return 0.5 * (float(buf[lo + m // 2 - 1]) + float(buf[lo + m // 2])), m
 
 
-@kernel("rgbd.sample_depth", "cpu")
-@numba.njit(parallel=True, cache=True)
-def sample_depth_cpu(
-    depth_m: np.ndarray,
-    uv: np.ndarray,
-    half_window: int,
-    min_valid: int,
-    foreground_m: float,
-    out_z: np.ndarray,
-    out_n: np.ndarray,
-) -> None:  # pragma: no cover - compiled
-    """Numba CPU tier: points in parallel."""
-    side = 2 * half_window + 1
-    for i in numba.prange(uv.shape[0]):
-        buf = np.empty(side * side, dtype=np.float64)
-        z, n = _sample_one(depth_m, uv[i, 0], uv[i, 1], half_window, min_valid, foreground_m, buf)
-        out_z[i] = z
-        out_n[i] = n
+def _example() -> tuple[object, ...]:
+    depth = np.ones((4, 4), np.float32)
+    return depth, np.array([[1.0, 2.0], [np.nan, 0.0]]), 1, 2, 0.1, np.empty(2), np.empty(2, np.int32)
 
 
-@cuda.jit(cache=False)  # type: ignore[untyped-decorator,no-untyped-call,unused-ignore]
-def _sample_depth_cuda_kernel(depth_m, uv, half_window, min_valid, foreground_m, out_z, out_n):  # type: ignore[no-untyped-def]  # pragma: no cover
-    i = cuda.grid(1)  # type: ignore[attr-defined]
-    if i >= uv.shape[0]:
-        return
-    buf = cuda.local.array(121, numba.float64)  # type: ignore[attr-defined]
-    h, w = depth_m.shape
-    u, v = uv[i, 0], uv[i, 1]
-    out_z[i] = math.nan
-    out_n[i] = 0
-    if not (math.isfinite(u) and math.isfinite(v)):
-        return
-    x = math.floor(u + 0.5)
-    y = math.floor(v + 0.5)
-    n = 0
-    for yy in range(max(y - half_window, 0), min(y + half_window + 1, h)):
-        for xx in range(max(x - half_window, 0), min(x + half_window + 1, w)):
-            d = depth_m[yy, xx]
-            if math.isfinite(d) and d > 0:
-                k = n
-                while k > 0 and buf[k - 1] > d:
-                    buf[k] = buf[k - 1]
-                    k -= 1
-                buf[k] = d
-                n += 1
-    out_n[i] = n
-    if n < min_valid:
-        return
-    q = buf[(n - 1) // 4]
-    lo = 0
-    while lo < n and buf[lo] < q - foreground_m:
-        lo += 1
-    hi = n
-    while hi > lo and buf[hi - 1] > q + foreground_m:
-        hi -= 1
-    m = hi - lo
-    out_n[i] = m
-    if m < min_valid:
-        return
-    if m % 2 == 1:
-        out_z[i] = buf[lo + m // 2]
-    else:
-        out_z[i] = 0.5 * (buf[lo + m // 2 - 1] + buf[lo + m // 2])
+_LOOP = register_loop(
+    "rgbd.sample_depth",
+    ItemLoop(
+        scalar=_sample_one,
+        params=("depth_m", "uv", "half_window", "min_valid", "foreground_m", "out_z", "out_n"),
+        items="uv.shape[0]",
+        call="depth_m, uv[i, 0], uv[i, 1], half_window, min_valid, foreground_m, buf",
+        store=("out_z[i]", "out_n[i]"),
+        scratch=(
+            Scratch(
+                "buf", "(2 * half_window + 1) ** 2", cuda_shape=(2 * MAX_HALF_WINDOW + 1) ** 2, limit="window cells"
+            ),
+        ),
+        outputs=("out_z", "out_n"),
+    ),
+    numpy=sample_depth_numpy,
+    example=_example,
+)
 
 
-@kernel("rgbd.sample_depth", "cuda")
-def sample_depth_cuda(
-    depth_m: np.ndarray,
-    uv: np.ndarray,
-    half_window: int,
-    min_valid: int,
-    foreground_m: float,
-    out_z: np.ndarray,
-    out_n: np.ndarray,
-) -> None:
-    """Numba CUDA tier: one thread per point (window at most 11 x 11)."""
-    if half_window > MAX_HALF_WINDOW:
-        raise ValueError(f"half_window must be <= {MAX_HALF_WINDOW} for the CUDA tier, got {half_window}")
-    n = uv.shape[0]
-    if n == 0:
-        return
-    d_z = cuda.to_device(out_z)
-    d_n = cuda.to_device(out_n)
-    threads = 64
-    _sample_depth_cuda_kernel[(n + threads - 1) // threads, threads](
-        cuda.to_device(np.ascontiguousarray(depth_m)), cuda.to_device(np.ascontiguousarray(uv)),
-        half_window, min_valid, foreground_m, d_z, d_n,
-    )  # fmt: skip
-    d_z.copy_to_host(out_z)
-    d_n.copy_to_host(out_n)
+sample_depth_cpu: Callable[..., None] = _LOOP.cpu
+"""Numba CPU tier (points in parallel), generated from the scalar kernel: the numpy tier's signature."""
+sample_depth_cuda: Callable[..., None] = _LOOP.cuda
+"""Numba CUDA tier (one thread per point, window at most 11 x 11), generated from the scalar kernel."""

@@ -1,15 +1,13 @@
-"""rgbd.sample_depth: the numpy reference, the Numba CPU tier and (simulated) CUDA tier agree."""
+"""rgbd.sample_depth: the numpy reference, the Numba CPU tier and (simulated) CUDA tier agree (tier contract)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import textwrap
-
 import numpy as np
-import pytest
-from sensorfusion_rgbd import sample_depth_cpu, sample_depth_numpy
+from pydantic import ValidationError
+from sensorfusion_rgbd import LiftParams, sample_depth_cpu, sample_depth_cuda, sample_depth_numpy
+
+from sensorfusion import ConfigError
+from sensorfusion.testing import KernelCase, KernelTierContract
 
 
 def run(
@@ -57,29 +55,44 @@ def test_foreground_test_and_holes() -> None:
     assert run(sample_depth_cpu, few, np.array([[5.0, 5.0]]), min_valid=2)[0][0] == 1.0
 
 
-def test_cuda_tier_under_the_simulator() -> None:
-    code = textwrap.dedent(
-        """
-        import numpy as np
-        from sensorfusion_rgbd import sample_depth_cuda, sample_depth_numpy
+def _args(depth: np.ndarray, uv: np.ndarray, h: int = 2, min_valid: int = 3, fg: float = 0.15) -> tuple[object, ...]:
+    return depth, uv, h, min_valid, fg, np.full(len(uv), -1.0), np.full(len(uv), -1, dtype=np.int32)
+
+
+class TestSampleDepthTiers(KernelTierContract):
+    """rgbd.sample_depth through the tier contract (the cuda tier under the simulator and as PTX)."""
+
+    kernels = ("rgbd.sample_depth",)
+    atol = 1e-12
+
+    def cases(self) -> list[KernelCase]:
+        depth, uv = scene()
+        depth[7, 9] = np.inf
+        uv[2] = (np.inf, 10.0)
         rng = np.random.default_rng(1)
-        depth = np.full((12, 14), 3.0, np.float32)
-        depth[3:9, 4:10] = 1.5
-        depth[rng.random(depth.shape) < 0.15] = 0
-        uv = np.column_stack([rng.uniform(-1, 15, 9), rng.uniform(-1, 13, 9)])
-        uv[0] = np.nan
-        out = []
-        for fn in (sample_depth_numpy, sample_depth_cuda):
-            z, n = np.empty(9), np.empty(9, dtype=np.int32)
-            fn(depth, uv, 1, 2, 0.2, z, n)
-            out.append((z, n))
-        np.testing.assert_array_equal(out[0][1], out[1][1])
-        np.testing.assert_allclose(out[0][0], out[1][0], equal_nan=True)
-        print("ok")
-        """
-    )
-    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1"}
-    res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=240)
-    if "CudaSupportError" in res.stderr:
-        pytest.skip("numba's CUDA simulator is unavailable")
-    assert res.returncode == 0 and "ok" in res.stdout, res.stderr[-2000:]
+        small = np.full((12, 14), 3.0, np.float32)
+        small[3:9, 4:10] = 1.5
+        small[rng.random(small.shape) < 0.15] = 0
+        small[0, 0] = np.nan
+        small[1, 1] = np.inf
+        suv = np.column_stack([rng.uniform(-1, 15, 9), rng.uniform(-1, 13, 9)])
+        suv[0] = np.nan
+        suv[1] = (-np.inf, 2.0)
+        return [
+            KernelCase("rgbd.sample_depth", _args(depth, uv), "scene", simulate=False),
+            KernelCase("rgbd.sample_depth", _args(depth, uv, h=5, min_valid=1, fg=0.05), "11x11", simulate=False),
+            KernelCase("rgbd.sample_depth", _args(small, suv, h=1, min_valid=2, fg=0.2), "small"),
+            KernelCase("rgbd.sample_depth", _args(small, suv, h=5, min_valid=2, fg=0.2), "small 11x11"),
+            KernelCase("rgbd.sample_depth", _args(small, np.zeros((0, 2))), "no points"),
+        ]
+
+    def bad_calls(self) -> list[tuple[object, type[BaseException], str]]:
+        depth, uv = scene()
+        return [
+            (
+                lambda: sample_depth_cuda(*_args(depth, uv[:2], h=6)),
+                ConfigError,
+                "holds at most 121 window cells, got 169",
+            ),
+            (lambda: LiftParams(half_window_px=6), ValidationError, "less than or equal to 5"),
+        ]
