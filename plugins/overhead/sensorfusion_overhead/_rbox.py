@@ -14,17 +14,23 @@ outward (:func:`polar_to_rbox`).
 
 IoU is exact: the intersection of two rotated rectangles is the convex polygon left after
 clipping one by the other's four edges (Sutherland–Hodgman), its area by the shoelace
-formula. :func:`rbox_iou` runs that in a Numba kernel; :func:`rbox_iou_reference` is a
-slow, independent numpy version (vertices of each box inside the other plus the edge
-crossings, ordered by angle) the tests compare it with.
+formula. It is kernel ``overhead.rbox_iou`` of :mod:`sensorfusion.kernels`: the scalar
+:func:`rbox_iou_item` (one pair) is compiled into the ``cuda`` tier (one thread per pair) and
+called by the ``cpu`` tier, a single-threaded loop (a frame has a few dozen boxes: a parallel
+region would cost more than it saves); the ``numpy`` reference, :func:`rbox_iou_reference`,
+builds the polygon another way (vertices of each box inside the other plus the edge
+crossings, ordered by angle).
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numba
 import numpy as np
+
+from sensorfusion.kernels import ItemLoop, Output, Scratch, get_kernel, register, register_loop, scalar
 
 __all__ = [
     "normalize_angle_deg",
@@ -34,6 +40,7 @@ __all__ = [
     "rbox_corners",
     "rbox_ends",
     "rbox_iou",
+    "rbox_iou_item",
     "rbox_iou_reference",
     "rbox_to_polar",
     "rotated_nms",
@@ -60,7 +67,8 @@ def rbox_axes(rboxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Unit ``w`` axis and unit "top" axis ``(N, 2)`` each."""
     b = _as_boxes(rboxes)
     a = np.radians(b[:, 4])
-    c, s = np.cos(a), np.sin(a)
+    with np.errstate(invalid="ignore"):  # an infinite angle has no axes: NaN
+        c, s = np.cos(a), np.sin(a)
     return np.stack([c, s], axis=-1), np.stack([s, -c], axis=-1)
 
 
@@ -143,126 +151,127 @@ def radial_rbox_from_points(
 # --- exact rotated IoU ------------------------------------------------------------------------
 
 
-@numba.njit(cache=True, nogil=True)
-def _corners_ccw(b: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - compiled
-    """The 4 corners of box ``b`` into ``out`` (4, 2), counter-clockwise in (u, v) coordinates."""
-    a = math.radians(b[4])
+@scalar
+def _corners_into(cx: float, cy: float, w: float, h: float, a_deg: float, out: Any) -> None:  # pragma: no cover
+    """The 4 corners of a box into ``out`` (4, 2): top-left, top-right, bottom-right, bottom-left,
+    a positive shoelace area in (u, v) for positive sides (the clipping's "inside" is to the left)."""
+    a = math.radians(a_deg)
     c = math.cos(a)
     s = math.sin(a)
-    hw = 0.5 * b[2]
-    hh = 0.5 * b[3]
-    # top-left, bottom-left, bottom-right, top-right: positive shoelace area in (u, v)
-    sx = (-1.0, -1.0, 1.0, 1.0)
-    sy = (1.0, -1.0, -1.0, 1.0)
-    for k in range(4):
-        out[k, 0] = b[0] + sx[k] * hw * c + sy[k] * hh * s
-        out[k, 1] = b[1] + sx[k] * hw * s - sy[k] * hh * c
-    # make sure of the orientation (an edge case: zero-size boxes)
-    area = 0.0
-    for k in range(4):
-        j = (k + 1) % 4
-        area += out[k, 0] * out[j, 1] - out[j, 0] * out[k, 1]
-    if area < 0.0:
-        for col in range(2):
-            t = out[1, col]
-            out[1, col] = out[3, col]
-            out[3, col] = t
+    wx = 0.5 * w * c
+    wy = 0.5 * w * s
+    hx = 0.5 * h * s
+    hy = -0.5 * h * c
+    out[0, 0] = cx - wx + hx
+    out[0, 1] = cy - wy + hy
+    out[1, 0] = cx + wx + hx
+    out[1, 1] = cy + wy + hy
+    out[2, 0] = cx + wx - hx
+    out[2, 1] = cy + wy - hy
+    out[3, 0] = cx - wx - hx
+    out[3, 1] = cy - wy - hy
 
 
-@numba.njit(cache=True, nogil=True)
-def _clip_area(p: np.ndarray, q: np.ndarray, buf_a: np.ndarray, buf_b: np.ndarray) -> float:  # pragma: no cover
-    """Area of convex polygon ``p`` (4, 2) clipped by convex polygon ``q`` (4, 2), both counter-clockwise."""
+@scalar
+def _clip_edge(src: Any, n: int, dst: Any, ax: float, ay: float, bx: float, by: float) -> int:  # pragma: no cover
+    """Sutherland–Hodgman: the ``n`` vertices of ``src`` clipped by the half-plane left of a->b, into ``dst``."""
+    m = 0
+    for k in range(n):
+        kn = k + 1
+        if kn == n:
+            kn = 0
+        cx = src[k, 0]
+        cy = src[k, 1]
+        dx = src[kn, 0]
+        dy = src[kn, 1]
+        sc = (bx - ax) * (cy - ay) - (by - ay) * (cx - ax)  # >= 0: inside (left of the edge)
+        sd = (bx - ax) * (dy - ay) - (by - ay) * (dx - ax)
+        if sc >= 0.0:
+            dst[m, 0] = cx
+            dst[m, 1] = cy
+            m += 1
+        if (sc >= 0.0) != (sd >= 0.0):
+            t = sc / (sc - sd)
+            dst[m, 0] = cx + t * (dx - cx)
+            dst[m, 1] = cy + t * (dy - cy)
+            m += 1
+    return m
+
+
+@scalar
+def rbox_iou_item(
+    ax: float, ay: float, aw: float, ah: float, aa: float,
+    bx: float, by: float, bw: float, bh: float, ba: float,
+    poly_a: Any, poly_b: Any, buf_a: Any, buf_b: Any,
+) -> float:  # pragma: no cover - compiled  # fmt: skip
+    """Exact IoU of two rotated boxes (0 for a non-finite value or a side that is not positive).
+
+    Scratch: ``poly_a``, ``poly_b`` (4, 2); ``buf_a``, ``buf_b`` (16, 2)."""
+    if not (math.isfinite(ax) and math.isfinite(ay) and math.isfinite(aw) and math.isfinite(ah) and math.isfinite(aa)):
+        return 0.0
+    if not (math.isfinite(bx) and math.isfinite(by) and math.isfinite(bw) and math.isfinite(bh) and math.isfinite(ba)):
+        return 0.0
+    if not (aw > 0.0 and ah > 0.0 and bw > 0.0 and bh > 0.0):
+        return 0.0
+    # far apart (circumscribed circles): no overlap
+    dx = ax - bx
+    dy = ay - by
+    ra = 0.5 * math.sqrt(aw * aw + ah * ah)
+    rb = 0.5 * math.sqrt(bw * bw + bh * bh)
+    if dx * dx + dy * dy >= (ra + rb) * (ra + rb):
+        return 0.0
+    _corners_into(ax, ay, aw, ah, aa, poly_a)
+    _corners_into(bx, by, bw, bh, ba, poly_b)
+    for k in range(4):
+        buf_a[k, 0] = poly_a[k, 0]
+        buf_a[k, 1] = poly_a[k, 1]
     n = 4
-    for k in range(4):
-        buf_a[k, 0] = p[k, 0]
-        buf_a[k, 1] = p[k, 1]
-    src = buf_a
-    dst = buf_b
     for e in range(4):
-        ax = q[e, 0]
-        ay = q[e, 1]
-        bx = q[(e + 1) % 4, 0]
-        by = q[(e + 1) % 4, 1]
-        m = 0
-        for k in range(n):
-            cx = src[k, 0]
-            cy = src[k, 1]
-            dx = src[(k + 1) % n, 0]
-            dy = src[(k + 1) % n, 1]
-            sc = (bx - ax) * (cy - ay) - (by - ay) * (cx - ax)  # >= 0: inside (left of the edge)
-            sd = (bx - ax) * (dy - ay) - (by - ay) * (dx - ax)
-            if sc >= 0.0:
-                dst[m, 0] = cx
-                dst[m, 1] = cy
-                m += 1
-            if (sc >= 0.0) != (sd >= 0.0):
-                t = sc / (sc - sd)
-                dst[m, 0] = cx + t * (dx - cx)
-                dst[m, 1] = cy + t * (dy - cy)
-                m += 1
-        n = m
+        en = e + 1
+        if en == 4:
+            en = 0
+        if e % 2 == 0:
+            n = _clip_edge(buf_a, n, buf_b, poly_b[e, 0], poly_b[e, 1], poly_b[en, 0], poly_b[en, 1])
+        else:
+            n = _clip_edge(buf_b, n, buf_a, poly_b[e, 0], poly_b[e, 1], poly_b[en, 0], poly_b[en, 1])
         if n < 3:
             return 0.0
-        tmp = src
-        src = dst
-        dst = tmp
     area = 0.0
     for k in range(n):
-        j = (k + 1) % n
-        area += src[k, 0] * src[j, 1] - src[j, 0] * src[k, 1]
-    return 0.5 * abs(area)
+        kn = k + 1
+        if kn == n:
+            kn = 0
+        area += buf_a[k, 0] * buf_a[kn, 1] - buf_a[kn, 0] * buf_a[k, 1]
+    inter = 0.5 * abs(area)
+    union = aw * ah + bw * bh - inter
+    if not (union > 0.0):
+        return 0.0
+    v = inter / union
+    if v < 0.0:
+        return 0.0
+    if v > 1.0:
+        return 1.0
+    return v
 
 
 @numba.njit(cache=True, nogil=True)
-def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+def _iou_serial(a: np.ndarray, b: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """The ``cpu`` tier: one thread (a frame has a few dozen boxes; a parallel region would cost more)."""
     out = np.zeros((a.shape[0], b.shape[0]))
-    pa = np.empty((4, 2))
-    pb = np.empty((4, 2))
+    poly_a = np.empty((4, 2))
+    poly_b = np.empty((4, 2))
     buf_a = np.empty((16, 2))
     buf_b = np.empty((16, 2))
     for i in range(a.shape[0]):
-        ok_a = True
-        for k in range(5):
-            if not math.isfinite(a[i, k]):
-                ok_a = False
-        area_a = a[i, 2] * a[i, 3]
-        if not ok_a or not (a[i, 2] > 0.0 and a[i, 3] > 0.0):
-            continue
-        _corners_ccw(a[i], pa)
         for j in range(b.shape[0]):
-            ok_b = True
-            for k in range(5):
-                if not math.isfinite(b[j, k]):
-                    ok_b = False
-            if not ok_b or not (b[j, 2] > 0.0 and b[j, 3] > 0.0):
-                continue
-            # far apart: no overlap (circumscribed circles)
-            dx = a[i, 0] - b[j, 0]
-            dy = a[i, 1] - b[j, 1]
-            ra = 0.5 * math.sqrt(a[i, 2] * a[i, 2] + a[i, 3] * a[i, 3])
-            rb = 0.5 * math.sqrt(b[j, 2] * b[j, 2] + b[j, 3] * b[j, 3])
-            if dx * dx + dy * dy >= (ra + rb) * (ra + rb):
-                continue
-            _corners_ccw(b[j], pb)
-            inter = _clip_area(pa, pb, buf_a, buf_b)
-            union = area_a + b[j, 2] * b[j, 3] - inter
-            if union > 0.0:
-                v = inter / union
-                out[i, j] = min(max(v, 0.0), 1.0)
+            out[i, j] = rbox_iou_item(a[i, 0], a[i, 1], a[i, 2], a[i, 3], a[i, 4], b[j, 0], b[j, 1], b[j, 2], b[j, 3],
+                                      b[j, 4], poly_a, poly_b, buf_a, buf_b)  # fmt: skip
     return out
 
 
-def rbox_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Exact IoU ``(N, M)`` of rotated boxes ``a`` ``(N, 5)`` and ``b`` ``(M, 5)``.
-
-    Boxes with a non-finite value or a non-positive side have IoU 0 with everything.
-    """
-    aa = np.ascontiguousarray(_as_boxes(a)) if np.size(a) else np.zeros((0, 5))
-    bb = np.ascontiguousarray(_as_boxes(b)) if np.size(b) else np.zeros((0, 5))
-    if not len(aa) or not len(bb):
-        return np.zeros((len(aa), len(bb)))
-    out: np.ndarray = _iou_matrix(aa, bb)
-    return out
+def _example() -> tuple[np.ndarray, np.ndarray]:
+    a = np.array([[10.0, 10.0, 4.0, 10.0, 30.0], [40.0, 40.0, 5.0, 12.0, -60.0]])
+    return a, a + np.array([1.0, 0.5, 0.0, 1.0, 10.0])
 
 
 def _inside(points: np.ndarray, corners: np.ndarray) -> np.ndarray:
@@ -318,6 +327,21 @@ def rbox_iou_reference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
+def rbox_iou(a: np.ndarray, b: np.ndarray, *, tier: str = "cpu") -> np.ndarray:
+    """Exact IoU ``(N, M)`` of rotated boxes ``a`` ``(N, 5)`` and ``b`` ``(M, 5)``.
+
+    Boxes with a non-finite value or a non-positive side have IoU 0 with everything. ``tier``:
+    of kernel ``overhead.rbox_iou``: ``numpy`` (the reference), ``cpu`` (the default: one
+    thread, a frame's boxes are few), ``cuda`` or ``auto``.
+    """
+    aa = np.ascontiguousarray(_as_boxes(a)) if np.size(a) else np.zeros((0, 5))
+    bb = np.ascontiguousarray(_as_boxes(b)) if np.size(b) else np.zeros((0, 5))
+    if not len(aa) or not len(bb):
+        return np.zeros((len(aa), len(bb)))
+    out: np.ndarray = get_kernel("overhead.rbox_iou", tier)(aa, bb)
+    return out
+
+
 def rotated_nms(rboxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
     """Greedy NMS with exact rotated IoU: indices kept, best score first (a box overlapping a
     kept one by more than ``iou_threshold`` is suppressed; ties keep the earlier box)."""
@@ -335,3 +359,23 @@ def rotated_nms(rboxes: np.ndarray, scores: np.ndarray, iou_threshold: float) ->
         keep.append(int(i))
         suppressed |= iou[i] > iou_threshold
     return np.asarray(keep, dtype=np.int64)
+
+
+register_loop(
+    "overhead.rbox_iou",
+    ItemLoop(
+        scalar=rbox_iou_item,
+        params=("a", "b"),
+        items=("a.shape[0]", "b.shape[0]"),
+        call="a[i, 0], a[i, 1], a[i, 2], a[i, 3], a[i, 4], b[j, 0], b[j, 1], b[j, 2], b[j, 3], b[j, 4], "
+        "poly_a, poly_b, buf_a, buf_b",
+        store=("out[i, j]",),
+        allocate=(Output("out", "(n0, n1)"),),
+        scratch=(Scratch("poly_a", "(4, 2)"), Scratch("poly_b", "(4, 2)"), Scratch("buf_a", "(16, 2)"),
+                 Scratch("buf_b", "(16, 2)")),
+    ),
+    numpy=rbox_iou_reference,
+    example=_example,
+    tiers=("cuda",),
+)  # fmt: skip
+register("overhead.rbox_iou", "cpu", _iou_serial, example=_example)

@@ -337,6 +337,11 @@ class RectifiedDetector(Estimator):
             }
         return out
 
+    def warmup(self) -> None:
+        """The upright estimator's own warm-up and the rotated-IoU kernel (no state changes)."""
+        self.inner.warmup()
+        rotated_nms(np.array([[10.0, 10.0, 4.0, 10.0, 0.0], [11.0, 10.0, 4.0, 10.0, 5.0]]), np.array([0.9, 0.8]), 0.5)
+
     def summary(self) -> dict[str, Any]:
         inner = self.inner.summary()
         return {**self.counts, **({"inner": inner} if inner else {})}

@@ -18,6 +18,8 @@ from sensorfusion_overhead import (
     rotated_nms,
 )
 
+from sensorfusion.testing import KernelCase, KernelTierContract
+
 
 def _random_boxes(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.column_stack([rng.uniform(0, 60, (n, 2)), rng.uniform(0.5, 30, (n, 2)), rng.uniform(-180, 180, n)])
@@ -125,3 +127,23 @@ def test_radial_box_from_points() -> None:
     box = radial_rbox_from_points(pts, centre)
     assert box == pytest.approx([140.0, 100.0, 6.0, 40.0, 90.0])
     assert np.all(np.isnan(radial_rbox_from_points(np.full((3, 2), np.nan), centre)))
+
+
+class TestRotatedIouTiers(KernelTierContract):
+    """overhead.rbox_iou in every tier against its numpy reference (CUDA under the simulator, and as PTX)."""
+
+    kernels = ("overhead.rbox_iou",)
+    atol = 1e-10
+
+    def cases(self) -> list[KernelCase]:
+        rng = np.random.default_rng(7)
+        a, b = _random_boxes(rng, 12), _random_boxes(rng, 9)
+        a[3, 0] = np.nan
+        b[2, 4] = np.inf
+        b[5, 2] = 0.0
+        b[6] = a[7]  # identical
+        return [
+            KernelCase("overhead.rbox_iou", (a, b), "random, with NaN, inf, zero side, identical"),
+            KernelCase("overhead.rbox_iou", (np.zeros((0, 5)), b), "empty"),
+            KernelCase("overhead.rbox_iou", (_random_boxes(rng, 40), _random_boxes(rng, 30)), "larger", simulate=False),
+        ]
