@@ -27,8 +27,10 @@ from ._config import (
     SyncConfig,
     load_rig,
     match_streams,
+    validate_params,
 )
 from ._device_pose import DEVICE_POSE_CHANNEL, DEVICE_POSE_FIELD, check_device_pose, device_pose_spec
+from ._mounting import CeilingMount
 from ._skeletons import SkeletonRegistry, SkeletonSpec, builtin_skeletons
 from ._streams import (
     FieldSpec,
@@ -46,6 +48,7 @@ __all__ = [
     "CalibrationConfig",
     "CaptureVolumeConfig",
     "CameraModel",
+    "CeilingMount",
     "DEVICE_POSE_CHANNEL",
     "DEVICE_POSE_FIELD",
     "DeviceMount",
@@ -81,4 +84,5 @@ __all__ = [
     "match_streams",
     "person_values_spec",
     "split_stream_name",
+    "validate_params",
 ]

@@ -28,8 +28,10 @@ from sensorfusion import (
     SensorCalibration,
     StreamSpec,
 )
+from sensorfusion.schema import CeilingMount
 
 from ._calib import find_camera, load_calibration_file
+from ._ceiling import mount_on_ceiling, require_calibration
 from ._cv import require_cv2
 from ._source import CaptureSource, FolderSource, RawFrame, Source, SourceInfo
 
@@ -62,6 +64,9 @@ class _CommonParams(BaseModel):
     size_mismatch: SizeMismatch = Field(
         default="error",
         description="the image size differs from the calibration's: error, warn (keep K, take the image size) or ignore",
+    )
+    ceiling: CeilingMount | None = Field(
+        default=None, description="a ceiling camera looking down: its mounting (height_m, position_m, yaw_rad, tilt_rad...)"
     )
 
 
@@ -229,6 +234,8 @@ class _SingleSourceDriver(Driver):
 
     def calibration(self) -> RigCalibration | None:
         p: Any = self.params
+        if p.ceiling is not None:
+            require_calibration(p.calibration, field_path=f"sensors[{self.context.sensor_id}].params.calibration")
         if p.calibration is None:
             return None
         if self._calibration is None:
@@ -239,6 +246,8 @@ class _SingleSourceDriver(Driver):
             entry = camera_for_size(
                 entry, w, h, p.size_mismatch, field_path=f"sensors[{sid}].params.calibration", log=self.context.log
             )
+            if p.ceiling is not None:
+                entry = mount_on_ceiling(entry, p.ceiling, field_path=f"sensors[{sid}].params.calibration")
             self._calibration = RigCalibration(sensors={sid: entry})
         return self._calibration
 

@@ -39,9 +39,10 @@ from sensorfusion import (
     RigCalibration,
     StreamSpec,
 )
-from sensorfusion.schema import split_stream_name
+from sensorfusion.schema import CeilingMount, split_stream_name
 
 from ._calib import find_camera, load_calibration_file
+from ._ceiling import mount_on_ceiling, require_calibration
 from ._drivers import SizeMismatch, camera_for_size, to_color_order
 from ._source import CaptureSource, FolderSource, RawFrame, Source, SourceInfo, SourceKind, guess_kind
 
@@ -66,6 +67,7 @@ class ViewParams(BaseModel):
     calibration_name: str | None = Field(
         default=None, description="name in the calibration file (default: the view name)"
     )
+    ceiling: CeilingMount | None = Field(default=None, description="a ceiling camera looking down: its mounting")
 
 
 class RigParams(BaseModel):
@@ -199,6 +201,9 @@ class RigDriver(Driver):
         return out
 
     def calibration(self) -> RigCalibration | None:
+        for name in self.names:
+            if self.p.views[name].ceiling is not None:
+                require_calibration(self.p.calibration, field_path=f"sensors[{self.context.sensor_id}].params.calibration")
         if self.p.calibration is None:
             return None
         if self._calibration is None:
@@ -213,6 +218,8 @@ class RigDriver(Driver):
                 info = self._probe(name)
                 sensors[name] = camera_for_size(entry, info.width, info.height, self.p.size_mismatch,
                                                 field_path=f"{base}.views.{name}", log=self.context.log)  # fmt: skip
+                if v.ceiling is not None:
+                    sensors[name] = mount_on_ceiling(sensors[name], v.ceiling, field_path=f"{base}.views.{name}.calibration_name")
             self._calibration = RigCalibration(sensors=sensors)
         return self._calibration
 

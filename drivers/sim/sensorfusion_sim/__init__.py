@@ -12,12 +12,21 @@ from typing import TYPE_CHECKING
 from sensorfusion import lazy_exports
 
 if TYPE_CHECKING:
+    from ._ceiling import (
+        CeilingCameraParams,
+        CeilingCameras,
+        ceiling_camera_ids,
+        fisheye_camera,
+        floor_positions,
+        gt_rboxes,
+    )
     from ._detector import SimKeypointDetector, SimKeypointParams
     from ._driver import SimRigDriver, SimRigParams
     from ._headset import HeadsetParams, Headsets, gt_pose_stream
     from ._headset_detector import SimHeadsetKeypointDetector, SimHeadsetKeypointParams
     from ._occlusion import joint_occlusion
     from ._people import CAPSULE_NAMES, PeopleSim, body_capsules, capsule_radii_m, heights_from_joints
+    from ._raycast_render import RayCastBuffers, RayCastRenderer
     from ._render import CameraRenderer, RenderBuffers
     from ._rig import camera_ids, make_rig
 
@@ -26,9 +35,13 @@ __version__ = "0.1.0"
 __all__ = [
     "CAPSULE_NAMES",
     "CameraRenderer",
+    "CeilingCameraParams",
+    "CeilingCameras",
     "HeadsetParams",
     "Headsets",
     "PeopleSim",
+    "RayCastBuffers",
+    "RayCastRenderer",
     "RenderBuffers",
     "SimHeadsetKeypointDetector",
     "SimHeadsetKeypointParams",
@@ -40,6 +53,10 @@ __all__ = [
     "body_capsules",
     "camera_ids",
     "capsule_radii_m",
+    "ceiling_camera_ids",
+    "fisheye_camera",
+    "floor_positions",
+    "gt_rboxes",
     "gt_pose_stream",
     "heights_from_joints",
     "joint_occlusion",

@@ -23,6 +23,7 @@ from sensorfusion import (
 from sensorfusion import Driver as _Driver
 from sensorfusion.schema import PinholeCamera
 
+from ._ceiling import CeilingCameraParams, CeilingCameras
 from ._depth import DepthCameraParams, DepthCameras
 from ._headset import HeadsetParams, Headsets
 from ._people import NUM_JOINTS, PeopleSim
@@ -41,7 +42,7 @@ class SimRigParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    cameras: int = Field(default=4, ge=1, description="number of cameras cam0..cam{M-1}")
+    cameras: int = Field(default=4, ge=0, description="number of cameras cam0..cam{M-1}")
     width: int = Field(default=640, gt=0, description="image width in pixels")
     height: int = Field(default=480, gt=0, description="image height in pixels")
     fps: float = Field(default=30.0, gt=0, description="frame rate of every stream")
@@ -71,6 +72,10 @@ class SimRigParams(BaseModel):
     headsets: list[HeadsetParams] = Field(
         default_factory=list, description="simulated people wearing stereo fisheye headsets (see _headset.py)"
     )
+    ceiling_cameras: int = Field(default=0, ge=0, description="simulated ceiling fisheye cameras ceil0.. looking down")
+    ceiling: CeilingCameraParams = Field(
+        default_factory=CeilingCameraParams, description="lens model, field of view and placement of the ceiling cameras"
+    )
 
     @model_validator(mode="after")
     def _room_fits(self) -> SimRigParams:
@@ -78,6 +83,8 @@ class SimRigParams(BaseModel):
             raise ValueError(f"room_m must be at least 2 m on each side, got {self.room_m}")
         if self.camera_height_m >= 3.0:
             raise ValueError("camera_height_m must be below the 3 m ceiling")
+        if self.cameras == 0 and not (self.ceiling_cameras or self.depth_cameras or self.radars or self.headsets):
+            raise ValueError("the rig has no sensor: set cameras, ceiling_cameras, depth_cameras, radars or headsets")
         return self
 
 
@@ -101,7 +108,7 @@ class SimRigDriver(_Driver):
         self.period_ns = round(1e9 / params.fps)
         # frames 0 .. num_frames-1 (the sensor times in [0, duration_s)); None: endless
         self.num_frames = None if params.duration_s is None else math.ceil(params.duration_s * params.fps - 1e-6)
-        self.rig = make_rig(
+        self.rig = RigCalibration() if params.cameras == 0 else make_rig(
             params.cameras,
             width=params.width,
             height=params.height,
@@ -118,6 +125,7 @@ class SimRigDriver(_Driver):
         self._renderers: list[CameraRenderer] | None = None
         self.depth_cameras = DepthCameras(params.depth_cameras, params.depth, seed=context.seed, width=params.width,
                                           height=params.height, fps=params.fps, room_m=params.room_m)  # fmt: skip
+        self.ceiling = CeilingCameras(params.ceiling_cameras, params.ceiling, fps=params.fps, room_m=params.room_m)
         try:
             self.headsets = Headsets(
                 params.headsets, seed=context.seed, people=params.people, fps=params.fps, room_m=params.room_m
@@ -149,6 +157,7 @@ class SimRigDriver(_Driver):
             out += radar.streams(adc=self.p.radar_adc, points=self.p.radar_points)
         out += self.depth_cameras.streams()
         out += self.headsets.streams()
+        out += self.ceiling.streams(render=self.p.render)
         out.append(
             StreamSpec(
                 name=GT_STREAM,
@@ -173,8 +182,9 @@ class SimRigDriver(_Driver):
         return out
 
     def calibration(self) -> RigCalibration:
-        if self.headsets:
-            return RigCalibration(sensors={**self._calibration().sensors, **self.headsets.calibration()})
+        if self.headsets or self.ceiling.ids:
+            extra = {**(self.headsets.calibration() if self.headsets else {}), **self.ceiling.rig.sensors}
+            return RigCalibration(sensors={**self._calibration().sensors, **extra})
         return self._calibration()
 
     def _calibration(self) -> RigCalibration:
@@ -188,6 +198,7 @@ class SimRigDriver(_Driver):
     def open(self) -> None:
         if self.p.render:
             self._ensure_renderers()
+            self.ceiling.renderers()
         # pace from here: frame `next_index` is due now (no burst after a restart)
         self._anchor_ns = time.monotonic_ns() - self._next_index * self.period_ns
         self._is_open = True
@@ -243,6 +254,7 @@ class SimRigDriver(_Driver):
             frames += radar.frames(self.people, index, t_ns, t_host_ns, adc=self.p.radar_adc, points=self.p.radar_points)
         frames += self.depth_cameras.frames_at(index, t_ns, t_host_ns, joints, ids, heights)
         frames += self.headsets.frames_at(index, t_ns, t_host_ns, all_joints, all_ids, self.people.heights_m)
+        frames += self.ceiling.frames_at(index, t_ns, t_host_ns, joints, ids, heights, render=self.p.render)
         frames.append(Frame(GT_STREAM, t_ns, t_host_ns, index, gt))
         return frames
 
