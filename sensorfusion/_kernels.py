@@ -18,4 +18,14 @@ from .kernels import (
     resolve_tier,
 )
 
-__all__ = ["TIERS", "Tier", "available_tiers", "cuda_available", "get_kernel", "kernel", "kernel_names", "real_gpu", "resolve_tier"]
+__all__ = [
+    "TIERS",
+    "Tier",
+    "available_tiers",
+    "cuda_available",
+    "get_kernel",
+    "kernel",
+    "kernel_names",
+    "real_gpu",
+    "resolve_tier",
+]

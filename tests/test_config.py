@@ -29,23 +29,63 @@ def run_text(tmp_path, text, *extra):
 @pytest.mark.parametrize(
     ("text", "expect"),
     [
-        pytest.param(GOOD.replace("driver: sfx.counter, params: {rate_hz: 50", "driver: sfx.countr, params: {rate_hz: 50"),
-                     ["sensors[1].driver", "unknown driver", "'sfx.countr'", "valid choices:", "sfx.counter", "replay"], id="unknown-driver"),
-        pytest.param(GOOD.replace("rate_hz: 50", "rate_hz: fast"), ["sensors[1].params.rate_hz", "'fast'", "valid number"], id="wrong-type"),
-        pytest.param(GOOD.replace("frames: 5}", "frames: 5, fps: 3}"), ["sensors[1].params.fps", "unknown field"], id="unknown-param"),
-        pytest.param(GOOD.replace("id: b,", "id: a,"), ["sensors[1].id", "duplicate sensor id", "'a'"], id="duplicate-sensor"),
-        pytest.param(GOOD + "  - {id: t2, estimator: sfx.sum, inputs: ['nothere/*']}\n", ["stages[1].inputs", "'nothere/*'", "a/value"], id="input-matches-nothing"),
-        pytest.param(GOOD.replace("estimator: sfx.sum", "estimator: sfx.summ"), ["stages[0].estimator", "unknown estimator", "sfx.sum"], id="unknown-estimator"),
-        pytest.param(GOOD + "sync: {reference: c/value}\n", ["sync.reference", "'c/value'", "a/value, b/value"], id="bad-reference"),
-        pytest.param(GOOD + "record: {compression: gzip}\n", ["record.compression", "'gzip'", "zstd", "lz4", "none"], id="bad-choice"),
+        pytest.param(
+            GOOD.replace("driver: sfx.counter, params: {rate_hz: 50", "driver: sfx.countr, params: {rate_hz: 50"),
+            ["sensors[1].driver", "unknown driver", "'sfx.countr'", "valid choices:", "sfx.counter", "replay"],
+            id="unknown-driver",
+        ),
+        pytest.param(
+            GOOD.replace("rate_hz: 50", "rate_hz: fast"),
+            ["sensors[1].params.rate_hz", "'fast'", "valid number"],
+            id="wrong-type",
+        ),
+        pytest.param(
+            GOOD.replace("frames: 5}", "frames: 5, fps: 3}"),
+            ["sensors[1].params.fps", "unknown field"],
+            id="unknown-param",
+        ),
+        pytest.param(
+            GOOD.replace("id: b,", "id: a,"), ["sensors[1].id", "duplicate sensor id", "'a'"], id="duplicate-sensor"
+        ),
+        pytest.param(
+            GOOD + "  - {id: t2, estimator: sfx.sum, inputs: ['nothere/*']}\n",
+            ["stages[1].inputs", "'nothere/*'", "a/value"],
+            id="input-matches-nothing",
+        ),
+        pytest.param(
+            GOOD.replace("estimator: sfx.sum", "estimator: sfx.summ"),
+            ["stages[0].estimator", "unknown estimator", "sfx.sum"],
+            id="unknown-estimator",
+        ),
+        pytest.param(
+            GOOD + "sync: {reference: c/value}\n",
+            ["sync.reference", "'c/value'", "a/value, b/value"],
+            id="bad-reference",
+        ),
+        pytest.param(
+            GOOD + "record: {compression: gzip}\n",
+            ["record.compression", "'gzip'", "zstd", "lz4", "none"],
+            id="bad-choice",
+        ),
         pytest.param(GOOD + "sensors_typo: 1\n", ["sensors_typo", "unknown field"], id="unknown-top-level"),
         pytest.param("name: x\nsensors: [\n", ["invalid YAML", "line"], id="bad-yaml"),
         pytest.param("- just\n- a list\n", ["mapping at the top level"], id="not-a-mapping"),
         pytest.param("name: x\n", ["sensors", "Field required"], id="missing-sensors"),
-        pytest.param(GOOD + "calibration: {file: nowhere.json}\n", ["calibration.file", "calibration file not found", "nowhere.json"], id="missing-calibration-file"),
-        pytest.param(GOOD + "calibration: {sensors: {zz: {}}}\n", ["calibration.sensors.zz", "produces no stream"], id="calibration-unknown-sensor"),
-        pytest.param(GOOD + "calibration: {sensors: {a: {camera: {model: pinhol, width: 1, height: 1}}}}\n",
-                     ["calibration.sensors.a.camera", "pinhol"], id="bad-camera-model"),
+        pytest.param(
+            GOOD + "calibration: {file: nowhere.json}\n",
+            ["calibration.file", "calibration file not found", "nowhere.json"],
+            id="missing-calibration-file",
+        ),
+        pytest.param(
+            GOOD + "calibration: {sensors: {zz: {}}}\n",
+            ["calibration.sensors.zz", "produces no stream"],
+            id="calibration-unknown-sensor",
+        ),
+        pytest.param(
+            GOOD + "calibration: {sensors: {a: {camera: {model: pinhol, width: 1, height: 1}}}}\n",
+            ["calibration.sensors.a.camera", "pinhol"],
+            id="bad-camera-model",
+        ),
     ],
 )
 def test_bad_rig_exits_2_with_field_path(fixture_plugins, tmp_path, capsys, text, expect):
@@ -109,7 +149,9 @@ def test_every_error_of_a_rig_is_shown_at_once(fixture_plugins, tmp_path, capsys
     from sensorfusion.schema import load_rig
 
     with pytest.raises(ConfigError) as info:
-        load_rig(text="sensors: [{id: a, driver: x, restart: {initial_s: -1}}]\nrecord: {compression: brotli}\nsync: {tolerance_ms: -5}\n")
+        load_rig(
+            text="sensors: [{id: a, driver: x, restart: {initial_s: -1}}]\nrecord: {compression: brotli}\nsync: {tolerance_ms: -5}\n"
+        )
     paths = [e.field_path for e in info.value.errors]
     assert len(paths) == 3 and "record.compression" in paths and "sync.tolerance_ms" in paths
     assert str(info.value).count("\n  also ") == 2

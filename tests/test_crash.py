@@ -65,10 +65,16 @@ def test_sigkill_keeps_committed_frames(tmp_path: Path) -> None:
     path = tmp_path / "crash.zarr"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     stderr_path = tmp_path / "stderr.txt"
-    with stderr_path.open("w") as stderr, subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(path), str(COMMIT_INTERVAL_S)],
-        stdout=subprocess.PIPE, stderr=stderr, text=True, env=env,
-    ) as proc:
+    with (
+        stderr_path.open("w") as stderr,
+        subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(path), str(COMMIT_INTERVAL_S)],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            env=env,
+        ) as proc,
+    ):
         printed, kill_at = _run_and_kill(proc, stderr_path)
     _check(path, printed, kill_at)
 

@@ -197,8 +197,16 @@ class TestTriangulateTiers(KernelTierContract):
     def bad_calls(self) -> list[tuple[object, type[BaseException], str]]:
         P = ring_projections(3)
         return [
-            (lambda: triangulate_points(np.zeros((3, 4, 3)), np.ones((3, 4)), P), ValueError, r"points2d: expected shape"),
-            (lambda: triangulate_points(np.zeros((3, 4, 2)), np.ones((3, 5)), P), ValueError, r"confidence: expected shape"),
+            (
+                lambda: triangulate_points(np.zeros((3, 4, 3)), np.ones((3, 4)), P),
+                ValueError,
+                r"points2d: expected shape",
+            ),
+            (
+                lambda: triangulate_points(np.zeros((3, 4, 2)), np.ones((3, 5)), P),
+                ValueError,
+                r"confidence: expected shape",
+            ),
         ]
 
 
@@ -239,7 +247,9 @@ def test_cuda_view_limit_is_refused_when_the_estimator_is_built() -> None:
 
     env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1"}
     env.pop("SENSORFUSION_KERNEL_TIER", None)
-    r = subprocess.run([sys.executable, "-c", BUILD_WITH_70_VIEWS], env=env, capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-c", BUILD_WITH_70_VIEWS], env=env, capture_output=True, text=True, timeout=300
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     refused = [ln for ln in r.stdout.splitlines() if ln.startswith("REFUSED")]
     assert len(refused) == 2, r.stdout

@@ -198,7 +198,9 @@ def test_scalar_functions_callable_from_user_njit() -> None:
 def test_transform_points_and_world_to_pixels() -> None:
     world_from_camera = g.look_at(np.array([3.0, -4.0, 1.5]), np.array([0.0, 0.0, 1.0]))
     pts_w = np.random.default_rng(1).uniform(-1, 1, (2, 30, 3)) + np.array([0.0, 0.0, 1.0])
-    with pytest.warns(SensorfusionDeprecationWarning, match=r"use world_to_pixels\(camera, world_from_camera, points_world"):
+    with pytest.warns(
+        SensorfusionDeprecationWarning, match=r"use world_to_pixels\(camera, world_from_camera, points_world"
+    ):
         uv_legacy, _depth = g.project_pinhole(pts_w, cases.PINHOLE, world_from_camera)
     for tier in ("numpy", "cpu"):
         np.testing.assert_allclose(

@@ -9,13 +9,42 @@ from pathlib import Path
 import sensorfusion
 
 EXPECTED = {
-    "Command", "ConfigError", "Driver", "DriverContext", "DriverError", "EndOfStream", "Estimator",
-    "FieldSpec", "Frame", "FrameKind", "FrameSet", "MissingDependencyError", "NoParams", "PluginError",
-    "PluginLoadError", "RigCalibration", "RigConfig", "SchemaError", "SensorCalibration",
-    "SensorfusionError", "SessionDamagedError", "Sink", "SkeletonSpec", "StageContext", "StoreError", "StreamSpec",
-    "Transform", "__version__", "hookimpl",
+    "Command",
+    "ConfigError",
+    "Driver",
+    "DriverContext",
+    "DriverError",
+    "EndOfStream",
+    "Estimator",
+    "FieldSpec",
+    "Frame",
+    "FrameKind",
+    "FrameSet",
+    "MissingDependencyError",
+    "NoParams",
+    "PluginError",
+    "PluginLoadError",
+    "RigCalibration",
+    "RigConfig",
+    "SchemaError",
+    "SensorCalibration",
+    "SensorfusionError",
+    "SessionDamagedError",
+    "Sink",
+    "SkeletonSpec",
+    "StageContext",
+    "StoreError",
+    "StreamSpec",
+    "Transform",
+    "__version__",
+    "hookimpl",
     # calibration files through the installed formats, lazy references for light plugins
-    "CalibrationFormat", "calibration_formats", "detect_calibration_format", "lazy", "lazy_exports", "load_calibration",
+    "CalibrationFormat",
+    "calibration_formats",
+    "detect_calibration_format",
+    "lazy",
+    "lazy_exports",
+    "load_calibration",
     "save_calibration",
     # the warning every deprecation (sensorfusion._deprecations) raises
     "SensorfusionDeprecationWarning",
@@ -29,7 +58,17 @@ def test_exports_are_exactly_the_intended_ones():
 
 
 def test_one_exception_hierarchy():
-    for name in ("ConfigError", "DriverError", "EndOfStream", "MissingDependencyError", "PluginError", "PluginLoadError", "SchemaError", "StoreError", "SessionDamagedError"):
+    for name in (
+        "ConfigError",
+        "DriverError",
+        "EndOfStream",
+        "MissingDependencyError",
+        "PluginError",
+        "PluginLoadError",
+        "SchemaError",
+        "StoreError",
+        "SessionDamagedError",
+    ):
         assert issubclass(getattr(sensorfusion, name), sensorfusion.SensorfusionError)
 
 

@@ -52,10 +52,39 @@ def test_field_spec_rejects_non_numeric():
     "data",
     [
         {"model": "pinhole", "width": 640, "height": 480, "fx": 500, "fy": 500, "cx": 320, "cy": 240, "k1": -0.1},
-        {"model": "kannala_brandt", "width": 800, "height": 800, "fx": 300, "fy": 300, "cx": 400, "cy": 400, "k1": 0.01},
+        {
+            "model": "kannala_brandt",
+            "width": 800,
+            "height": 800,
+            "fx": 300,
+            "fy": 300,
+            "cx": 400,
+            "cy": 400,
+            "k1": 0.01,
+        },
         {"model": "scaramuzza", "width": 1280, "height": 960, "poly": [-250.0, 0.0, 1e-3], "cx": 640, "cy": 480},
-        {"model": "double_sphere", "width": 640, "height": 480, "fx": 300, "fy": 300, "cx": 320, "cy": 240, "xi": -0.2, "alpha": 0.6},
-        {"model": "fisheye624", "width": 640, "height": 480, "f": 241.7, "cu": 320.6, "cv": 242.6, "k0": -0.027, "p0": 0.0019, "s3": 2e-5},
+        {
+            "model": "double_sphere",
+            "width": 640,
+            "height": 480,
+            "fx": 300,
+            "fy": 300,
+            "cx": 320,
+            "cy": 240,
+            "xi": -0.2,
+            "alpha": 0.6,
+        },
+        {
+            "model": "fisheye624",
+            "width": 640,
+            "height": 480,
+            "f": 241.7,
+            "cu": 320.6,
+            "cv": 242.6,
+            "k0": -0.027,
+            "p0": 0.0019,
+            "s3": 2e-5,
+        },
     ],
 )
 def test_camera_models_are_a_discriminated_union(data):
@@ -95,7 +124,16 @@ def test_radar_model_derived_resolutions():
     assert r.velocity_resolution_m_per_s == pytest.approx(lam / (2 * 32 * 3 * 160e-6))
     assert r.num_virtual_antennas == 12
     with pytest.raises(ValidationError, match="exceeds ramp_end_time_us"):
-        RadarModel(start_freq_ghz=77, freq_slope_mhz_per_us=60, adc_samples=512, sample_rate_ksps=5000, idle_time_us=1, ramp_end_time_us=60, chirps_per_frame=1, frame_period_ms=1)
+        RadarModel(
+            start_freq_ghz=77,
+            freq_slope_mhz_per_us=60,
+            adc_samples=512,
+            sample_rate_ksps=5000,
+            idle_time_us=1,
+            ramp_end_time_us=60,
+            chirps_per_frame=1,
+            frame_period_ms=1,
+        )
 
 
 def test_transform_checks_rotation_and_inverts():
@@ -109,7 +147,13 @@ def test_transform_checks_rotation_and_inverts():
 
 
 def test_rig_calibration_camera_lookup_names_choices():
-    cal = RigCalibration.model_validate({"sensors": {"cam0": {"camera": {"model": "pinhole", "width": 2, "height": 2, "fx": 1, "fy": 1, "cx": 1, "cy": 1}}}})
+    cal = RigCalibration.model_validate(
+        {
+            "sensors": {
+                "cam0": {"camera": {"model": "pinhole", "width": 2, "height": 2, "fx": 1, "fy": 1, "cx": 1, "cy": 1}}
+            }
+        }
+    )
     assert cal.camera("cam0").model == "pinhole"
     from sensorfusion import ConfigError
 
@@ -117,7 +161,9 @@ def test_rig_calibration_camera_lookup_names_choices():
         cal.camera("cam9")
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(data=st.data())
 def test_random_streams_round_trip_through_a_session(tmp_path_factory, data):
     spec = data.draw(stream_specs())
@@ -159,4 +205,6 @@ def test_person_values_is_the_kind_for_per_person_measurements() -> None:
     with pytest.raises(ValueError, match="person_id int64"):
         StreamSpec(name="head/height", kind=FrameKind.PERSON_VALUES, fields={"height_m": FieldSpec(dtype="float32")})
     with pytest.raises(ValueError, match="at least one value"):
-        StreamSpec(name="h/x", kind=FrameKind.PERSON_VALUES, ragged=True, fields={"person_id": FieldSpec(dtype="int64")})
+        StreamSpec(
+            name="h/x", kind=FrameKind.PERSON_VALUES, ragged=True, fields={"person_id": FieldSpec(dtype="int64")}
+        )

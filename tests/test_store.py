@@ -36,17 +36,27 @@ from sensorfusion.store import (
 
 H, W = 24, 32
 
-IMAGE = StreamSpec(name="cam0/image", kind=FrameKind.IMAGE, rate_hz=30,
-                   fields={"image": FieldSpec(dtype="uint8", shape=(H, W, 3))})
-DEPTH = StreamSpec(name="cam0/depth", kind=FrameKind.DEPTH, rate_hz=30,
-                   fields={"depth": FieldSpec(dtype="uint16", shape=(H, W))})
+IMAGE = StreamSpec(
+    name="cam0/image", kind=FrameKind.IMAGE, rate_hz=30, fields={"image": FieldSpec(dtype="uint8", shape=(H, W, 3))}
+)
+DEPTH = StreamSpec(
+    name="cam0/depth", kind=FrameKind.DEPTH, rate_hz=30, fields={"depth": FieldSpec(dtype="uint16", shape=(H, W))}
+)
 KEYPOINTS = StreamSpec(
-    name="cam0/keypoints2d", kind=FrameKind.KEYPOINTS2D, ragged=True, skeleton="coco17",
+    name="cam0/keypoints2d",
+    kind=FrameKind.KEYPOINTS2D,
+    ragged=True,
+    skeleton="coco17",
     fields={"keypoints": FieldSpec(dtype="float32", shape=(17, 3)), "person_id": FieldSpec(dtype="int64")},
 )
 CALIBRATION = RigCalibration.model_validate(
-    {"sensors": {"cam0": {"camera": {"model": "pinhole", "width": W, "height": H,
-                                     "fx": 30.0, "fy": 30.0, "cx": 16.0, "cy": 12.0}}}}
+    {
+        "sensors": {
+            "cam0": {
+                "camera": {"model": "pinhole", "width": W, "height": H, "fx": 30.0, "fy": 30.0, "cx": 16.0, "cy": 12.0}
+            }
+        }
+    }
 )
 RIG = {"name": "test-rig", "sensors": [{"id": "cam0", "driver": "sim"}]}
 
@@ -62,13 +72,22 @@ def make_frames(n: int, *, seed: int = 0, t0: int = 1_000_000_000, dt: int = 33_
     for i in range(n):
         ts, th = t0 + i * dt, t0 + i * dt + 2_000_000 + int(rng.integers(0, 1000))
         out["cam0/image"].append(Frame("cam0/image", ts, th, i, {"image": rng.integers(0, 256, (H, W, 3), np.uint8)}))
-        out["cam0/depth"].append(Frame("cam0/depth", ts + 1, th + 1, i,
-                                       {"depth": rng.integers(0, 65535, (H, W), np.uint16)}))
+        out["cam0/depth"].append(
+            Frame("cam0/depth", ts + 1, th + 1, i, {"depth": rng.integers(0, 65535, (H, W), np.uint16)})
+        )
         p = i % 3
-        out["cam0/keypoints2d"].append(Frame("cam0/keypoints2d", ts, th + 3, i, {
-            "keypoints": rng.normal(size=(p, 17, 3)).astype(np.float32),
-            "person_id": np.arange(p, dtype=np.int64) + 10 * i,
-        }))
+        out["cam0/keypoints2d"].append(
+            Frame(
+                "cam0/keypoints2d",
+                ts,
+                th + 3,
+                i,
+                {
+                    "keypoints": rng.normal(size=(p, 17, 3)).astype(np.float32),
+                    "person_id": np.arange(p, dtype=np.int64) + 10 * i,
+                },
+            )
+        )
     return out
 
 
@@ -81,10 +100,22 @@ def assert_same(a: Frame, b: Frame) -> None:
         np.testing.assert_array_equal(a.data[k], b.data[k])
 
 
-def record(path: Path, frames: dict[str, list[Frame]], *, compression: str = "zstd", estimates: bool = True,
-           commit_every: int = 4, **kwargs: Any) -> None:
-    with SessionWriter(path, rig=RIG, calibration=_calibration(), compression=compression,  # type: ignore[arg-type]
-                       **kwargs) as w:
+def record(
+    path: Path,
+    frames: dict[str, list[Frame]],
+    *,
+    compression: str = "zstd",
+    estimates: bool = True,
+    commit_every: int = 4,
+    **kwargs: Any,
+) -> None:
+    with SessionWriter(
+        path,
+        rig=RIG,
+        calibration=_calibration(),
+        compression=compression,  # type: ignore[arg-type]
+        **kwargs,
+    ) as w:
         w.add_stream(IMAGE)
         w.add_stream(DEPTH)
         w.add_stream(KEYPOINTS)
@@ -137,7 +168,9 @@ def test_round_trip(tmp_path: Path, compression: str) -> None:
     assert [f.seq for f in s.read("pose:cam0/keypoints2d", start=9, stop=100)] == [9, 10]
     empty = next(iter(s.read("cam0/keypoints2d")))
     assert empty["keypoints"].shape == (0, 17, 3) and empty["person_id"].shape == (0,)
-    np.testing.assert_array_equal(s.offsets("cam0/keypoints2d"), np.concatenate([[0], np.cumsum([i % 3 for i in range(11)])]))
+    np.testing.assert_array_equal(
+        s.offsets("cam0/keypoints2d"), np.concatenate([[0], np.cumsum([i % 3 for i in range(11)])])
+    )
     # events, stats, summary
     assert s.events == [{"t_ns": 123, "kind": "reconnect", "source": "cam0", "message": "cable wiggled", "attempt": 2}]
     assert s.stats["fps"] == 29.9
@@ -371,23 +404,35 @@ def test_inspect(tmp_path: Path) -> None:
     assert json.loads(json.dumps(info)) == info
     assert info["schema_version"] == SCHEMA_VERSION and info["finished"] and info["rig_name"] == "test-rig"
     assert [(s["name"], s["stage"]) for s in info["streams"]] == [
-        ("cam0/depth", None), ("cam0/image", None), ("cam0/keypoints2d", "pose")]
+        ("cam0/depth", None),
+        ("cam0/image", None),
+        ("cam0/keypoints2d", "pose"),
+    ]
     depth, image = info["streams"][0], info["streams"][1]
     assert depth["count"] == 9 and depth["seq_gaps"] == 1
     assert image["count"] == 10 and image["seq_gaps"] == 0 and image["kind"] == "image"
     assert image["duration_s"] == pytest.approx(9 * 0.033333333)
     assert image["fps"] == pytest.approx(30.0, rel=1e-3)
     assert image["bytes"] > 0
-    assert set(image) == {"name", "stage", "kind", "count", "t_first_ns", "t_last_ns", "duration_s", "fps",
-                          "seq_gaps", "bytes"}
+    assert set(image) == {
+        "name",
+        "stage",
+        "kind",
+        "count",
+        "t_first_ns",
+        "t_last_ns",
+        "duration_s",
+        "fps",
+        "seq_gaps",
+        "bytes",
+    }
     assert info["drops"] == {"sync": {"cam0/depth": 1}}
     assert info["events"][0]["stream"] == "cam0/depth"
     text = format_inspect(info)
     assert "cam0/image" in text and "pose" in text and "late frame" in text
 
 
-def _driver(path: Path, timing: str = "fast", streams: list[str] | None = None,
-            realtime: bool = True) -> ReplayDriver:
+def _driver(path: Path, timing: str = "fast", streams: list[str] | None = None, realtime: bool = True) -> ReplayDriver:
     params = ReplayParams(path=str(path), timing=timing, **({"streams": streams} if streams else {}))  # type: ignore[arg-type]
     return ReplayDriver(params, DriverContext(sensor_id="rec", realtime=realtime))
 
@@ -478,12 +523,20 @@ def test_background_writer_waits_instead_of_dropping_when_asked(tmp_path):
     from sensorfusion import FieldSpec, Frame, FrameKind, StreamSpec
     from sensorfusion.store import Session, SessionWriter
 
-    spec = StreamSpec(name="cam0/image", kind=FrameKind.IMAGE, fields={"image": FieldSpec(dtype="uint8", shape=(256, 256, 3))})
+    spec = StreamSpec(
+        name="cam0/image", kind=FrameKind.IMAGE, fields={"image": FieldSpec(dtype="uint8", shape=(256, 256, 3))}
+    )
     frames = [Frame("cam0/image", i, i, i, {"image": np.full((256, 256, 3), i % 251, np.uint8)}) for i in range(60)]
     results = {}
     for policy in ("drop", "wait"):
-        w = SessionWriter(str(tmp_path / f"{policy}.zarr"), rig={"name": policy}, calibration=None,
-                          max_buffer_mb=0.5, commit_interval_s=0.2, when_full=policy)
+        w = SessionWriter(
+            str(tmp_path / f"{policy}.zarr"),
+            rig={"name": policy},
+            calibration=None,
+            max_buffer_mb=0.5,
+            commit_interval_s=0.2,
+            when_full=policy,
+        )
         w.add_stream(spec)
         w.start()
         ok = [w.write(f) for f in frames]

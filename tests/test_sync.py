@@ -31,7 +31,13 @@ def make_frames(rates: dict[str, float], seconds: float, jitter_ms: float, seed:
 
 
 def run(frames: list[Frame], reference: str, tol_ms: float = 15, lateness_ms: float = 0, timeout: int | None = None):
-    sync = Synchronizer(sorted({f.stream for f in frames}), reference, tolerance_ns=int(tol_ms * MS), max_lateness_ns=int(lateness_ms * MS), timeout_ns=timeout)
+    sync = Synchronizer(
+        sorted({f.stream for f in frames}),
+        reference,
+        tolerance_ns=int(tol_ms * MS),
+        max_lateness_ns=int(lateness_ms * MS),
+        timeout_ns=timeout,
+    )
     sets = []
     for f in frames:
         sync.push(f)
@@ -80,7 +86,12 @@ def test_single_use_and_monotonic():
 
 def test_minimal_span_picks_the_nearest_frame():
     # reference at 0 and 100 ms; stream b has frames at 4 and 9 ms: 4 ms is nearer.
-    fr = [Frame("a/x", 0, 0, 0, {}), Frame("a/x", 100 * MS, 1, 1, {}), Frame("b/x", 9 * MS, 2, 0, {}), Frame("b/x", 4 * MS, 2, 1, {})]
+    fr = [
+        Frame("a/x", 0, 0, 0, {}),
+        Frame("a/x", 100 * MS, 1, 1, {}),
+        Frame("b/x", 9 * MS, 2, 0, {}),
+        Frame("b/x", 4 * MS, 2, 1, {}),
+    ]
     sets, sync = run(sorted(fr, key=lambda f: f.t_sensor_ns), "a/x", tol_ms=10)
     assert sets[0].frames["b/x"].t_sensor_ns == 4 * MS
     assert "b/x" not in sets[1].frames
@@ -175,7 +186,9 @@ def test_empty_and_edge_cases():
 
 def test_eight_mixed_rate_streams_give_one_set_per_reference_frame():
     # the workload of benchmarks/_sync_bench.py, where the synchronizer's speed is measured
-    frames = in_host_order(make_frames({f"s{i}/x": r for i, r in enumerate([30, 30, 30, 30, 60, 100, 10, 15])}, 5, 2, 0))
+    frames = in_host_order(
+        make_frames({f"s{i}/x": r for i, r in enumerate([30, 30, 30, 30, 60, 100, 10, 15])}, 5, 2, 0)
+    )
     sets, _ = run(frames, "s6/x", tol_ms=20)
     assert len(sets) == 50
     for fs in sets:

@@ -55,7 +55,23 @@ def ba_jacobian_numpy(cam_params: np.ndarray, intr: np.ndarray, obj_params: np.n
     """The reference: the scalar code in a Python loop."""
     obs = _ba_core.obs_core.py_func
     for j in range(obj.shape[0]):
-        obs(j, cam_params, intr, obj_params, obj, cam_idx, obj_idx, uv, cam_fixed, res, j_cam, j_obj, j_intr, j_pt, valid)
+        obs(
+            j,
+            cam_params,
+            intr,
+            obj_params,
+            obj,
+            cam_idx,
+            obj_idx,
+            uv,
+            cam_fixed,
+            res,
+            j_cam,
+            j_obj,
+            j_intr,
+            j_pt,
+            valid,
+        )
 
 
 def _example() -> tuple[np.ndarray, ...]:

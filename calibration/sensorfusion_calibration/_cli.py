@@ -334,7 +334,10 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     except OSError as e:  # cannot write the output (read-only disk, permissions, full): one line, exit 1
         where = f" {e.filename}" if e.filename else ""
-        print(f"sensorfusion calibrate {args.calibrate_command}: error: cannot write{where}: {e.strerror or e}", file=sys.stderr)
+        print(
+            f"sensorfusion calibrate {args.calibrate_command}: error: cannot write{where}: {e.strerror or e}",
+            file=sys.stderr,
+        )
         return 1
 
 

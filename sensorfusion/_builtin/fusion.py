@@ -209,7 +209,9 @@ class DltTriangulator(Estimator):
         copy = DltTriangulator(self.p, self.context)
         dets = _synthetic_people(self.models, self.skeleton.num_joints)
         frames = {
-            name: Frame(name, 0, 0, 0, {"keypoints": d.astype(np.float32), "person_id": np.arange(len(d), dtype=np.int64)})
+            name: Frame(
+                name, 0, 0, 0, {"keypoints": d.astype(np.float32), "person_id": np.arange(len(d), dtype=np.int64)}
+            )
             for name, d in zip(self.views, dets, strict=True)
         }
         copy.process(FrameSet(0, 0, 0, frames, tuple(self.views)))
@@ -324,8 +326,10 @@ class _FusionStage(Estimator):
         """Two steps of a throw-away fusion on synthetic detections (compiles every kernel the
         pipeline runs: triangulation, refinement, association, tracking, filters)."""
         scratch = PersonFusion(self._models, self.skeleton.parents, self._settings, volume=self.volume)
-        dtypes = [np.dtype(s.fields["keypoints"].dtype) if "keypoints" in s.fields else np.float32
-                  for s in self.context.inputs]  # the kernels compile per dtype: use the real one
+        dtypes = [
+            np.dtype(s.fields["keypoints"].dtype) if "keypoints" in s.fields else np.float32
+            for s in self.context.inputs
+        ]  # the kernels compile per dtype: use the real one
         people = _synthetic_people(self._models, self.skeleton.num_joints)
         dets: list[np.ndarray | None] = [d.astype(dt) for d, dt in zip(people, dtypes, strict=True)]
         for step in range(3):

@@ -20,7 +20,11 @@ class MpjpeParams(BaseModel):
 
     estimate: str = Field(description="the 3D skeleton stream to score, e.g. fusion/skeleton3d")
     ground_truth: str = Field(default="gt/skeleton3d", description="the ground-truth 3D skeleton stream")
-    match: str = Field(default="nearest", pattern="^(nearest|id)$", description="pair people by nearest mean joint (Hungarian) or by person_id")
+    match: str = Field(
+        default="nearest",
+        pattern="^(nearest|id)$",
+        description="pair people by nearest mean joint (Hungarian) or by person_id",
+    )
     max_match_distance_m: float = Field(default=0.5, gt=0, description="pairs farther apart than this are not matched")
     joints: list[str] | None = Field(
         default=None, description="score only these joints (names both skeletons share); default: all shared"
@@ -60,11 +64,16 @@ class MpjpeSink(Sink):
             unknown = [j for j in params.joints if j not in shared]
             if unknown:
                 raise ConfigError(
-                    "not a joint both skeletons share", field_path=context.param_path("joints"), value=unknown[0], choices=sorted(shared)
+                    "not a joint both skeletons share",
+                    field_path=context.param_path("joints"),
+                    value=unknown[0],
+                    choices=sorted(shared),
                 )
             pairs = [(a, b) for a, b in pairs if est.joints[a] in params.joints]
         if not pairs:
-            raise ConfigError("the estimate and ground-truth skeletons share no joint", field_path=context.param_path("estimate"))
+            raise ConfigError(
+                "the estimate and ground-truth skeletons share no joint", field_path=context.param_path("estimate")
+            )
         self.ei = np.array([a for a, _ in pairs])
         self.gi = np.array([b for _, b in pairs])
         self.errors_m: list[np.ndarray] = []

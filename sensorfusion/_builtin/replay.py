@@ -98,8 +98,12 @@ class ReplayDriver(Driver):
             session = self._open_session()
             names = session.match(self.p.streams)
             if not names:
-                raise ConfigError("no recorded stream matches", field_path="params.streams",
-                                  value=self.p.streams, choices=list(session.streams()))
+                raise ConfigError(
+                    "no recorded stream matches",
+                    field_path="params.streams",
+                    value=self.p.streams,
+                    choices=list(session.streams()),
+                )
             self._names = names
         return self._names
 

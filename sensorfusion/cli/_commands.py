@@ -23,13 +23,22 @@ EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("rig", metavar="RIG.yaml", help="the rig file")
-    p.add_argument("--out", metavar="SESSION.zarr", help="record into this session (default: sessions/<rig>-<time>.zarr)")
+    p.add_argument(
+        "--out", metavar="SESSION.zarr", help="record into this session (default: sessions/<rig>-<time>.zarr)"
+    )
     p.add_argument("--no-record", action="store_true", help="do not record a session")
     p.add_argument("--overwrite", action="store_true", help="replace an existing session at --out")
-    p.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this much sensor time (default: the rig's duration_s)")
+    p.add_argument(
+        "--duration",
+        type=float,
+        metavar="SECONDS",
+        help="stop after this much sensor time (default: the rig's duration_s)",
+    )
     p.add_argument("--max-frames", type=int, metavar="N", help="stop after N framesets")
     p.add_argument("--fast", action="store_true", help="as fast as possible instead of paced to the wall clock")
-    p.add_argument("--replay", metavar="SESSION.zarr", help="use a recorded session as the source instead of the rig's sensors")
+    p.add_argument(
+        "--replay", metavar="SESSION.zarr", help="use a recorded session as the source instead of the rig's sensors"
+    )
     p.add_argument(
         "--skip-damaged",
         action="store_true",
@@ -106,7 +115,9 @@ def run_rig(args: argparse.Namespace) -> int:
         if not args.no_record:
             out = args.out or default_session_path(config.name)
             if Path(out).exists() and not args.overwrite:
-                raise ConfigError("session already exists (use --overwrite or another --out)", field_path="--out", value=out)
+                raise ConfigError(
+                    "session already exists (use --overwrite or another --out)", field_path="--out", value=out
+                )
             if args.replay and Path(out).resolve() == Path(args.replay).resolve():
                 raise ConfigError("--out must differ from --replay", field_path="--out", value=out)
             _check_writable(out)
@@ -237,7 +248,10 @@ def _print_headline(summary: dict[str, Any]) -> None:
             if figs.get("joint_coverage") is not None:
                 extra.append(f"joint coverage {figs['joint_coverage']:.1%}")
             print(f"MPJPE ({sid}): {figs['mpjpe_mm']:.1f} mm" + (f"  ({', '.join(extra)})" if extra else ""))
-    print(f"framesets: {summary.get('framesets')}  wall: {summary.get('wall_s')} s" + (f"  session: {summary['out']}" if summary.get("out") else ""))
+    print(
+        f"framesets: {summary.get('framesets')}  wall: {summary.get('wall_s')} s"
+        + (f"  session: {summary['out']}" if summary.get("out") else "")
+    )
 
 
 def _replay_source(path: str, *, fast: bool, host: Any, skip_damaged: bool = False) -> Any:
@@ -308,7 +322,9 @@ def plugin_lines(records: Any, *, width: int = 80, problems: dict[str, str] | No
     indent = " " * 4
 
     def wrapped(text: str, style: str = "") -> list[str]:
-        out = textwrap.wrap(text, width=width, initial_indent=indent, subsequent_indent=indent + "  ", break_on_hyphens=False)
+        out = textwrap.wrap(
+            text, width=width, initial_indent=indent, subsequent_indent=indent + "  ", break_on_hyphens=False
+        )
         return [f"[{style}]{escape(x)}[/]" if style else escape(x) for x in out]
 
     for r in records:
@@ -339,7 +355,9 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
             with Progress(transient=True) as bar:
                 task = bar.add_task("verifying chunks", total=None)
                 info = inspect_session(
-                    args.session, verify=True, progress=lambda done, total: bar.update(task, completed=done, total=total)
+                    args.session,
+                    verify=True,
+                    progress=lambda done, total: bar.update(task, completed=done, total=total),
                 )
         else:
             info = inspect_session(args.session, verify=args.verify)
@@ -353,7 +371,9 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     damage = info.get("damage") or []
     for d in damage[:20]:
         n = d["stop"] - d["start"]
-        frames = "(all frames)" if n <= 0 else f"frame {d['start']}" if n == 1 else f"frames {d['start']}-{d['stop'] - 1}"
+        frames = (
+            "(all frames)" if n <= 0 else f"frame {d['start']}" if n == 1 else f"frames {d['start']}-{d['stop'] - 1}"
+        )
         print(f"error: {args.session}: stream {d['stream']} {frames}: {d['problem']}", file=sys.stderr)
     if len(damage) > 20:
         print(f"error: {args.session}: {len(damage) - 20} more damaged ranges (see --json)", file=sys.stderr)
@@ -413,7 +433,9 @@ def _cfg_plugins(p: argparse.ArgumentParser) -> None:
 def _cfg_inspect(p: argparse.ArgumentParser) -> None:
     p.add_argument("session", metavar="SESSION", help="a session (.zarr folder)")
     p.add_argument(
-        "--verify", action="store_true", help="read every chunk: report missing and corrupt chunks per stream (exit 2 if any)"
+        "--verify",
+        action="store_true",
+        help="read every chunk: report missing and corrupt chunks per stream (exit 2 if any)",
     )
     p.add_argument("--json", action="store_true", help="machine-readable output (documented in docs/cli.md)")
 
@@ -422,7 +444,9 @@ def core_commands() -> list[Command]:
     return [
         Command("run", "run a rig (same as python -m sensorfusion.run)", add_run_arguments, run_rig),
         Command("plugins", "list plugins, what they provide, and why any failed to load", _cfg_plugins, _cmd_plugins),
-        Command("inspect", "print a session's streams, counts, time ranges, drops and events", _cfg_inspect, _cmd_inspect),
+        Command(
+            "inspect", "print a session's streams, counts, time ranges, drops and events", _cfg_inspect, _cmd_inspect
+        ),
         Command(
             "warmup",
             "compile (or load from the cache) every kernel a rig runs, so a first live run does not drop frames",

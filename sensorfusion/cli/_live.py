@@ -41,7 +41,14 @@ def render_stats(stats: dict[str, Any], *, title: str = "sensorfusion", live: bo
     t.add_column("p99 ms", justify="right")
     t.add_column("drops")
     for name, s in stats.get("streams", {}).items():
-        t.add_row(name, _fmt(s.get("count")), _fmt(s.get("fps") if live else s.get("mean_fps")), "", "", _drops(s.get("drops", {})))
+        t.add_row(
+            name,
+            _fmt(s.get("count")),
+            _fmt(s.get("fps") if live else s.get("mean_fps")),
+            "",
+            "",
+            _drops(s.get("drops", {})),
+        )
     for name, s in stats.get("stages", {}).items():
         t.add_row(
             f"[bold]{name}[/bold]",
@@ -91,6 +98,11 @@ class LiveTable:
                 if figures:
                     tt = Table(title=f"{sid}", title_justify="left", show_header=False)
                     for k, v in figures.items():
-                        tt.add_row(k, _fmt(v, 2) if not isinstance(v, dict) else ", ".join(f"{a}={_fmt(b, 2)}" for a, b in v.items()))
+                        tt.add_row(
+                            k,
+                            _fmt(v, 2)
+                            if not isinstance(v, dict)
+                            else ", ".join(f"{a}={_fmt(b, 2)}" for a, b in v.items()),
+                        )
                     parts.append(tt)
         self.console.print(Group(*parts))

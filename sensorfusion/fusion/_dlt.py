@@ -19,7 +19,12 @@ __all__ = ["triangulate_dlt"]
 
 
 def triangulate_dlt(
-    points2d: np.ndarray, confidence: np.ndarray, projections: np.ndarray, *, min_views: int = 2, min_confidence: float = 0.0
+    points2d: np.ndarray,
+    confidence: np.ndarray,
+    projections: np.ndarray,
+    *,
+    min_views: int = 2,
+    min_confidence: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Triangulate points seen by several cameras (confidence-weighted DLT, the numpy tier of
     ``fusion.triangulate`` with ``robust=False`` and no refinement).

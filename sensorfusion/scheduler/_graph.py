@@ -105,7 +105,13 @@ def build_rig(
             except PluginError as exc:
                 cause = exc.__cause__
                 if isinstance(cause, ConfigError):
-                    raise ConfigError(cause.reason, field_path=cause.field_path or path, value=cause.value, choices=cause.choices, source=src) from None
+                    raise ConfigError(
+                        cause.reason,
+                        field_path=cause.field_path or path,
+                        value=cause.value,
+                        choices=cause.choices,
+                        source=src,
+                    ) from None
                 raise
             sources.append(SourceNode(sensor_cfg, drv, plugin, specs))
 
@@ -128,7 +134,9 @@ def build_rig(
         except PluginError as exc:
             cause = exc.__cause__
             if isinstance(cause, ConfigError):
-                raise ConfigError(cause.reason, field_path=cause.field_path, value=cause.value, choices=cause.choices, source=src) from None
+                raise ConfigError(
+                    cause.reason, field_path=cause.field_path, value=cause.value, choices=cause.choices, source=src
+                ) from None
             raise
         if driver_cal is not None:
             provided = driver_cal.merged(provided)
@@ -138,17 +146,29 @@ def build_rig(
             raise ConfigError(
                 "calibration given for a sensor that produces no stream",
                 field_path=f"calibration.sensors.{sensor}",
-                choices=sorted({s.split('/')[0] for s in source_specs}),
+                choices=sorted({s.split("/")[0] for s in source_specs}),
                 source=src,
             )
 
     # Synchronizer.
     sync_streams = match_streams(config.sync.streams, source_specs)
     if not sync_streams:
-        raise ConfigError("patterns match no source stream", field_path="sync.streams", value=config.sync.streams, choices=sorted(source_specs), source=src)
+        raise ConfigError(
+            "patterns match no source stream",
+            field_path="sync.streams",
+            value=config.sync.streams,
+            choices=sorted(source_specs),
+            source=src,
+        )
     if config.sync.reference is not None:
         if config.sync.reference not in sync_streams:
-            raise ConfigError("not a synchronized stream", field_path="sync.reference", value=config.sync.reference, choices=sync_streams, source=src)
+            raise ConfigError(
+                "not a synchronized stream",
+                field_path="sync.reference",
+                value=config.sync.reference,
+                choices=sync_streams,
+                source=src,
+            )
         reference = config.sync.reference
     else:
         reference = default_reference((s, source_specs[s].rate_hz) for s in sync_streams)
@@ -159,7 +179,12 @@ def build_rig(
         offsets[s] = (cal.time_offset_ns if cal is not None else 0) + int(config.sync.offsets_ns.get(s, 0))
     for s in config.sync.offsets_ns:
         if s not in sync_streams:
-            raise ConfigError("offset for a stream that is not synchronized", field_path=f"sync.offsets_ns.{s}", choices=sync_streams, source=src)
+            raise ConfigError(
+                "offset for a stream that is not synchronized",
+                field_path=f"sync.offsets_ns.{s}",
+                choices=sync_streams,
+                source=src,
+            )
 
     # Stages, in the order the DAG allows.
     available: dict[str, StreamSpec] = {s: source_specs[s] for s in sync_streams}
@@ -218,12 +243,26 @@ def build_rig(
                 if o.name in available:
                     owner = producers.get(o.name, "a source")
                     raise ConfigError(
-                        f"output stream {o.name!r} is already produced by {owner}", field_path=f"{path}.estimator", value=sc.estimator, source=src
+                        f"output stream {o.name!r} is already produced by {owner}",
+                        field_path=f"{path}.estimator",
+                        value=sc.estimator,
+                        source=src,
                     )
                 available[o.name] = o
                 producers[o.name] = f"stage {sc.id!r}"
             stages.append(
-                StageNode(sc.id, "estimator", est, plugin, sc.estimator, matched, outs, sc.queue.size, sc.queue.policy, sc.on_error)
+                StageNode(
+                    sc.id,
+                    "estimator",
+                    est,
+                    plugin,
+                    sc.estimator,
+                    matched,
+                    outs,
+                    sc.queue.size,
+                    sc.queue.policy,
+                    sc.on_error,
+                )
             )
             pending.remove(item)
             progress = True
@@ -246,7 +285,13 @@ def build_rig(
         plugin = host.sinks.plugin_of(kc.sink)
         matched = match_streams(kc.inputs, available)
         if not matched:
-            raise ConfigError("input patterns match no stream", field_path=f"{path}.inputs", value=kc.inputs, choices=sorted(available), source=src)
+            raise ConfigError(
+                "input patterns match no stream",
+                field_path=f"{path}.inputs",
+                value=kc.inputs,
+                choices=sorted(available),
+                source=src,
+            )
         params = validate_params(cls_s.Params, kc.params, field_path=f"{path}.params", source=src)
         sink_ctx = StageContext(
             stage_id=kc.id,
@@ -258,7 +303,9 @@ def build_rig(
             config_path=path,
         )
         sink = _instantiate(cls_s, params, sink_ctx, plugin, f"sink {kc.sink!r} ({path})", path, src)
-        sinks.append(StageNode(kc.id, "sink", sink, plugin, kc.sink, matched, [], kc.queue.size, kc.queue.policy, kc.on_error))
+        sinks.append(
+            StageNode(kc.id, "sink", sink, plugin, kc.sink, matched, [], kc.queue.size, kc.queue.policy, kc.on_error)
+        )
 
     record_streams = match_streams(config.record.streams, source_specs)
     return BuiltRig(
@@ -295,7 +342,13 @@ def _check_components(config: RigConfig, host: PluginHost, src: str | None, *, s
 
 
 def _instantiate(
-    cls: type[Estimator] | type[Sink], params: BaseModel, ctx: StageContext, plugin: str, what: str, path: str, src: str | None
+    cls: type[Estimator] | type[Sink],
+    params: BaseModel,
+    ctx: StageContext,
+    plugin: str,
+    what: str,
+    path: str,
+    src: str | None,
 ) -> Estimator | Sink:
     try:
         with plugin_errors(plugin, what):
@@ -303,7 +356,9 @@ def _instantiate(
     except PluginError as exc:
         cause = exc.__cause__
         if isinstance(cause, ConfigError):
-            raise ConfigError(cause.reason, field_path=cause.field_path or path, value=cause.value, choices=cause.choices, source=src) from None
+            raise ConfigError(
+                cause.reason, field_path=cause.field_path or path, value=cause.value, choices=cause.choices, source=src
+            ) from None
         if isinstance(cause, SensorfusionError):
             raise
         raise

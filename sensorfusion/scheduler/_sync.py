@@ -96,7 +96,12 @@ class Synchronizer:
         min_gap_ns: Mapping[str, int] | None = None,
     ) -> None:
         if reference not in streams:
-            raise ConfigError("reference stream is not among the synchronized streams", field_path="sync.reference", value=reference, choices=sorted(streams))
+            raise ConfigError(
+                "reference stream is not among the synchronized streams",
+                field_path="sync.reference",
+                value=reference,
+                choices=sorted(streams),
+            )
         if tolerance_ns < 0 or max_lateness_ns < 0:
             raise ConfigError("tolerance and lateness must be >= 0", field_path="sync")
         offsets = dict(offsets_ns or {})
@@ -132,7 +137,9 @@ class Synchronizer:
         st.frames.insert(i, frame)
         st.max_seen = max(st.max_seen, t)
         st.last_host_ns = frame.t_host_ns if st.last_host_ns is None else max(st.last_host_ns, frame.t_host_ns)
-        self._latest_host_ns = frame.t_host_ns if self._latest_host_ns is None else max(self._latest_host_ns, frame.t_host_ns)
+        self._latest_host_ns = (
+            frame.t_host_ns if self._latest_host_ns is None else max(self._latest_host_ns, frame.t_host_ns)
+        )
         if self._first_host_ns is None:
             self._first_host_ns = frame.t_host_ns
         if len(st.keys) > self.max_pending:

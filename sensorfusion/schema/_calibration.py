@@ -373,7 +373,9 @@ class DeviceMount(_Model):
     ``world_from_sensor`` is not used.
     """
 
-    device: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$", description="sensor id of the device whose device_pose stream places it")
+    device: str = Field(
+        pattern=r"^[A-Za-z0-9_.\-]+$", description="sensor id of the device whose device_pose stream places it"
+    )
     device_from_sensor: Transform = Field(default_factory=Transform)
 
 

@@ -198,7 +198,9 @@ def _unique(ids: Sequence[str], path: str, what: str) -> None:
     seen: dict[str, int] = {}
     for i, x in enumerate(ids):
         if x in seen:
-            raise ConfigError(f"duplicate {what} (first used at {path}[{seen[x]}])", field_path=f"{path}[{i}].id", value=x)
+            raise ConfigError(
+                f"duplicate {what} (first used at {path}[{seen[x]}])", field_path=f"{path}[{i}].id", value=x
+            )
         seen[x] = i
 
 
@@ -246,7 +248,9 @@ def _one_error(err: Any, prefix: str) -> ConfigError:
     return ConfigError(msg, field_path=format_loc(loc, prefix), value=value, choices=choices)
 
 
-def validate_params(model: type[BaseModel], params: Mapping[str, Any], *, field_path: str, source: str | None = None) -> BaseModel:
+def validate_params(
+    model: type[BaseModel], params: Mapping[str, Any], *, field_path: str, source: str | None = None
+) -> BaseModel:
     """Validate a component's ``params`` block; errors name ``field_path`` + the inner path."""
     try:
         return model.model_validate(dict(params))

@@ -163,27 +163,21 @@ class StreamSpec(BaseModel):
     def validate_frame(self, frame: Frame) -> None:
         """Raise :class:`SchemaError` (expected vs actual) when ``frame`` breaks this contract."""
         if set(frame.data) != set(self.fields):
-            raise SchemaError(
-                f"stream {self.name}: expected fields {sorted(self.fields)}, got {sorted(frame.data)}"
-            )
+            raise SchemaError(f"stream {self.name}: expected fields {sorted(self.fields)}, got {sorted(frame.data)}")
         n: int | None = None
         for key, spec in self.fields.items():
             arr = frame.data[key]
             if not isinstance(arr, np.ndarray):
                 raise SchemaError(f"stream {self.name}: field {key!r} must be a numpy array, got {type(arr).__name__}")
             if arr.dtype != np.dtype(spec.dtype):
-                raise SchemaError(
-                    f"stream {self.name}: field {key!r} expected dtype {spec.dtype}, actual {arr.dtype}"
-                )
+                raise SchemaError(f"stream {self.name}: field {key!r} expected dtype {spec.dtype}, actual {arr.dtype}")
             expected = spec.shape
             actual = arr.shape[1:] if self.ragged else arr.shape
             if self.ragged and arr.ndim == 0:
                 raise SchemaError(f"stream {self.name}: ragged field {key!r} needs a leading dimension")
             if tuple(actual) != tuple(expected):
                 shown = ("n", *expected) if self.ragged else expected
-                raise SchemaError(
-                    f"stream {self.name}: field {key!r} expected shape {shown}, actual {arr.shape}"
-                )
+                raise SchemaError(f"stream {self.name}: field {key!r} expected shape {shown}, actual {arr.shape}")
             if self.ragged:
                 if n is None:
                     n = arr.shape[0]

@@ -86,8 +86,9 @@ def inspect_session(
     readers = session._all()
     damage: list[Damage] = session.verify(progress) if verify else list(session.damaged_groups)
     sources = [r for r in readers.values() if r.info.stage is None]
-    estimates = sorted((r for r in readers.values() if r.info.stage is not None),
-                       key=lambda r: (r.info.stage or "", r.info.name))
+    estimates = sorted(
+        (r for r in readers.values() if r.info.stage is not None), key=lambda r: (r.info.stage or "", r.info.name)
+    )
     stats = session.stats
     drops: dict[str, Any] = dict(stats.get("drops") or {})
     recorder_drops = (stats.get("recorder") or {}).get("dropped") or {}
@@ -115,9 +116,19 @@ def _entry(reader: _StreamReader, damage: list[Damage], verified: bool) -> dict[
         if not verified:
             damage.append(Damage(exc.stream, exc.start, exc.stop, exc.problem))
         info = reader.info
-        return {"name": info.name, "stage": info.stage, "kind": info.spec.kind.value, "count": info.count,
-                "t_first_ns": info.t_first_ns, "t_last_ns": info.t_last_ns, "duration_s": 0.0, "fps": None,
-                "seq_gaps": 0, "bytes": 0, "damaged": True}
+        return {
+            "name": info.name,
+            "stage": info.stage,
+            "kind": info.spec.kind.value,
+            "count": info.count,
+            "t_first_ns": info.t_first_ns,
+            "t_last_ns": info.t_last_ns,
+            "duration_s": 0.0,
+            "fps": None,
+            "seq_gaps": 0,
+            "bytes": 0,
+            "damaged": True,
+        }
 
 
 def _unique(damage: list[Damage]) -> list[Damage]:
@@ -147,21 +158,40 @@ def format_inspect(info: dict[str, Any]) -> str:
     buf = io.StringIO()
     console = Console(file=buf, width=120, color_system=None, force_terminal=False, soft_wrap=False)
     state = "finished" if info.get("finished") else "NOT finished (interrupted recording)"
-    console.print(f"session {info.get('path')}  schema v{info.get('schema_version')}  rig "
-                  f"{info.get('rig_name')!s}  created {info.get('created')}  {state}")
+    console.print(
+        f"session {info.get('path')}  schema v{info.get('schema_version')}  rig "
+        f"{info.get('rig_name')!s}  created {info.get('created')}  {state}"
+    )
     table = Table(show_edge=False, pad_edge=False)
-    for col, justify in [("stream", "left"), ("stage", "left"), ("kind", "left"), ("frames", "right"),
-                         ("duration s", "right"), ("fps", "right"), ("seq gaps", "right"), ("stored", "right")]:
+    for col, justify in [
+        ("stream", "left"),
+        ("stage", "left"),
+        ("kind", "left"),
+        ("frames", "right"),
+        ("duration s", "right"),
+        ("fps", "right"),
+        ("seq gaps", "right"),
+        ("stored", "right"),
+    ]:
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     for s in info.get("streams", []):
-        table.add_row(s["name"], s["stage"] or "-", s["kind"], str(s["count"]), f"{s['duration_s']:.2f}",
-                      f"{s['fps']:.2f}" if s["fps"] is not None else "-", str(s["seq_gaps"]),
-                      _fmt_bytes(int(s["bytes"])))
+        table.add_row(
+            s["name"],
+            s["stage"] or "-",
+            s["kind"],
+            str(s["count"]),
+            f"{s['duration_s']:.2f}",
+            f"{s['fps']:.2f}" if s["fps"] is not None else "-",
+            str(s["seq_gaps"]),
+            _fmt_bytes(int(s["bytes"])),
+        )
     console.print(table)
     damage = info.get("damage") or []
     checked = "every chunk read and checked" if info.get("verified") else "chunks not read (--verify reads them)"
-    console.print(f"integrity: {info.get('integrity', 'none')}, {checked}: "
-                  + (f"{len(damage)} damaged range(s)" if damage else "no damage found"))
+    console.print(
+        f"integrity: {info.get('integrity', 'none')}, {checked}: "
+        + (f"{len(damage)} damaged range(s)" if damage else "no damage found")
+    )
     for d in damage[:50]:
         frames = f"frames {d['start']}-{d['stop'] - 1}" if d["stop"] > d["start"] else "(all frames)"
         console.print(f"  DAMAGED {d['stream']} {frames}: {d['problem']}")

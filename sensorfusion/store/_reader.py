@@ -93,12 +93,14 @@ class _StreamReader:
         self._offsets: np.ndarray | None = None
         self._arrays: dict[str, Any] = {}
         if self.spec.ragged:
-            item_bytes = sum(max(1, int(np.prod(f.shape))) * np.dtype(f.dtype).itemsize
-                             for f in self.spec.fields.values())
+            item_bytes = sum(
+                max(1, int(np.prod(f.shape))) * np.dtype(f.dtype).itemsize for f in self.spec.fields.values()
+            )
             per_frame = item_bytes * max(1.0, items / max(1, self.count))
         else:
-            per_frame = sum(max(1, int(np.prod(f.shape))) * np.dtype(f.dtype).itemsize
-                            for f in self.spec.fields.values())
+            per_frame = sum(
+                max(1, int(np.prod(f.shape))) * np.dtype(f.dtype).itemsize for f in self.spec.fields.values()
+            )
         chunk_len = 1
         for fname in self.spec.fields:
             if not self.spec.ragged:
@@ -113,7 +115,9 @@ class _StreamReader:
             except KeyError as exc:
                 raise self._damaged(0, self.count, f"array {name!r} is missing") from exc
             except Exception as exc:
-                raise self._damaged(0, self.count, f"array {name!r} has unreadable metadata ({type(exc).__name__})") from exc
+                raise self._damaged(
+                    0, self.count, f"array {name!r} has unreadable metadata ({type(exc).__name__})"
+                ) from exc
             self._arrays[name] = arr
         return arr
 
@@ -137,8 +141,15 @@ class _StreamReader:
         return max(0, start), min(self.count, max(stop, start + 1))
 
     def _read(self, name: str, lo: int, hi: int, to_frames: FrameMap | None = None) -> np.ndarray:
-        return read_checked(self._array(name), lo, hi, name=name, stream=self.info.key, session=self.session,
-                            to_frames=to_frames or self._frames_of_frames)
+        return read_checked(
+            self._array(name),
+            lo,
+            hi,
+            name=name,
+            stream=self.info.key,
+            session=self.session,
+            to_frames=to_frames or self._frames_of_frames,
+        )
 
     # -- reading ---------------------------------------------------------------------------------
     def timestamps(self) -> dict[str, np.ndarray]:
@@ -146,8 +157,9 @@ class _StreamReader:
         for name in _TIME_ARRAYS:
             arr = self._array(name)
             if arr.shape[0] < self.count:
-                raise self._damaged(arr.shape[0], self.count,
-                                    f"array {name!r} holds {arr.shape[0]} < count {self.count} values")
+                raise self._damaged(
+                    arr.shape[0], self.count, f"array {name!r} holds {arr.shape[0]} < count {self.count} values"
+                )
             out[name] = np.asarray(self._read(name, 0, self.count), dtype=np.int64)
         return out
 
@@ -165,7 +177,7 @@ class _StreamReader:
                 damage.append(Damage(self.info.key, exc.start, exc.stop, exc.problem))
                 continue
             if arr.shape[0] < self.count:
-                ok[arr.shape[0]:] = False
+                ok[arr.shape[0] :] = False
                 damage.append(Damage(self.info.key, arr.shape[0], self.count, f"array {name!r} is short"))
             for _, a, b in chunk_rows(arr, 0, min(self.count, arr.shape[0])) if self.count else ():
                 try:
@@ -180,7 +192,9 @@ class _StreamReader:
             arr = self._array("offsets")
             if arr.shape[0] < self.count + 1:
                 raise self._damaged(max(0, arr.shape[0] - 1), self.count, "offsets shorter than count + 1")
-            self._offsets = np.asarray(self._read("offsets", 0, self.count + 1, self._frames_of_offsets), dtype=np.int64)
+            self._offsets = np.asarray(
+                self._read("offsets", 0, self.count + 1, self._frames_of_offsets), dtype=np.int64
+            )
         return self._offsets
 
     def read_block(self, start: int, stop: int) -> list[Frame]:
@@ -192,19 +206,29 @@ class _StreamReader:
         if self.spec.ragged:
             offs = self.offsets()[start : stop + 1]
             lo, hi = int(offs[0]), int(offs[-1])
-            values = {f: self._read(f, lo, hi, self._frames_of_items) if hi > lo else self._empty(f)
-                      for f in self.spec.fields}
+            values = {
+                f: self._read(f, lo, hi, self._frames_of_items) if hi > lo else self._empty(f) for f in self.spec.fields
+            }
             rel = offs - lo
             return [
-                Frame(stream=name, t_sensor_ns=int(ts["t_sensor_ns"][i]), t_host_ns=int(ts["t_host_ns"][i]),
-                      seq=int(ts["seq"][i]),
-                      data={f: v[rel[i] : rel[i + 1]] for f, v in values.items()})
+                Frame(
+                    stream=name,
+                    t_sensor_ns=int(ts["t_sensor_ns"][i]),
+                    t_host_ns=int(ts["t_host_ns"][i]),
+                    seq=int(ts["seq"][i]),
+                    data={f: v[rel[i] : rel[i + 1]] for f, v in values.items()},
+                )
                 for i in range(stop - start)
             ]
         data = {f: self._read(f, start, stop) for f in self.spec.fields}
         return [
-            Frame(stream=name, t_sensor_ns=int(ts["t_sensor_ns"][i]), t_host_ns=int(ts["t_host_ns"][i]),
-                  seq=int(ts["seq"][i]), data={f: v[i, ...] for f, v in data.items()})
+            Frame(
+                stream=name,
+                t_sensor_ns=int(ts["t_sensor_ns"][i]),
+                t_host_ns=int(ts["t_host_ns"][i]),
+                seq=int(ts["seq"][i]),
+                data={f: v[i, ...] for f, v in data.items()},
+            )
             for i in range(stop - start)
         ]
 
@@ -212,15 +236,17 @@ class _StreamReader:
         f = self.spec.fields[fname]
         return np.zeros((0, *f.shape), dtype=f.dtype)
 
-    def iter_frames(self, start: int = 0, stop: int | None = None,
-                    on_damage: Callable[[Damage], None] | None = None) -> Iterator[Frame]:
+    def iter_frames(
+        self, start: int = 0, stop: int | None = None, on_damage: Callable[[Damage], None] | None = None
+    ) -> Iterator[Frame]:
         """Frames ``start:stop`` in blocks. A damaged block raises, or with ``on_damage`` is read
         frame by frame: every damaged frame range is reported and left out."""
         for _, frame in self.iter_indexed(start, stop, on_damage):
             yield frame
 
-    def iter_indexed(self, start: int = 0, stop: int | None = None,
-                     on_damage: Callable[[Damage], None] | None = None) -> Iterator[tuple[int, Frame]]:
+    def iter_indexed(
+        self, start: int = 0, stop: int | None = None, on_damage: Callable[[Damage], None] | None = None
+    ) -> Iterator[tuple[int, Frame]]:
         stop = self.count if stop is None else max(0, min(stop, self.count))
         start = max(0, start)
         for b0 in range(start, stop, self.block):
@@ -452,9 +478,14 @@ class Session:
         except (TypeError, ValueError) as exc:
             raise StoreError(f"{self.path}/{group.path}: invalid count") from exc
         t_first, t_last = attrs.get("t_first_ns"), attrs.get("t_last_ns")
-        info = StreamInfo(name=spec.name, spec=spec, count=count,
-                          t_first_ns=int(t_first) if t_first is not None and count else None,
-                          t_last_ns=int(t_last) if t_last is not None and count else None, stage=stage)
+        info = StreamInfo(
+            name=spec.name,
+            spec=spec,
+            count=count,
+            t_first_ns=int(t_first) if t_first is not None and count else None,
+            t_last_ns=int(t_last) if t_last is not None and count else None,
+            stage=stage,
+        )
         return _StreamReader(group, info, items, str(self.path))
 
     def verify(self, progress: Callable[[int, int], None] | None = None) -> list[Damage]:

@@ -145,8 +145,9 @@ def _compressors(compression: str, level: int, itemsize: int) -> list[Any]:
         return [BloscCodec(cname="lz4", clevel=5, shuffle=shuffle, typesize=itemsize), Crc32cCodec()]
     if compression == "none":
         return [Crc32cCodec()]
-    raise ConfigError("unknown compression", field_path="record.compression", value=compression,
-                      choices=["zstd", "lz4", "none"])
+    raise ConfigError(
+        "unknown compression", field_path="record.compression", value=compression, choices=["zstd", "lz4", "none"]
+    )
 
 
 def _data_chunks(item_shape: tuple[int, ...], itemsize: int, max_len: int) -> tuple[int, ...]:
@@ -233,8 +234,12 @@ class SessionWriter:
         when_full: Literal["drop", "wait"] = "drop",
     ) -> None:
         if compression not in ("zstd", "lz4", "none"):
-            raise ConfigError("unknown compression", field_path="record.compression", value=compression,
-                              choices=["zstd", "lz4", "none"])
+            raise ConfigError(
+                "unknown compression",
+                field_path="record.compression",
+                value=compression,
+                choices=["zstd", "lz4", "none"],
+            )
         if not 1 <= level <= 22:
             raise ConfigError("zstd level must be 1-22", field_path="record.level", value=level)
         if commit_interval_s <= 0:
@@ -325,8 +330,12 @@ class SessionWriter:
 
     def _create_stream(self, spec: StreamSpec, stage: str | None, key: str) -> _Stream:
         group = self._root.require_group(stream_group_path(spec.name, stage))
-        attrs: dict[str, Any] = {"spec": spec.model_dump(mode="json"), "count": 0, "t_first_ns": None,
-                                 "t_last_ns": None}
+        attrs: dict[str, Any] = {
+            "spec": spec.model_dump(mode="json"),
+            "count": 0,
+            "t_first_ns": None,
+            "t_last_ns": None,
+        }
         if spec.ragged:
             attrs["items"] = 0
         group.attrs.update(attrs)
@@ -334,8 +343,15 @@ class SessionWriter:
         arrays: dict[str, Any] = {}
         ts_codecs = _compressors(self.compression, self.level, 8)
         for name in _TIME_ARRAYS:
-            arrays[name] = group.create_array(name, shape=(0,), chunks=(_TIME_CHUNK,), dtype="int64",
-                                              compressors=ts_codecs, fill_value=0, config=config)
+            arrays[name] = group.create_array(
+                name,
+                shape=(0,),
+                chunks=(_TIME_CHUNK,),
+                dtype="int64",
+                compressors=ts_codecs,
+                fill_value=0,
+                config=config,
+            )
         for fname, fspec in spec.fields.items():
             dtype = np.dtype(fspec.dtype)
             if spec.ragged:
@@ -345,13 +361,24 @@ class SessionWriter:
                 max_len = _MAX_FRAMES_PER_CHUNK
             chunks = _data_chunks(tuple(fspec.shape), dtype.itemsize, max_len)
             arrays[fname] = group.create_array(
-                fname, shape=(0, *fspec.shape), chunks=chunks, dtype=dtype,
+                fname,
+                shape=(0, *fspec.shape),
+                chunks=chunks,
+                dtype=dtype,
                 compressors=_compressors(self.compression, self.level, dtype.itemsize),
-                fill_value=0, config=config,
+                fill_value=0,
+                config=config,
             )
         if spec.ragged:
-            offsets = group.create_array("offsets", shape=(1,), chunks=(_TIME_CHUNK,), dtype="int64",
-                                         compressors=ts_codecs, fill_value=0, config=config)
+            offsets = group.create_array(
+                "offsets",
+                shape=(1,),
+                chunks=(_TIME_CHUNK,),
+                dtype="int64",
+                compressors=ts_codecs,
+                fill_value=0,
+                config=config,
+            )
             offsets[0:1] = np.zeros(1, dtype=np.int64)
             arrays["offsets"] = offsets
         ahead_ok = not spec.ragged and all(int(arrays[f].chunks[0]) == 1 for f in spec.fields)
@@ -393,9 +420,13 @@ class SessionWriter:
                     st.dropped += 1
                     self._stats_dirty = True
                     if st.dropped == 1:
-                        self._add_event("drop", "recorder",
-                                        f"recorder buffer over {self.max_buffer_bytes / _MIB:.0f} MiB; dropping frames",
-                                        None, {"stream": key})
+                        self._add_event(
+                            "drop",
+                            "recorder",
+                            f"recorder buffer over {self.max_buffer_bytes / _MIB:.0f} MiB; dropping frames",
+                            None,
+                            {"stream": key},
+                        )
                     return False
             if self._thread is not None:
                 self._raise_if_failed()  # a dead writer thread frees nothing
@@ -409,8 +440,12 @@ class SessionWriter:
             self._add_event(kind, source, message, t_ns, extra)
 
     def _add_event(self, kind: str, source: str, message: str, t_ns: int | None, extra: Mapping[str, Any]) -> None:
-        ev: dict[str, Any] = {"t_ns": int(t_ns) if t_ns is not None else time.time_ns(), "kind": str(kind),
-                              "source": str(source), "message": str(message)}
+        ev: dict[str, Any] = {
+            "t_ns": int(t_ns) if t_ns is not None else time.time_ns(),
+            "kind": str(kind),
+            "source": str(source),
+            "message": str(message),
+        }
         for k, v in jsonable(dict(extra), f"event {kind!r} extras").items():
             if k not in ev:
                 ev[k] = v
@@ -546,8 +581,11 @@ class SessionWriter:
             with self._lock:
                 if self._closed:
                     return False
-                work = [(st, st.ahead, st.pending[st.ahead :]) for st in self._streams.values()
-                        if st.ahead_ok and len(st.pending) > st.ahead]
+                work = [
+                    (st, st.ahead, st.pending[st.ahead :])
+                    for st in self._streams.values()
+                    if st.ahead_ok and len(st.pending) > st.ahead
+                ]
             if not work:
                 return False
             tasks: list[Callable[[], None]] = []
@@ -575,8 +613,9 @@ class SessionWriter:
         ((_, state),) = self._write_batches([(st, frames)])
         return state
 
-    def _plan(self, st: _Stream, frames: list[Frame], tasks: list[Callable[[], None]], ahead: int = 0) -> tuple[
-            int, int, int | None, int | None]:
+    def _plan(
+        self, st: _Stream, frames: list[Frame], tasks: list[Callable[[], None]], ahead: int = 0
+    ) -> tuple[int, int, int | None, int | None]:
         """Grow ``st``'s arrays for ``frames`` and queue the writes into ``tasks``; returns the new
         count, items, first and last sensor time."""
         n0, k = st.count, len(frames)
@@ -595,8 +634,9 @@ class SessionWriter:
             for fname in st.spec.fields:
                 _grow(st.arrays[fname], items + n_new)
                 if n_new:
-                    tasks.append(functools.partial(_write_concat, st.arrays[fname], items,
-                                                   [f.data[fname] for f in frames]))
+                    tasks.append(
+                        functools.partial(_write_concat, st.arrays[fname], items, [f.data[fname] for f in frames])
+                    )
             _grow(st.arrays["offsets"], n1 + 1)
             tasks.append(functools.partial(_write, st.arrays["offsets"], n0 + 1, items + np.cumsum(lengths)))
             items += n_new
@@ -613,8 +653,7 @@ class SessionWriter:
                 while i < k:
                     pos = n0 + i
                     stop = min(k, i + (per_group - pos % chunk_len if pos % chunk_len else per_group))
-                    tasks.append(functools.partial(_write_stack, arr, pos,
-                                                   [f.data[fname] for f in frames[i:stop]]))
+                    tasks.append(functools.partial(_write_stack, arr, pos, [f.data[fname] for f in frames[i:stop]]))
                     i = stop
         t_first = st.t_first_ns if st.t_first_ns is not None else int(t_sensor[0])
         return n1, items, t_first, int(t_sensor[-1])
@@ -635,7 +674,9 @@ class SessionWriter:
         ``commit_interval_s`` after it arrived (a commit is started early by its measured
         duration); None when nothing is buffered."""
         with self._lock:
-            oldest = min((st.pending_since for st in self._streams.values() if st.pending_since is not None), default=None)
+            oldest = min(
+                (st.pending_since for st in self._streams.values() if st.pending_since is not None), default=None
+            )
             dirty = self._events_dirty or self._stats_dirty
         if oldest is None:
             return self._last_commit + self.commit_interval_s if dirty else None
@@ -690,10 +731,12 @@ class SessionWriter:
             with self._lock:
                 self._closed = True
             if finished:
-                self._root.attrs.update({
-                    "finished": True,
-                    "summary": jsonable(dict(summary or {}), "summary"),
-                })
+                self._root.attrs.update(
+                    {
+                        "finished": True,
+                        "summary": jsonable(dict(summary or {}), "summary"),
+                    }
+                )
         except StoreError:
             raise
         except Exception as exc:

@@ -47,14 +47,20 @@ def timestamps_ns(min_value: int = 0, max_value: int = 10**12) -> st.SearchStrat
 
 
 @st.composite
-def frames_for(draw: st.DrawFn, spec: StreamSpec, *, seq: int = 0, t_sensor_ns: int | None = None, max_items: int = 4) -> Frame:
+def frames_for(
+    draw: st.DrawFn, spec: StreamSpec, *, seq: int = 0, t_sensor_ns: int | None = None, max_items: int = 4
+) -> Frame:
     """A frame obeying ``spec`` (random values, including NaN/inf for float fields)."""
     n = draw(st.integers(0, max_items)) if spec.ragged else None
     data: dict[str, np.ndarray] = {}
     for key, f in spec.fields.items():
         shape = (n, *f.shape) if n is not None else f.shape
         dtype = np.dtype(f.dtype)
-        elements = st.floats(allow_nan=True, allow_infinity=True, width=32 if dtype.itemsize == 4 else 64) if dtype.kind == "f" else None
+        elements = (
+            st.floats(allow_nan=True, allow_infinity=True, width=32 if dtype.itemsize == 4 else 64)
+            if dtype.kind == "f"
+            else None
+        )
         data[key] = draw(hnp.arrays(dtype, shape, elements=elements))
     t = draw(timestamps_ns()) if t_sensor_ns is None else t_sensor_ns
     return Frame(stream=spec.name, t_sensor_ns=t, t_host_ns=t, seq=seq, data=data)

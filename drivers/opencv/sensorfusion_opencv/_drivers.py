@@ -66,7 +66,8 @@ class _CommonParams(BaseModel):
         description="the image size differs from the calibration's: error, warn (keep K, take the image size) or ignore",
     )
     ceiling: CeilingMount | None = Field(
-        default=None, description="a ceiling camera looking down: its mounting (height_m, position_m, yaw_rad, tilt_rad...)"
+        default=None,
+        description="a ceiling camera looking down: its mounting (height_m, position_m, yaw_rad, tilt_rad...)",
     )
 
 

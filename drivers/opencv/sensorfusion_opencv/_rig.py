@@ -203,7 +203,9 @@ class RigDriver(Driver):
     def calibration(self) -> RigCalibration | None:
         for name in self.names:
             if self.p.views[name].ceiling is not None:
-                require_calibration(self.p.calibration, field_path=f"sensors[{self.context.sensor_id}].params.calibration")
+                require_calibration(
+                    self.p.calibration, field_path=f"sensors[{self.context.sensor_id}].params.calibration"
+                )
         if self.p.calibration is None:
             return None
         if self._calibration is None:
@@ -219,7 +221,9 @@ class RigDriver(Driver):
                 sensors[name] = camera_for_size(entry, info.width, info.height, self.p.size_mismatch,
                                                 field_path=f"{base}.views.{name}", log=self.context.log)  # fmt: skip
                 if v.ceiling is not None:
-                    sensors[name] = mount_on_ceiling(sensors[name], v.ceiling, field_path=f"{base}.views.{name}.calibration_name")
+                    sensors[name] = mount_on_ceiling(
+                        sensors[name], v.ceiling, field_path=f"{base}.views.{name}.calibration_name"
+                    )
             self._calibration = RigCalibration(sensors=sensors)
         return self._calibration
 

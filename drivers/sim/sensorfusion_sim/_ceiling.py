@@ -41,8 +41,8 @@ from sensorfusion.schema import (
     OmnidirectionalCamera,
 )
 
-from ._raycast_render import RayCastRenderer, capsule_surface_points
 from ._people import body_capsules
+from ._raycast_render import RayCastRenderer, capsule_surface_points
 
 __all__ = [
     "CeilingCameraParams",

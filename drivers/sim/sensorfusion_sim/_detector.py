@@ -115,7 +115,8 @@ class SimKeypointDetector(Estimator):
         self.images = context.inputs_of_kind(FrameKind.IMAGE)
         if not self.images:
             raise ConfigError(
-                "sim.keypoints2d needs at least one image input", field_path=f"{context.config_path or context.stage_id}.inputs"
+                "sim.keypoints2d needs at least one image input",
+                field_path=f"{context.config_path or context.stage_id}.inputs",
             )
         self._views: dict[str, tuple[str, PinholeCamera, Transform, int]] = {}
         for spec in self.images:

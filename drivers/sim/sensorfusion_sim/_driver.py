@@ -74,7 +74,8 @@ class SimRigParams(BaseModel):
     )
     ceiling_cameras: int = Field(default=0, ge=0, description="simulated ceiling fisheye cameras ceil0.. looking down")
     ceiling: CeilingCameraParams = Field(
-        default_factory=CeilingCameraParams, description="lens model, field of view and placement of the ceiling cameras"
+        default_factory=CeilingCameraParams,
+        description="lens model, field of view and placement of the ceiling cameras",
     )
 
     @model_validator(mode="after")
@@ -108,20 +109,26 @@ class SimRigDriver(_Driver):
         self.period_ns = round(1e9 / params.fps)
         # frames 0 .. num_frames-1 (the sensor times in [0, duration_s)); None: endless
         self.num_frames = None if params.duration_s is None else math.ceil(params.duration_s * params.fps - 1e-6)
-        self.rig = RigCalibration() if params.cameras == 0 else make_rig(
-            params.cameras,
-            width=params.width,
-            height=params.height,
-            hfov_rad=math.radians(params.fov_deg),
-            camera_height_m=params.camera_height_m,
-            room_m=params.room_m,
-            k1=params.k1,
-            k2=params.k2,
+        self.rig = (
+            RigCalibration()
+            if params.cameras == 0
+            else make_rig(
+                params.cameras,
+                width=params.width,
+                height=params.height,
+                hfov_rad=math.radians(params.fov_deg),
+                camera_height_m=params.camera_height_m,
+                room_m=params.room_m,
+                k1=params.k1,
+                k2=params.k2,
+            )
         )
         self.people: PeopleSim = make_people(context.seed, params.people, params.room_m, crossing=params.crossing,
                                              scene=params.scene, rig=self.rig)  # fmt: skip
         self.camera_ids = camera_ids(params.cameras)
-        self.radars = [SimRadar(i, context.seed, params.room_m, params.fps, params.radar_noise_std) for i in range(params.radars)]
+        self.radars = [
+            SimRadar(i, context.seed, params.room_m, params.fps, params.radar_noise_std) for i in range(params.radars)
+        ]
         self._renderers: list[CameraRenderer] | None = None
         self.depth_cameras = DepthCameras(params.depth_cameras, params.depth, seed=context.seed, width=params.width,
                                           height=params.height, fps=params.fps, room_m=params.room_m)  # fmt: skip
@@ -251,7 +258,9 @@ class SimRigDriver(_Driver):
         if hidden is not None:
             gt["hidden"] = hidden[present]
         for radar in self.radars:
-            frames += radar.frames(self.people, index, t_ns, t_host_ns, adc=self.p.radar_adc, points=self.p.radar_points)
+            frames += radar.frames(
+                self.people, index, t_ns, t_host_ns, adc=self.p.radar_adc, points=self.p.radar_points
+            )
         frames += self.depth_cameras.frames_at(index, t_ns, t_host_ns, joints, ids, heights)
         frames += self.headsets.frames_at(index, t_ns, t_host_ns, all_joints, all_ids, self.people.heights_m)
         frames += self.ceiling.frames_at(index, t_ns, t_host_ns, joints, ids, heights, render=self.p.render)

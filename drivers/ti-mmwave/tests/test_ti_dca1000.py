@@ -326,8 +326,12 @@ class TestDca1000Contract(DriverContract):
             "read_timeout_s": 0.3,
         }
         # no board answers on this config port: open() fails
-        type(self).failing_params = {**type(self).params, "dca_config_port": _free_port(), "data_port": _free_port(),
-                                     "command_timeout_s": 0.2}
+        type(self).failing_params = {
+            **type(self).params,
+            "dca_config_port": _free_port(),
+            "data_port": _free_port(),
+            "command_timeout_s": 0.2,
+        }
         yield
         while self._emulators:
             self._emulators.pop().close()

@@ -118,7 +118,11 @@ def triangulate_openpose(
         r = fusion.step(f / frame_rate.hz, [pv.get(f) for pv in per_view], stamp=f)
         for fr in (*r.backfill, r):  # back-fill: the earlier frames of tracks confirmed now
             for i, tid in enumerate(fr.track_id.tolist()):
-                observations.setdefault(int(tid), {})[int(fr.stamp)] = (fr.joints[i], fr.reprojection_error_px[i], fr.views[i])
+                observations.setdefault(int(tid), {})[int(fr.stamp)] = (
+                    fr.joints[i],
+                    fr.reprojection_error_px[i],
+                    fr.views[i],
+                )
         if progress is not None:
             progress(k + 1, len(frames))
     tracks = sorted(observations)

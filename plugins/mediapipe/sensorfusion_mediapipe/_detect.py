@@ -85,14 +85,21 @@ class HogRegions:
         gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
         rects, weights = self._hog.detectMultiScale(gray, winStride=(8, 8), padding=(8, 8), scale=1.05)
         regions: list[Region] = []
-        for (x, y, rw, rh), score in zip(np.asarray(rects).reshape(-1, 4), np.asarray(weights).reshape(-1), strict=True):
+        for (x, y, rw, rh), score in zip(
+            np.asarray(rects).reshape(-1, 4), np.asarray(weights).reshape(-1), strict=True
+        ):
             if score < self.min_score:
                 continue
             # the HOG window holds the person with a margin of about 1/8 of its height
             cx, cy = (x + rw / 2) / s, (y + rh / 2) / s
             regions.append(Region(float(cx), float(cy), float(rh / s * 0.8 * self.crop_scale), float(score)))
-        boxes = [(g.cx_px - g.side_px / 2, g.cy_px - g.side_px / 2, g.cx_px + g.side_px / 2, g.cy_px + g.side_px / 2) for g in regions]
-        keep = suppress_duplicates(np.asarray(boxes, dtype=np.float64).reshape(-1, 4), np.array([g.score for g in regions]), 0.5)
+        boxes = [
+            (g.cx_px - g.side_px / 2, g.cy_px - g.side_px / 2, g.cx_px + g.side_px / 2, g.cy_px + g.side_px / 2)
+            for g in regions
+        ]
+        keep = suppress_duplicates(
+            np.asarray(boxes, dtype=np.float64).reshape(-1, 4), np.array([g.score for g in regions]), 0.5
+        )
         return [regions[i] for i in keep]
 
     def close(self) -> None:

@@ -41,15 +41,36 @@ TRC_MARKER_NAMES = {
     "Nose": "nose",
     "Neck": "upper_neck",
     "Head": "head_top",
-    **{f"{s}{m}": f"{side}_{j}" for s, side in (("R", "right"), ("L", "left"))
-       for m, j in (("Hip", "hip"), ("Knee", "knee"), ("Ankle", "ankle"), ("BigToe", "big_toe"), ("SmallToe", "small_toe"),
-                    ("Heel", "heel"), ("Shoulder", "shoulder"), ("Elbow", "elbow"), ("Wrist", "wrist"), ("Eye", "eye"), ("Ear", "ear"))},
+    **{
+        f"{s}{m}": f"{side}_{j}"
+        for s, side in (("R", "right"), ("L", "left"))
+        for m, j in (
+            ("Hip", "hip"),
+            ("Knee", "knee"),
+            ("Ankle", "ankle"),
+            ("BigToe", "big_toe"),
+            ("SmallToe", "small_toe"),
+            ("Heel", "heel"),
+            ("Shoulder", "shoulder"),
+            ("Elbow", "elbow"),
+            ("Wrist", "wrist"),
+            ("Eye", "eye"),
+            ("Ear", "ear"),
+        )
+    },
 }
 
 _DEFAULT_BONES = [
-    ("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"), ("right_shoulder", "right_elbow"),
-    ("right_elbow", "right_wrist"), ("left_hip", "left_knee"), ("left_knee", "left_ankle"), ("right_hip", "right_knee"),
-    ("right_knee", "right_ankle"), ("left_shoulder", "right_shoulder"), ("left_hip", "right_hip"),
+    ("left_shoulder", "left_elbow"),
+    ("left_elbow", "left_wrist"),
+    ("right_shoulder", "right_elbow"),
+    ("right_elbow", "right_wrist"),
+    ("left_hip", "left_knee"),
+    ("left_knee", "left_ankle"),
+    ("right_hip", "right_knee"),
+    ("right_knee", "right_ankle"),
+    ("left_shoulder", "right_shoulder"),
+    ("left_hip", "right_hip"),
 ]
 
 
@@ -86,18 +107,32 @@ def read_trc(path: str | os.PathLike[str]) -> TrcData:
         vals_f += [np.nan] * (2 + 3 * len(markers) - len(vals_f))
         rows.append(vals_f)
     arr = np.asarray(rows, dtype=np.float64).reshape(-1, 2 + 3 * len(markers))
-    return TrcData(rate, arr[:, 0].astype(np.int64), arr[:, 1], markers, arr[:, 2:].reshape(len(arr), len(markers), 3) * scale)
+    return TrcData(
+        rate, arr[:, 0].astype(np.int64), arr[:, 1], markers, arr[:, 2:].reshape(len(arr), len(markers), 3) * scale
+    )
 
 
 class TrcEvalParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     estimate: str = Field(description="the 3D skeleton stream to score, e.g. fusion/skeleton3d")
-    trc: str | None = Field(default=None, description="reference .trc file; relative paths are relative to the working directory; $VARS are expanded")
-    world_axes_from_trc: tuple[str, str, str] = Field(default=("Z", "X", "Y"), description="trc column giving world x, y, z (X/Y/Z, optionally -)")
-    rate_hz: float | None = Field(default=None, gt=0, description="frame rate mapping frameset time to the frame index (default: the trc's DataRate)")
+    trc: str | None = Field(
+        default=None,
+        description="reference .trc file; relative paths are relative to the working directory; $VARS are expanded",
+    )
+    world_axes_from_trc: tuple[str, str, str] = Field(
+        default=("Z", "X", "Y"), description="trc column giving world x, y, z (X/Y/Z, optionally -)"
+    )
+    rate_hz: float | None = Field(
+        default=None,
+        gt=0,
+        description="frame rate mapping frameset time to the frame index (default: the trc's DataRate)",
+    )
     frame_offset: int = Field(default=0, description="trc Frame# = video frame index + 1 + frame_offset")
-    bones: list[tuple[str, str]] | None = Field(default=None, description="bones (joint name pairs) for the length CV; default: upper/lower arms and legs, shoulder and hip widths")
+    bones: list[tuple[str, str]] | None = Field(
+        default=None,
+        description="bones (joint name pairs) for the length CV; default: upper/lower arms and legs, shoulder and hip widths",
+    )
 
     @field_validator("world_axes_from_trc")
     @classmethod
@@ -122,18 +157,30 @@ class TrcEvalSink(Sink):
         spec = specs.get(params.estimate)
         if spec is None or spec.kind != FrameKind.SKELETON3D:
             raise ConfigError(
-                "not a 3D skeleton stream among the sink's inputs", field_path=context.param_path("estimate"), value=params.estimate,
+                "not a 3D skeleton stream among the sink's inputs",
+                field_path=context.param_path("estimate"),
+                value=params.estimate,
                 choices=sorted(s.name for s in context.inputs if s.kind == FrameKind.SKELETON3D),
             )
         self.skeleton = context.skeletons.get(str(spec.skeleton))
         joints = self.skeleton.joints
-        bones = params.bones if params.bones is not None else [b for b in _DEFAULT_BONES if b[0] in joints and b[1] in joints]
+        bones = (
+            params.bones
+            if params.bones is not None
+            else [b for b in _DEFAULT_BONES if b[0] in joints and b[1] in joints]
+        )
         for i, (a, b) in enumerate(bones):
             for j in (a, b):
                 if j not in joints:
-                    raise ConfigError(f"bone joint {j!r} is not in skeleton {self.skeleton.name}", field_path=context.param_path(f"bones[{i}]"), value=j)
+                    raise ConfigError(
+                        f"bone joint {j!r} is not in skeleton {self.skeleton.name}",
+                        field_path=context.param_path(f"bones[{i}]"),
+                        value=j,
+                    )
         self.bones = [(a, b) for a, b in bones]
-        self.bone_idx = np.array([(joints.index(a), joints.index(b)) for a, b in self.bones], dtype=np.int64).reshape(-1, 2)
+        self.bone_idx = np.array([(joints.index(a), joints.index(b)) for a, b in self.bones], dtype=np.int64).reshape(
+            -1, 2
+        )
         self.trc: TrcData | None = None
         self.pairs: list[tuple[str, int, int]] = []
         if params.trc is not None:
@@ -224,7 +271,8 @@ class TrcEvalSink(Sink):
             out["median_mm"] = round(float(np.median(E[ok]) * 1e3), 2) if ok.any() else None
             out["joint_coverage"] = round(self.est_joints / self.ref_joints, 4) if self.ref_joints else None
             out["mpjpe_per_joint_mm"] = {
-                name: (round(float(np.nanmean(E[:, s]) * 1e3), 2) if ok[:, s].any() else None) for s, (name, _, _) in enumerate(self.pairs)
+                name: (round(float(np.nanmean(E[:, s]) * 1e3), 2) if ok[:, s].any() else None)
+                for s, (name, _, _) in enumerate(self.pairs)
             }
             out["mpjpe_joints"] = [n for n, _, _ in self.pairs]
             out["mpjpe_frames"] = len(E)

@@ -80,12 +80,15 @@ def quiet() -> Iterator[None]:
     while the block is active.
     """
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r"SymbolDatabase\.GetPrototype\(\) is deprecated", category=UserWarning)
+        warnings.filterwarnings(
+            "ignore", message=r"SymbolDatabase\.GetPrototype\(\) is deprecated", category=UserWarning
+        )
         yield
 
 
-def make_pose(*, static_image_mode: bool, model_complexity: int, min_detection_confidence: float,
-              min_tracking_confidence: float) -> Any:
+def make_pose(
+    *, static_image_mode: bool, model_complexity: int, min_detection_confidence: float, min_tracking_confidence: float
+) -> Any:
     """A legacy ``mediapipe.solutions.pose.Pose`` (never downloads: complexities are checked first)."""
     mp = require_mediapipe("mediapipe.pose")
     with quiet():
@@ -104,7 +107,9 @@ def make_face_mesh(*, min_detection_confidence: float) -> Any:
     mp = require_mediapipe("mediapipe.pose head pose")
     with quiet():
         return mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=True, max_num_faces=1, refine_landmarks=False,
+            static_image_mode=True,
+            max_num_faces=1,
+            refine_landmarks=False,
             min_detection_confidence=min_detection_confidence,
         )
 

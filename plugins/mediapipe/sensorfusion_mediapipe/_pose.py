@@ -37,22 +37,47 @@ class MediaPipePoseParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    model_complexity: int = Field(default=1, ge=0, le=2, description="BlazePose landmark model: 0 lite, 1 full, 2 heavy (only bundled ones are accepted)")
-    min_detection_confidence: float = Field(default=0.5, ge=0, le=1, description="BlazePose's own detector threshold inside each crop / image")
-    min_tracking_confidence: float = Field(default=0.5, ge=0, le=1, description="landmark presence threshold (tracking mode)")
+    model_complexity: int = Field(
+        default=1,
+        ge=0,
+        le=2,
+        description="BlazePose landmark model: 0 lite, 1 full, 2 heavy (only bundled ones are accepted)",
+    )
+    min_detection_confidence: float = Field(
+        default=0.5, ge=0, le=1, description="BlazePose's own detector threshold inside each crop / image"
+    )
+    min_tracking_confidence: float = Field(
+        default=0.5, ge=0, le=1, description="landmark presence threshold (tracking mode)"
+    )
     max_people: int = Field(default=1, ge=1, le=64, description="people reported per image at most")
-    detector: Literal["none", "blazepose", "hog"] = Field(default="blazepose", description="person detector for top-down crops; none: one person, the whole image")
-    detector_min_score: float = Field(default=0.4, description="detector score threshold (blazepose: sigmoid score 0-1; hog: SVM margin)")
+    detector: Literal["none", "blazepose", "hog"] = Field(
+        default="blazepose", description="person detector for top-down crops; none: one person, the whole image"
+    )
+    detector_min_score: float = Field(
+        default=0.4, description="detector score threshold (blazepose: sigmoid score 0-1; hog: SVM margin)"
+    )
     crop_scale: float = Field(default=1.25, gt=0.5, le=3, description="region side = this x the detector's body extent")
     crop_size_px: int = Field(default=512, ge=128, le=2048, description="person crops are warped to this square size")
     hog_max_side_px: int = Field(default=800, ge=128, description="images are downscaled to this longer side for HOG")
-    duplicate_iou: float = Field(default=0.5, gt=0, le=1, description="two people whose landmark boxes overlap more than this are one")
-    tracking: bool = Field(default=True, description="detector none: track across frames (video mode) instead of detecting every frame")
-    world_landmarks: bool = Field(default=False, description="also output <cam>/world_landmarks (BlazePose 3D, hip-centred metres)")
+    duplicate_iou: float = Field(
+        default=0.5, gt=0, le=1, description="two people whose landmark boxes overlap more than this are one"
+    )
+    tracking: bool = Field(
+        default=True, description="detector none: track across frames (video mode) instead of detecting every frame"
+    )
+    world_landmarks: bool = Field(
+        default=False, description="also output <cam>/world_landmarks (BlazePose 3D, hip-centred metres)"
+    )
     head_pose: bool = Field(default=False, description="also output <cam>/head_pose from face-mesh landmarks")
-    face_min_confidence: float = Field(default=0.5, ge=0, le=1, description="face detector threshold inside each head crop")
-    person_id: Literal["none", "single"] = Field(default="none", description="none: person_id -1 (unassociated); single: 0 (needs max_people 1)")
-    threads: int = Field(default=0, ge=0, le=64, description="cameras processed concurrently; 0: min(cameras, CPU cores)")
+    face_min_confidence: float = Field(
+        default=0.5, ge=0, le=1, description="face detector threshold inside each head crop"
+    )
+    person_id: Literal["none", "single"] = Field(
+        default="none", description="none: person_id -1 (unassociated); single: 0 (needs max_people 1)"
+    )
+    threads: int = Field(
+        default=0, ge=0, le=64, description="cameras processed concurrently; 0: min(cameras, CPU cores)"
+    )
 
     @model_validator(mode="after")
     def _single(self) -> MediaPipePoseParams:
@@ -114,7 +139,10 @@ class MediaPipePose(Estimator):
             )
         images = context.inputs_of_kind(FrameKind.IMAGE)
         if not images:
-            raise ConfigError("mediapipe.pose needs at least one image input", field_path=f"{context.config_path or context.stage_id}.inputs")
+            raise ConfigError(
+                "mediapipe.pose needs at least one image input",
+                field_path=f"{context.config_path or context.stage_id}.inputs",
+            )
         self.cameras: list[_Camera] = []
         for spec in images:
             img = spec.fields.get("image")
@@ -128,11 +156,20 @@ class MediaPipePose(Estimator):
             h, w = img.shape[:2]
             K, dist = _intrinsics(context, spec.sensor, w, h)
             self.cameras.append(
-                _Camera(spec.name, f"{spec.sensor}/keypoints2d", f"{spec.sensor}/world_landmarks", f"{spec.sensor}/head_pose", K, dist)
+                _Camera(
+                    spec.name,
+                    f"{spec.sensor}/keypoints2d",
+                    f"{spec.sensor}/world_landmarks",
+                    f"{spec.sensor}/head_pose",
+                    K,
+                    dist,
+                )
             )
         self._specs = {s.name: s for s in images}
         n_threads = params.threads or min(len(self.cameras), os.cpu_count() or 1)
-        self._pool = ThreadPoolExecutor(max_workers=n_threads, thread_name_prefix="mediapipe") if n_threads > 1 else None
+        self._pool = (
+            ThreadPoolExecutor(max_workers=n_threads, thread_name_prefix="mediapipe") if n_threads > 1 else None
+        )
         self._out_specs = self._make_outputs()
 
     # -- outputs ------------------------------------------------------------------------------------
@@ -141,26 +178,50 @@ class MediaPipePose(Estimator):
         out: list[StreamSpec] = []
         for cam in self.cameras:
             rate = self._specs[cam.input].rate_hz
-            attrs = {"model": f"blazepose_{['lite', 'full', 'heavy'][self.p.model_complexity]}", "detector": self.p.detector, "person_id": self.p.person_id}
+            attrs = {
+                "model": f"blazepose_{['lite', 'full', 'heavy'][self.p.model_complexity]}",
+                "detector": self.p.detector,
+                "person_id": self.p.person_id,
+            }
             out.append(
                 StreamSpec(
-                    name=cam.output, kind=FrameKind.KEYPOINTS2D, ragged=True, rate_hz=rate, skeleton="blazepose33",
-                    fields={"keypoints": FieldSpec(dtype="float32", shape=(J, 3)), "person_id": FieldSpec(dtype="int64"), "score": FieldSpec(dtype="float32")},
+                    name=cam.output,
+                    kind=FrameKind.KEYPOINTS2D,
+                    ragged=True,
+                    rate_hz=rate,
+                    skeleton="blazepose33",
+                    fields={
+                        "keypoints": FieldSpec(dtype="float32", shape=(J, 3)),
+                        "person_id": FieldSpec(dtype="int64"),
+                        "score": FieldSpec(dtype="float32"),
+                    },
                     attrs=attrs,
                 )
             )
             if self.p.world_landmarks:
                 out.append(
                     StreamSpec(
-                        name=cam.world_output, kind=FrameKind.SKELETON3D, ragged=True, rate_hz=rate, skeleton="blazepose33",
-                        fields={"joints": FieldSpec(dtype="float32", shape=(J, 3)), "person_id": FieldSpec(dtype="int64")},
-                        attrs={"frame": "blazepose_body: origin between the hips, metres, axes roughly the camera's (x right, y down, z forward)"},
+                        name=cam.world_output,
+                        kind=FrameKind.SKELETON3D,
+                        ragged=True,
+                        rate_hz=rate,
+                        skeleton="blazepose33",
+                        fields={
+                            "joints": FieldSpec(dtype="float32", shape=(J, 3)),
+                            "person_id": FieldSpec(dtype="int64"),
+                        },
+                        attrs={
+                            "frame": "blazepose_body: origin between the hips, metres, axes roughly the camera's (x right, y down, z forward)"
+                        },
                     )
                 )
             if self.p.head_pose:
                 out.append(
                     StreamSpec(
-                        name=cam.head_output, kind=FrameKind.ORIENTATION, ragged=True, rate_hz=rate,
+                        name=cam.head_output,
+                        kind=FrameKind.ORIENTATION,
+                        ragged=True,
+                        rate_hz=rate,
                         fields={
                             "yaw_pitch_roll_rad": FieldSpec(dtype="float32", shape=(3,)),
                             "camera_from_head": FieldSpec(dtype="float32", shape=(3, 3)),
@@ -169,7 +230,9 @@ class MediaPipePose(Estimator):
                             "person_index": FieldSpec(dtype="int64"),
                             "person_id": FieldSpec(dtype="int64"),
                         },
-                        attrs={"convention": "camera_from_head = Ry(yaw) Rx(pitch) Rz(roll); head frame x subject's left, y down, z into the head; see sensorfusion-mediapipe README"},
+                        attrs={
+                            "convention": "camera_from_head = Ry(yaw) Rx(pitch) Rz(roll); head frame x subject's left, y down, z into the head; see sensorfusion-mediapipe README"
+                        },
                     )
                 )
         return out
@@ -228,8 +291,10 @@ class MediaPipePose(Estimator):
     def _whole_image(self, cam: _Camera, image: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, float]]:
         if cam.pose is None:
             cam.pose = make_pose(
-                static_image_mode=not self.p.tracking, model_complexity=self.p.model_complexity,
-                min_detection_confidence=self.p.min_detection_confidence, min_tracking_confidence=self.p.min_tracking_confidence,
+                static_image_mode=not self.p.tracking,
+                model_complexity=self.p.model_complexity,
+                min_detection_confidence=self.p.min_detection_confidence,
+                min_tracking_confidence=self.p.min_tracking_confidence,
             )
         got = self._run_pose(cam.pose, image)
         if got is None:
@@ -244,10 +309,16 @@ class MediaPipePose(Estimator):
             if self.p.detector == "blazepose":
                 cam.regions = BlazePoseRegions(min_score=self.p.detector_min_score, crop_scale=self.p.crop_scale)
             else:
-                cam.regions = HogRegions(min_score=self.p.detector_min_score, crop_scale=self.p.crop_scale, max_side_px=self.p.hog_max_side_px)
+                cam.regions = HogRegions(
+                    min_score=self.p.detector_min_score,
+                    crop_scale=self.p.crop_scale,
+                    max_side_px=self.p.hog_max_side_px,
+                )
             cam.pose = make_pose(
-                static_image_mode=True, model_complexity=self.p.model_complexity,
-                min_detection_confidence=self.p.min_detection_confidence, min_tracking_confidence=self.p.min_tracking_confidence,
+                static_image_mode=True,
+                model_complexity=self.p.model_complexity,
+                min_detection_confidence=self.p.min_detection_confidence,
+                min_tracking_confidence=self.p.min_tracking_confidence,
             )
         regions: list[Region] = cam.regions(image)
         cam.stats["regions"] += len(regions)
@@ -255,7 +326,9 @@ class MediaPipePose(Estimator):
         found: list[tuple[np.ndarray, np.ndarray, float]] = []
         for region in regions[: 4 * self.p.max_people]:
             A = crop_affine(region, S)
-            crop = cv2.warpAffine(image, A, (S, S), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+            crop = cv2.warpAffine(
+                image, A, (S, S), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0)
+            )
             got = self._run_pose(cam.pose, crop)
             if got is None:
                 continue

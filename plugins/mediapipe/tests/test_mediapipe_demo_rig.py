@@ -48,7 +48,9 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert summary["framesets"] == 15 and not summary["drops"]
     ev = summary["sinks"]["eval"]
     assert ev["mpjpe_frames"] >= 13  # the tracker reports a person from its second frame
-    assert 20 < ev["mpjpe_mm"] < 80  # measured 49 mm on these frames (Pose2Sim used OpenPose: other keypoint definitions)
+    assert (
+        20 < ev["mpjpe_mm"] < 80
+    )  # measured 49 mm on these frames (Pose2Sim used OpenPose: other keypoint definitions)
     assert ev["median_reprojection_error_px"] < 20  # measured 11 px
     assert ev["bone_length_cv_median"] < 0.1  # measured 0.01 over these quiet frames
     assert (tmp_path / "eval.json").is_file() and (tmp_path / "eval.png").is_file()

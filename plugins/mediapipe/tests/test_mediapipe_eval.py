@@ -128,7 +128,9 @@ def test_bone_length_cv_of_a_stretching_limb() -> None:
         j = body(0.0).copy()
         j[BP.index("left_knee")] = j[BP.index("left_hip")] + [0, 0, -L]
         s.write(frameset(k, j))
-    assert s.summary()["bone_length_cv"]["left_hip-left_knee"] == pytest.approx(lengths.std() / lengths.mean(), abs=1e-4)
+    assert s.summary()["bone_length_cv"]["left_hip-left_knee"] == pytest.approx(
+        lengths.std() / lengths.mean(), abs=1e-4
+    )
 
 
 def test_config_errors(tmp_path: Path) -> None:
@@ -138,7 +140,9 @@ def test_config_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info2:
         sink(bones=[["left_hip", "tail"]])
     assert info2.value.field_path == "sinks[0].params.bones[0]"
-    ctx = StageContext("eval", inputs=[skeleton_spec()], calibration=RigCalibration(), skeletons=REG, config_path="sinks[0]")
+    ctx = StageContext(
+        "eval", inputs=[skeleton_spec()], calibration=RigCalibration(), skeletons=REG, config_path="sinks[0]"
+    )
     with pytest.raises(ConfigError) as info3:
         TrcEvalSink(TrcEvalSink.Params(estimate="cam0/keypoints2d"), ctx)
     assert info3.value.field_path == "sinks[0].params.estimate" and info3.value.choices == ["fusion/skeleton3d"]

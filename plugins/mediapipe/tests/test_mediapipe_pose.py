@@ -43,7 +43,9 @@ def two_astronauts() -> np.ndarray:
 
 
 def spec(name: str, image: np.ndarray) -> StreamSpec:
-    return StreamSpec(name=name, kind=FrameKind.IMAGE, fields={"image": FieldSpec(dtype="uint8", shape=image.shape)}, rate_hz=30)
+    return StreamSpec(
+        name=name, kind=FrameKind.IMAGE, fields={"image": FieldSpec(dtype="uint8", shape=image.shape)}, rate_hz=30
+    )
 
 
 def estimator(images: dict[str, np.ndarray], **params: Any) -> MediaPipePose:
@@ -145,8 +147,16 @@ def test_unbundled_model_complexity_is_a_config_error() -> None:
 
 
 def test_non_rgb_input_is_a_config_error() -> None:
-    gray = StreamSpec(name="cam0/image", kind=FrameKind.IMAGE, fields={"image": FieldSpec(dtype="uint16", shape=(8, 8))})
-    ctx = StageContext("mp", inputs=[gray], calibration=RigCalibration(), skeletons=SkeletonRegistry(builtin_skeletons()), config_path="stages[1]")
+    gray = StreamSpec(
+        name="cam0/image", kind=FrameKind.IMAGE, fields={"image": FieldSpec(dtype="uint16", shape=(8, 8))}
+    )
+    ctx = StageContext(
+        "mp",
+        inputs=[gray],
+        calibration=RigCalibration(),
+        skeletons=SkeletonRegistry(builtin_skeletons()),
+        config_path="stages[1]",
+    )
     with pytest.raises(ConfigError, match=r"uint8 RGB") as info:
         MediaPipePose(MediaPipePose.Params(), ctx)
     assert info.value.field_path == "stages[1].inputs"
@@ -178,4 +188,6 @@ class TestMediaPipePoseContract(EstimatorContract):
 
     def framesets(self) -> Sequence[FrameSet]:
         frames = {"cam0/image": astronaut(), "cam1/image": two_astronauts()}
-        return [FrameSet(0, 0, 0, {n: Frame(n, 0, 0, 0, {"image": im}) for n, im in frames.items()}, tuple(sorted(frames)))]
+        return [
+            FrameSet(0, 0, 0, {n: Frame(n, 0, 0, 0, {"image": im}) for n, im in frames.items()}, tuple(sorted(frames)))
+        ]

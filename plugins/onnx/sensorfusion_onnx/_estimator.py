@@ -76,16 +76,26 @@ class OnnxKeypointsParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    model_path: str = Field(description="the .onnx file; relative paths are relative to the working directory; $VARS expanded")
+    model_path: str = Field(
+        description="the .onnx file; relative paths are relative to the working directory; $VARS expanded"
+    )
     family: Family = Field(description="simcc (RTMPose, top-down), yolo_pose or rtmo (one-stage, multi-person)")
     skeleton: str = Field(default="coco17", description="skeleton spec of the model's keypoints (K must match)")
-    mean: tuple[float, float, float] | None = Field(default=None, description="per-channel mean on 0-255 values (default per family)")
+    mean: tuple[float, float, float] | None = Field(
+        default=None, description="per-channel mean on 0-255 values (default per family)"
+    )
     std: tuple[float, float, float] | None = Field(default=None, description="per-channel std (default per family)")
-    channel_order: Literal["rgb", "bgr"] | None = Field(default=None, description="channel order the model expects (default per family)")
+    channel_order: Literal["rgb", "bgr"] | None = Field(
+        default=None, description="channel order the model expects (default per family)"
+    )
     simcc_split_ratio: float = Field(default=2.0, gt=0, description="SimCC bins per input pixel")
     bbox_padding: float = Field(default=1.25, gt=0, description="simcc: person boxes are enlarged by this")
-    boxes: Literal["full_image", "stream"] = Field(default="full_image", description="simcc: where person boxes come from")
-    boxes_channel: str = Field(default="boxes", description="boxes: stream -> <sensor>/<boxes_channel> (BOXES, boxes (n, 4) x0 y0 x1 y1 px)")
+    boxes: Literal["full_image", "stream"] = Field(
+        default="full_image", description="simcc: where person boxes come from"
+    )
+    boxes_channel: str = Field(
+        default="boxes", description="boxes: stream -> <sensor>/<boxes_channel> (BOXES, boxes (n, 4) x0 y0 x1 y1 px)"
+    )
     score_threshold: float = Field(default=0.3, ge=0, description="one-stage: person score threshold")
     nms_iou: float = Field(default=0.65, gt=0, le=1, description="one-stage: NMS IoU threshold")
     max_people: int = Field(default=20, ge=1, description="people reported per image at most")
@@ -128,7 +138,9 @@ class OnnxKeypoints(Estimator):
         try:
             self.skeleton = context.skeletons.get(params.skeleton)
         except Exception as exc:
-            raise ConfigError(f"unknown skeleton: {exc}", field_path=context.param_path("skeleton"), value=params.skeleton) from None
+            raise ConfigError(
+                f"unknown skeleton: {exc}", field_path=context.param_path("skeleton"), value=params.skeleton
+            ) from None
         self.K = self.skeleton.num_joints
         path = Path(os.path.expandvars(params.model_path)).expanduser()
         if not path.is_file():
@@ -141,7 +153,11 @@ class OnnxKeypoints(Estimator):
         try:
             self.session = ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types
-            raise ConfigError(f"onnxruntime cannot load the model: {exc}", field_path=context.param_path("model_path"), value=params.model_path) from None
+            raise ConfigError(
+                f"onnxruntime cannot load the model: {exc}",
+                field_path=context.param_path("model_path"),
+                value=params.model_path,
+            ) from None
         self._check_layout(context)
         self.views: list[_View] = []
         by_name = {s.name: s for s in context.inputs}
@@ -159,7 +175,10 @@ class OnnxKeypoints(Estimator):
                                       value=sorted(by_name), choices=[boxes])  # fmt: skip
             self.views.append(_View(spec.name, f"{spec.sensor}/keypoints2d", boxes))
         if not self.views:
-            raise ConfigError("onnx.keypoints needs at least one image input", field_path=f"{context.config_path or context.stage_id}.inputs")
+            raise ConfigError(
+                "onnx.keypoints needs at least one image input",
+                field_path=f"{context.config_path or context.stage_id}.inputs",
+            )
         self._rates = {s.name: s.rate_hz for s in context.inputs}
         self._stats = {"images": 0, "people": 0, "model_calls": 0}
 
@@ -194,7 +213,9 @@ class OnnxKeypoints(Estimator):
         if fam == "simcc":
             s = self.p.simcc_split_ratio
             want_x, want_y = round(self.W * s), round(self.H * s)
-            expected = f"simcc_x (B, {K}, {want_x}) and simcc_y (B, {K}, {want_y}) (K={K} for {self.skeleton.name}, split {s})"
+            expected = (
+                f"simcc_x (B, {K}, {want_x}) and simcc_y (B, {K}, {want_y}) (K={K} for {self.skeleton.name}, split {s})"
+            )
             if len(outs) != 2:
                 raise bad(expected)
             names = [o.name for o in outs]
@@ -232,7 +253,11 @@ class OnnxKeypoints(Estimator):
     def outputs(self) -> list[StreamSpec]:
         return [
             StreamSpec(
-                name=v.output, kind=FrameKind.KEYPOINTS2D, ragged=True, rate_hz=self._rates.get(v.image, 0.0), skeleton=self.skeleton.name,
+                name=v.output,
+                kind=FrameKind.KEYPOINTS2D,
+                ragged=True,
+                rate_hz=self._rates.get(v.image, 0.0),
+                skeleton=self.skeleton.name,
                 fields={
                     "keypoints": FieldSpec(dtype="float32", shape=(self.K, 3)),
                     "person_id": FieldSpec(dtype="int64"),
@@ -278,7 +303,9 @@ class OnnxKeypoints(Estimator):
             }
         return result
 
-    def _simcc(self, work: list[tuple[_View, np.ndarray]], frameset: FrameSet) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    def _simcc(
+        self, work: list[tuple[_View, np.ndarray]], frameset: FrameSet
+    ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
         crops: list[np.ndarray] = []
         owners: list[tuple[str, np.ndarray, np.ndarray, float]] = []  # output, inverse affine, box, score
         for v, img in work:
@@ -288,15 +315,30 @@ class OnnxKeypoints(Estimator):
             else:
                 bf = frameset.get(v.boxes)
                 boxes = np.asarray(bf["boxes"], dtype=np.float64).reshape(-1, 4) if bf is not None else np.zeros((0, 4))
-                scores = np.asarray(bf["score"], dtype=np.float64) if bf is not None and "score" in bf.data else np.ones(len(boxes))
+                scores = (
+                    np.asarray(bf["score"], dtype=np.float64)
+                    if bf is not None and "score" in bf.data
+                    else np.ones(len(boxes))
+                )
             for box, sc in zip(boxes, scores, strict=True):
                 if not np.isfinite(box).all() or box[2] <= box[0] or box[3] <= box[1]:
                     continue
                 center, scale = box_to_center_scale(box, aspect_w_over_h=self.W / self.H, padding=self.p.bbox_padding)
                 A = topdown_affine(center, scale, (self.W, self.H))
-                crops.append(cv2.warpAffine(img, A, (self.W, self.H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0)))
+                crops.append(
+                    cv2.warpAffine(
+                        img,
+                        A,
+                        (self.W, self.H),
+                        flags=cv2.INTER_LINEAR,
+                        borderMode=cv2.BORDER_CONSTANT,
+                        borderValue=(0, 0, 0),
+                    )
+                )
                 owners.append((v.output, cv2.invertAffineTransform(A), box, float(sc)))
-        out: dict[str, tuple[list[np.ndarray], list[float], list[np.ndarray]]] = {v.output: ([], [], []) for v, _ in work}
+        out: dict[str, tuple[list[np.ndarray], list[float], list[np.ndarray]]] = {
+            v.output: ([], [], []) for v, _ in work
+        }
         if crops:
             x = self._normalise(np.stack(crops))
             if self.dynamic_batch:
@@ -343,7 +385,9 @@ class OnnxKeypoints(Estimator):
         return dict(self._stats)
 
 
-def _stack(kps: list[np.ndarray], scores: list[float], boxes: list[np.ndarray], K: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _stack(
+    kps: list[np.ndarray], scores: list[float], boxes: list[np.ndarray], K: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if not kps:
         return np.zeros((0, K, 3)), np.zeros(0), np.zeros((0, 4))
     return np.stack(kps), np.asarray(scores, dtype=np.float64), np.stack(boxes).astype(np.float64)

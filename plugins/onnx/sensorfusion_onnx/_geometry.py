@@ -22,7 +22,9 @@ RTMPOSE_MEAN = (123.675, 116.28, 103.53)
 RTMPOSE_STD = (58.395, 57.12, 57.375)
 
 
-def box_to_center_scale(box_xyxy: np.ndarray, *, aspect_w_over_h: float, padding: float) -> tuple[np.ndarray, np.ndarray]:
+def box_to_center_scale(
+    box_xyxy: np.ndarray, *, aspect_w_over_h: float, padding: float
+) -> tuple[np.ndarray, np.ndarray]:
     """RTMPose's box handling: centre, and ``(w, h)`` enlarged by ``padding`` then widened or
     heightened to the model input's aspect ratio (never shrunk)."""
     x0, y0, x1, y1 = (float(v) for v in box_xyxy)
@@ -61,7 +63,9 @@ class Letterbox:
         return out
 
 
-def letterbox(image: np.ndarray, input_wh: tuple[int, int], *, center: bool, pad_value: int = 114) -> tuple[np.ndarray, Letterbox]:
+def letterbox(
+    image: np.ndarray, input_wh: tuple[int, int], *, center: bool, pad_value: int = 114
+) -> tuple[np.ndarray, Letterbox]:
     """Resize keeping the aspect ratio into ``input_wh`` and pad with ``pad_value``:
     centred (YOLO / Ultralytics) or at the top-left (RTMO / rtmlib)."""
     W, H = input_wh

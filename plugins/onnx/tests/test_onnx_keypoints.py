@@ -124,7 +124,9 @@ class OneStageModel(_DotFinder):
         y1 = (cy - (1 - present) * 1e4).max(-1).values + 8
         kps = torch.stack([cx, cy, vis], -1)  # (B, 8, K, 3)
         if self.layout == "yolo_pose":
-            rows = torch.cat([torch.stack([(x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0, score], -1), kps.flatten(2)], -1)
+            rows = torch.cat(
+                [torch.stack([(x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0, score], -1), kps.flatten(2)], -1
+            )
             return rows.transpose(1, 2)  # (B, 5 + 3K, 8)
         return torch.stack([x0, y0, x1, y1, score], -1), kps
 
@@ -134,10 +136,14 @@ class BadInputModel(torch.nn.Module):
         return x.sum((2, 3)).unsqueeze(-1).expand(-1, K, 384), x.sum((2, 3)).unsqueeze(-1).expand(-1, K, 512)
 
 
-def export(model: torch.nn.Module, path: Path, shape: tuple[int, ...], outputs: list[str], *, dynamic_batch: bool) -> Path:
+def export(
+    model: torch.nn.Module, path: Path, shape: tuple[int, ...], outputs: list[str], *, dynamic_batch: bool
+) -> Path:
     axes = {"input": {0: "batch"}, **{o: {0: "batch"} for o in outputs}} if dynamic_batch else None
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="You are using the legacy TorchScript-based ONNX export", category=DeprecationWarning)
+        warnings.filterwarnings(
+            "ignore", message="You are using the legacy TorchScript-based ONNX export", category=DeprecationWarning
+        )
         warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.onnx")  # its own deprecations
         warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
         torch.onnx.export(model.eval(), (torch.zeros(shape),), str(path), input_names=["input"], output_names=outputs,
@@ -150,11 +156,21 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("onnx_models")
     return {
         "simcc": export(SimccModel(), d / "simcc.onnx", (1, 3, 256, 192), ["simcc_x", "simcc_y"], dynamic_batch=True),
-        "simcc_static": export(SimccModel(), d / "simcc_static.onnx", (1, 3, 256, 192), ["simcc_x", "simcc_y"], dynamic_batch=False),
-        "simcc_k5": export(SimccModel(k_out=5), d / "simcc_k5.onnx", (1, 3, 256, 192), ["simcc_x", "simcc_y"], dynamic_batch=False),
-        "yolo_pose": export(OneStageModel("yolo_pose"), d / "yolo_pose.onnx", (1, 3, 640, 640), ["output0"], dynamic_batch=False),
-        "rtmo": export(OneStageModel("rtmo"), d / "rtmo.onnx", (1, 3, 640, 640), ["dets", "keypoints"], dynamic_batch=False),
-        "bad_input": export(BadInputModel(), d / "bad_input.onnx", (1, 1, 64, 64), ["simcc_x", "simcc_y"], dynamic_batch=False),
+        "simcc_static": export(
+            SimccModel(), d / "simcc_static.onnx", (1, 3, 256, 192), ["simcc_x", "simcc_y"], dynamic_batch=False
+        ),
+        "simcc_k5": export(
+            SimccModel(k_out=5), d / "simcc_k5.onnx", (1, 3, 256, 192), ["simcc_x", "simcc_y"], dynamic_batch=False
+        ),
+        "yolo_pose": export(
+            OneStageModel("yolo_pose"), d / "yolo_pose.onnx", (1, 3, 640, 640), ["output0"], dynamic_batch=False
+        ),
+        "rtmo": export(
+            OneStageModel("rtmo"), d / "rtmo.onnx", (1, 3, 640, 640), ["dets", "keypoints"], dynamic_batch=False
+        ),
+        "bad_input": export(
+            BadInputModel(), d / "bad_input.onnx", (1, 1, 64, 64), ["simcc_x", "simcc_y"], dynamic_batch=False
+        ),
     }
 
 
@@ -172,15 +188,28 @@ def person(rng: np.random.Generator, x0: float, y0: float, w: float, h: float) -
 
 
 def image_spec(name: str, h: int, w: int) -> StreamSpec:
-    return StreamSpec(name=name, kind=FrameKind.IMAGE, fields={"image": FieldSpec(dtype="uint8", shape=(h, w, 3))}, rate_hz=30)
+    return StreamSpec(
+        name=name, kind=FrameKind.IMAGE, fields={"image": FieldSpec(dtype="uint8", shape=(h, w, 3))}, rate_hz=30
+    )
 
 
 def boxes_spec(name: str) -> StreamSpec:
-    return StreamSpec(name=name, kind=FrameKind.BOXES, ragged=True, fields={"boxes": FieldSpec(dtype="float32", shape=(4,)), "score": FieldSpec(dtype="float32")})
+    return StreamSpec(
+        name=name,
+        kind=FrameKind.BOXES,
+        ragged=True,
+        fields={"boxes": FieldSpec(dtype="float32", shape=(4,)), "score": FieldSpec(dtype="float32")},
+    )
 
 
 def make(specs: list[StreamSpec], **params: Any) -> OnnxKeypoints:
-    ctx = StageContext("kp", inputs=specs, calibration=RigCalibration(), skeletons=SkeletonRegistry(builtin_skeletons()), config_path="stages[3]")
+    ctx = StageContext(
+        "kp",
+        inputs=specs,
+        calibration=RigCalibration(),
+        skeletons=SkeletonRegistry(builtin_skeletons()),
+        config_path="stages[3]",
+    )
     return OnnxKeypoints(OnnxKeypoints.Params.model_validate(params), ctx)
 
 
@@ -208,7 +237,12 @@ def test_simcc_top_down_round_trip(models: dict[str, Path], model: str) -> None:
     draw(img1, a)
     draw(img1, b)
     boxes1 = np.array([[30, 30, 210, 350], [370, 110, 570, 450]], np.float32)
-    specs = [image_spec("cam0/image", 480, 640), image_spec("cam1/image", 480, 640), boxes_spec("cam0/boxes"), boxes_spec("cam1/boxes")]
+    specs = [
+        image_spec("cam0/image", 480, 640),
+        image_spec("cam1/image", 480, 640),
+        boxes_spec("cam0/boxes"),
+        boxes_spec("cam1/boxes"),
+    ]
     est = make(specs, model_path=str(models[model]), family="simcc", boxes="stream")
     out = est.process(frameset({
         "cam0/image": {"image": img0},

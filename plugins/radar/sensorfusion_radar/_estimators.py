@@ -122,7 +122,7 @@ class RadarProcess(Estimator):
                 model, _ = parse_cfg(fh.read())
         except OSError as exc:
             raise ConfigError(f"cannot read: {exc}", field_path=self.context.param_path("cfg"), value=path) from exc
-        return model  # type: ignore[no-any-return]
+        return model  # type: ignore[no-any-return,unused-ignore]
 
     def _model_from_calibration(self, sensor: str) -> RadarModel:
         cal = self.context.calibration.sensors.get(sensor)

@@ -15,7 +15,10 @@ EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "sim_rgbd.yaml"
 
 
 def test_sim_rgbd_example(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run_main([str(EXAMPLE), "--fast", "--duration", "1", "--out", str(tmp_path / "s.zarr"), "--json", "--quiet"]) == 0
+    assert (
+        run_main([str(EXAMPLE), "--fast", "--duration", "1", "--out", str(tmp_path / "s.zarr"), "--json", "--quiet"])
+        == 0
+    )
     s = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert s["framesets"] == 31 and s["error"] is None
     lift, fused = s["sinks"]["mpjpe"], s["sinks"]["mpjpe_rgbd_tri"]
