@@ -46,15 +46,13 @@ def _normal(seed: int, pair_start: list[int], *, n_sel: int, points_mode: bool) 
     sel = np.sort(rng.choice(9, n_sel, replace=False)).astype(np.int64)
     k, p = normal_size(n_sel, points_mode), len(pair_start) - 1
     starts = np.array(pair_start, np.int64)
-    return (res, j_cam, j_obj, j_intr, j_pt, weight, sel, int(points_mode), starts, np.zeros((p, k)),
-            np.full((p, k, k), -1.0))  # fmt: skip
+    return (res, j_cam, j_obj, j_intr, j_pt, weight, sel, int(points_mode), starts, np.full((p, k, k), -1.0))  # fmt: skip
 
 
 class TestBundleAdjustmentTiers(KernelTierContract):
     kernels = ("calibration.ba_jacobian", "calibration.ba_normal")
     rtol = 1e-12
     atol = 1e-10
-    work_arguments = {"calibration.ba_normal": (9,)}  # per-pair scratch rows
 
     def cases(self) -> list[KernelCase]:
         pairs = [0, 5, 5, 17, 30, 31, 50]  # one empty pair, one single row
