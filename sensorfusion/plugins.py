@@ -27,6 +27,7 @@ import importlib.metadata
 import logging
 import os
 import traceback
+import types
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -371,6 +372,7 @@ class PluginHost:
             record.status, record.reason = "failed", reason
             log.warning("plugin %s skipped: %s", name, reason)
 
+        plugin = _hashable(plugin, name)
         unknown = _unknown_hooks(plugin)
         if unknown:
             hook, suggestion = unknown[0]
@@ -599,6 +601,21 @@ def _check_component(cls: object, base: type, plugin: str, kind: str) -> None:
         raise PluginLoadError(plugin, f"{kind} {cls!r} is not a subclass of sensorfusion.{base.__name__}")
     if not isinstance(getattr(cls, "name", None), str) or not cls.name:  # type: ignore[attr-defined]
         raise PluginLoadError(plugin, f"{kind} class {cls.__name__} has no 'name'")
+
+
+def _hashable(plugin: object, name: str) -> object:
+    """``plugin`` itself, or — when it cannot be hashed (a ``types.SimpleNamespace``, a dataclass
+    with ``eq``) — a module holding its hook functions: pluggy keeps plugins in sets when it calls
+    one plugin's hooks, and an unhashable object would break every call to that plugin."""
+    try:
+        hash(plugin)
+    except TypeError:
+        holder = types.ModuleType(f"sensorfusion_plugin_{name}")
+        for attr in dir(plugin):
+            if attr.startswith("sensorfusion_"):
+                setattr(holder, attr, getattr(plugin, attr))
+        return holder
+    return plugin
 
 
 def _unknown_hooks(plugin: object) -> list[tuple[str, str | None]]:

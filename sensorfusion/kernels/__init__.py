@@ -85,9 +85,10 @@ from ._registry import (
 )
 from ._scalar import device_function, scalar
 from ._source import generated_source_dir
-from ._warmup import WarmUpResult, import_kernel_families, warm_up
+from ._warmup import KERNEL_GROUP, WarmUpResult, import_kernel_families, warm_up
 
 __all__ = [
+    "KERNEL_GROUP",
     "TIERS",
     "ItemLoop",
     "KernelInfo",

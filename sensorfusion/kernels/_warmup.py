@@ -12,7 +12,7 @@ from .._errors import ConfigError
 from ._loops import loop_kernel
 from ._registry import Tier, available_tiers, kernel_info, match_kernels, real_gpu
 
-__all__ = ["WarmUpResult", "import_kernel_families", "warm_up"]
+__all__ = ["KERNEL_GROUP", "WarmUpResult", "import_kernel_families", "warm_up"]
 
 # modules of the core that register kernels when imported
 CORE_FAMILIES = ("sensorfusion.geometry", "sensorfusion.fusion")
@@ -31,22 +31,30 @@ class WarmUpResult:
     reason: str = ""
 
 
+#: entry-point group naming the modules that register a distribution's kernels when imported
+#: (``[project.entry-points."sensorfusion.kernels"] radar_cfar = "sensorfusion_radar._cfar"``);
+#: plugin modules are light (their components load lazily), so kernels are found through this
+#: group without importing a plugin's other libraries
+KERNEL_GROUP = "sensorfusion.kernels"
+
+
 def import_kernel_families(*, plugins: bool = True) -> list[str]:
-    """Import the core's kernel modules and (``plugins``) the package of every installed
-    ``sensorfusion`` entry point, so that their kernels are registered. Returns what failed to
-    import, as ``"module: error"`` lines (a broken plugin does not stop a warm-up)."""
+    """Import the core's kernel modules and (``plugins``) every module an installed distribution
+    declares in the ``sensorfusion.kernels`` entry-point group, so that their kernels are
+    registered. Returns what failed to import, as ``"module: error"`` lines (a broken plugin does
+    not stop a warm-up)."""
     failed = []
     for mod in CORE_FAMILIES:
         importlib.import_module(mod)
     if plugins:
         from importlib.metadata import entry_points
 
-        for ep in entry_points(group="sensorfusion"):
-            package = ep.value.split(":")[0].split(".")[0]
+        for ep in sorted(entry_points(group=KERNEL_GROUP), key=lambda e: e.name):
+            module = ep.value.split(":")[0]
             try:
-                importlib.import_module(package)
+                importlib.import_module(module)
             except Exception as e:  # reported, not raised
-                failed.append(f"{package}: {type(e).__name__}: {e}")
+                failed.append(f"{module}: {type(e).__name__}: {e}")
     return failed
 
 

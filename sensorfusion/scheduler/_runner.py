@@ -315,7 +315,13 @@ class Runner:
         next_refresh = time.monotonic() + self.opt.live_refresh_s
         while not (self._dispatcher.done.is_set() and self.chain.done()):
             try:
-                self._dispatcher.done.wait(0.05)
+                if self._dispatcher.done.is_set():
+                    # the sources have ended and the stages drain: wait on the clock (the
+                    # dispatcher's event is set and would return at once, and a main thread that
+                    # spins holds the GIL away from the stages it is waiting for)
+                    time.sleep(0.05)
+                else:
+                    self._dispatcher.done.wait(0.05)
                 now = time.monotonic()
                 if self._stop_requested and not announced:
                     announced = True

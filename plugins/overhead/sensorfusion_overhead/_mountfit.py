@@ -30,11 +30,11 @@ from typing import Any
 import numpy as np
 from scipy.optimize import least_squares
 
-from sensorfusion import Command, ConfigError, RigCalibration, Transform
+from sensorfusion import ConfigError, RigCalibration, Transform
 from sensorfusion.geometry import Camera, project, unproject
 from sensorfusion.schema import CeilingMount
 
-__all__ = ["MountFit", "fit_ceiling_mount", "mount_command", "read_floor_points"]
+__all__ = ["MountFit", "configure_mount", "fit_ceiling_mount", "read_floor_points", "run_mount"]
 
 
 @dataclass(frozen=True)
@@ -223,7 +223,7 @@ def read_floor_points(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
 # --- the command ------------------------------------------------------------------------------
 
 
-def _configure(p: argparse.ArgumentParser) -> None:
+def configure_mount(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--calibration", required=True, help="calibration file with the camera's lens model (any format the SDK reads)"
     )
@@ -235,7 +235,7 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
 
 
-def _run(args: argparse.Namespace) -> int:
+def run_mount(args: argparse.Namespace) -> int:
     import sys
 
     from sensorfusion import load_calibration
@@ -272,13 +272,3 @@ def _run(args: argparse.Namespace) -> int:
     if args.out:
         print(f"  written: {args.out}")
     return 0
-
-
-def mount_command() -> Command:
-    """``sensorfusion overhead-mount``: fit a ceiling camera's pose to floor points seen in its image."""
-    return Command(
-        "overhead-mount",
-        "height, position and tilt of a ceiling camera from image points with known floor positions",
-        _configure,
-        _run,
-    )

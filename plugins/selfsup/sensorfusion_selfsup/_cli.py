@@ -21,12 +21,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sensorfusion import Command, ConfigError, MissingDependencyError, SensorfusionError
+from sensorfusion import ConfigError, MissingDependencyError, SensorfusionError
 
 if TYPE_CHECKING:
     from ._recording import Recording
 
-__all__ = ["selfsup_command"]
+__all__ = ["check_tier", "configure_selfsup", "run_selfsup"]
 
 
 def _add_input_args(p: argparse.ArgumentParser, *, sessions_required: bool = False) -> None:
@@ -50,7 +50,7 @@ def _add_input_args(p: argparse.ArgumentParser, *, sessions_required: bool = Fal
     p.add_argument("--json", action="store_true", help="print the result as one JSON line on stdout")
 
 
-def _configure(p: argparse.ArgumentParser) -> None:
+def configure_selfsup(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="selfsup_command", metavar="{train,eval,fuse}")
     sub.required = True
     pt = sub.add_parser("train", help="train a fusion model on recorded 2D keypoints (no 3D labels)")
@@ -82,7 +82,7 @@ def _configure(p: argparse.ArgumentParser) -> None:
     pf.add_argument("--device", default="cpu")
 
 
-def _run(args: argparse.Namespace) -> int:
+def run_selfsup(args: argparse.Namespace) -> int:
     try:
         if args.selfsup_command == "train":
             return _train(args)
@@ -332,12 +332,3 @@ def _fuse(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"out": [str(p) for p in written], "tracks": len(est), "frames": len(rec.t_ns)}))
     return 0
-
-
-def selfsup_command() -> Command:
-    return Command(
-        "selfsup",
-        "self-supervised multi-view fusion: train on your own 2D recordings, evaluate, fuse",
-        _configure,
-        _run,
-    )
