@@ -14,6 +14,7 @@ from ._backfill import merge_backfill
 from ._cameras import ViewModel, view_model
 from ._dlt import triangulate_dlt
 from ._filters import BoneLengthConstraint, ConstantVelocityKalman, OneEuroFilter, butterworth_zero_phase, fill_gaps
+from ._nanstats import quiet_nanmean, quiet_nanmedian
 from ._outputs import skeleton3d_spec
 from ._pipeline import FusionFrame, FusionSettings, PersonFusion
 from ._tracking import Track, Tracker, TrackStep
@@ -38,6 +39,8 @@ __all__ = [
     "associate_views",
     "butterworth_zero_phase",
     "fill_gaps",
+    "quiet_nanmean",
+    "quiet_nanmedian",
     "skeleton3d_spec",
     "merge_backfill",
     "triangulate_dlt",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -11,6 +10,7 @@ import numpy as np
 from .._errors import ConfigError
 from ..schema._calibration import RigCalibration, Transform
 from ..schema._volume import CaptureVolumeConfig
+from ._nanstats import quiet_nanmedian
 
 __all__ = ["CaptureVolume", "reference_points"]
 
@@ -21,9 +21,7 @@ def reference_points(joints: np.ndarray) -> np.ndarray:
     """``(K, 3)``: the per-axis median of each person's finite joints ``(K, J, 3)`` (NaN: none)."""
     x = np.asarray(joints, dtype=np.float64)
     ok = np.isfinite(x).all(-1, keepdims=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN people give NaN
-        return np.asarray(np.nanmedian(np.where(ok, x, np.nan), axis=-2)).reshape(len(x), 3)
+    return quiet_nanmedian(np.where(ok, x, np.nan), axis=-2).reshape(len(x), 3)  # all-NaN people: NaN
 
 
 @dataclass(frozen=True)

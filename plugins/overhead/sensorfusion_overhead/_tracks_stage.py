@@ -9,6 +9,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from sensorfusion import ConfigError, Estimator, FieldSpec, FrameKind, FrameSet, StageContext, StreamSpec
+from sensorfusion.fusion import quiet_nanmean
 
 from ._tracker import FloorTracker, FloorTrackerSettings, Measurements, Zone, zone_of
 
@@ -40,12 +41,7 @@ def skeleton_floor_points(joints: np.ndarray, joint_names: list[str]) -> np.ndar
             out[fill] = mean[fill]
     rest = np.isnan(out[:, 0])
     if rest.any():
-        with np.errstate(invalid="ignore"):
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                out[rest] = np.nanmean(j[rest, :, :2], axis=1)
+        out[rest] = quiet_nanmean(j[rest, :, :2], axis=1)
     return out
 
 

@@ -18,7 +18,6 @@ The up direction of the world is estimated from the tracks' torsos as they come.
 
 from __future__ import annotations
 
-import warnings
 from collections import deque
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -26,7 +25,9 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from sensorfusion import ConfigError, Estimator, FieldSpec, FrameKind, FrameSet, StageContext, StreamSpec
+from sensorfusion import ConfigError, Estimator, FrameKind, FrameSet, StageContext, StreamSpec
+from sensorfusion.fusion import CaptureVolume, skeleton3d_spec
+from sensorfusion.schema import CaptureVolumeConfig
 
 __all__ = ["SelfSupFusion", "SelfSupFusionParams"]
 
@@ -131,6 +132,13 @@ class SelfSupFusion(Estimator):
         )  # fmt: skip
         c = self.ckpt.model.config
         self.history = c.radius + c.refiner_radius + 5
+        # people outside the rig's capture volume are flagged (or dropped) as multiperson does
+        self.volume = CaptureVolume.from_calibration(
+            context.capture_volume if context.capture_volume is not None else CaptureVolumeConfig(),
+            context.calibration,
+            sensors,
+        )
+        self.outside = 0
         self._tracks: dict[int, dict[str, Any]] = {}
         self._torso: deque[np.ndarray] = deque(maxlen=600)
         self.out_name = f"{context.stage_id}/skeleton3d"
@@ -140,23 +148,13 @@ class SelfSupFusion(Estimator):
         self._err_n = 0
 
     def outputs(self) -> list[StreamSpec]:
-        J = self.skeleton.num_joints
-        fields = {
-            "joints": FieldSpec(dtype="float32", shape=(J, 3)),
-            "person_id": FieldSpec(dtype="int64"),
-            "reprojection_error_px": FieldSpec(dtype="float32", shape=(J,)),
-            "views": FieldSpec(dtype="int8", shape=(J,)),
-            "status": FieldSpec(dtype="int8", shape=(J,)),
-        }
-        return [StreamSpec(name=self.out_name, kind=FrameKind.SKELETON3D, ragged=True, skeleton=self.skeleton.name,
-                           fields=fields)]  # fmt: skip
+        # the fusion stages' one contract, so selfsup.fusion replaces multiperson in any rig
+        return [skeleton3d_spec(self.out_name, self.skeleton, status=True)]
 
     def _up(self) -> np.ndarray:
         if len(self._torso) >= 5:
             t = np.stack(self._torso)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                m = np.median(t / np.linalg.norm(t, axis=-1, keepdims=True), axis=0)
+            m = np.median(t / np.linalg.norm(t, axis=-1, keepdims=True), axis=0)  # finite by construction
             if np.isfinite(m).all() and np.linalg.norm(m) > 0.3:
                 return np.asarray(m / np.linalg.norm(m))
         return np.asarray(self.ctx.up.numpy(), dtype=np.float64)
@@ -241,13 +239,17 @@ class SelfSupFusion(Estimator):
         self._err_sum += float(err[finite].sum())
         self._err_n += int(finite.sum())
         self.person_frames += N
+        inside = self.volume.people_inside(joints)
+        self.outside += int((~inside).sum())
+        keep = inside if self.volume.outside == "drop" else np.ones(N, dtype=bool)
         return {
             self.out_name: {
-                "joints": joints.astype(np.float32),
-                "person_id": np.asarray(active, dtype=np.int64),
-                "reprojection_error_px": err.astype(np.float32),
-                "views": np.minimum(views, 127).astype(np.int8),
-                "status": status.astype(np.int8),
+                "joints": joints[keep].astype(np.float32),
+                "person_id": np.asarray(active, dtype=np.int64)[keep],
+                "reprojection_error_px": err[keep].astype(np.float32),
+                "views": np.minimum(views[keep], 127).astype(np.int8),
+                "status": status[keep].astype(np.int8),
+                "in_volume": inside[keep].astype(bool),
             }
         }
 
@@ -256,6 +258,7 @@ class SelfSupFusion(Estimator):
             "framesets": self.frames,
             "person_frames": self.person_frames,
             "mean_reprojection_error_px": round(self._err_sum / self._err_n, 3) if self._err_n else None,
+            "outside_volume_person_frames": self.outside,
             "model": self.p.model,
             "model_views": list(self.ckpt.views),
             "views": self.sensors,
@@ -274,4 +277,5 @@ def _empty_output(J: int) -> dict[str, np.ndarray]:
         "reprojection_error_px": np.zeros((0, J), np.float32),
         "views": np.zeros((0, J), np.int8),
         "status": np.zeros((0, J), np.int8),
+        "in_volume": np.zeros(0, bool),
     }

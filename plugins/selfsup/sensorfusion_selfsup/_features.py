@@ -19,13 +19,12 @@ model transfers across image resolutions.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from sensorfusion.fusion import triangulate_points
+from sensorfusion.fusion import quiet_nanmean, quiet_nanmedian, triangulate_points
 
 from ._views import ViewGeometry
 
@@ -65,9 +64,7 @@ def _median_window(x: np.ndarray, radius: int, axis: int, *, causal: bool = Fals
     before, after = (2 * radius, 0) if causal else (radius, radius)
     pad = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(before, after)], constant_values=np.nan)
     win = np.lib.stride_tricks.sliding_window_view(pad, 2 * radius + 1, axis=-1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        med = np.nanmedian(win, axis=-1)
+    med = quiet_nanmedian(win, axis=-1)
     return np.moveaxis(med, -1, axis)
 
 
@@ -86,9 +83,7 @@ def fill_prior(X: np.ndarray) -> np.ndarray:
                 gi = np.flatnonzero(good)
                 for a in range(3):
                     out[n, :, j, a] = np.interp(idx, gi, X[n, gi, j, a])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            centre = np.nanmean(out[n].reshape(-1, 3), axis=0)
+        centre = quiet_nanmean(out[n].reshape(-1, 3), axis=0)
         centre = np.where(np.isfinite(centre), centre, 0.0)
         out[n] = np.where(np.isfinite(out[n]), out[n], centre)
     return out
@@ -185,7 +180,7 @@ def compute_features(
     feats *= np.moveaxis(present, 2, 0)[..., None]  # nothing about an observation that is not there
     prior = fill_prior(np.where(ok_x[..., None], X, Xs))
     centres = np.stack([-np.linalg.solve(g.P[:, :3], g.P[:, 3]) for g in geometries])  # (V, 3)
-    root = np.nanmean(np.where(np.isfinite(prior), prior, np.nan), axis=2)  # (N, L, 3)
+    root = quiet_nanmean(np.where(np.isfinite(prior), prior, np.nan), axis=2)  # (N, L, 3)
     depth = np.linalg.norm(root[:, :, None, :] - centres[None, None], axis=-1)  # (N, L, V)
     depth = np.where(np.isfinite(depth) & (depth > 0.1), depth, 3.0)
     return ChunkFeatures(
