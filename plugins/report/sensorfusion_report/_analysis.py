@@ -28,6 +28,7 @@ __all__ = [
     "Trajectories",
     "Trajectory",
     "analyse_session",
+    "pick_skeleton_stream",
 ]
 
 _NS = 1_000_000_000

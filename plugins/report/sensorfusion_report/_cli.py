@@ -43,7 +43,8 @@ def configure_report(p: argparse.ArgumentParser) -> None:
 def run_report(args: argparse.Namespace) -> int:
     from ._report import write_report
 
-    quiet = args.quiet or args.json
+    # progress lines only on a terminal: a script (or a test) gets the one-line error alone
+    quiet = args.quiet or args.json or not sys.stderr.isatty()
 
     def progress(msg: str) -> None:
         if not quiet:

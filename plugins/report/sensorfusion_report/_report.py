@@ -13,7 +13,7 @@ import numpy as np
 from sensorfusion import ConfigError, StoreError
 from sensorfusion.store import Session
 
-from ._analysis import ReportData, Skipped, analyse_session
+from ._analysis import ReportData, Skipped, analyse_session, pick_skeleton_stream
 
 __all__ = ["FORMATS", "write_report"]
 
@@ -267,6 +267,7 @@ def write_report(
     if not path.exists():
         raise StoreError(f"{path}: no such session (the path does not exist)")
     session = Session.open(path)
+    pick_skeleton_stream(session, skeleton)  # a bad --skeleton is refused before any work
     step("analysing the session")
     data = analyse_session(session, skeleton=skeleton, min_confidence=min_confidence)
     t0 = _t0(session)
