@@ -7,6 +7,7 @@ returns ``None`` with a one-line reason (:class:`Skipped`) when it does not appl
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -406,7 +407,9 @@ def reprojection(
             seen = (kp[..., 2] >= min_confidence) & np.isfinite(kp[..., :2]).all(-1)
             dist = np.linalg.norm(uv[:, None] - kp[None, :, :, :2], axis=-1)  # (P, D, J)
             ok = seen[None] & np.isfinite(dist)
-            cost = np.where(ok.any(-1), np.nanmedian(np.where(ok, dist, np.nan), axis=-1), 1e9)
+            with warnings.catch_warnings():  # a pair with no joint in common: all-NaN, cost 1e9
+                warnings.simplefilter("ignore", RuntimeWarning)
+                cost = np.where(ok.any(-1), np.nanmedian(np.where(ok, dist, np.nan), axis=-1), 1e9)
             rows, cols = linear_sum_assignment(cost)
             frame_errs = []
             for r, c in zip(rows, cols, strict=True):
@@ -480,9 +483,7 @@ def trajectories(session: Session, skeleton_key: str | None, truth_key: str | No
     frames = _skeleton_frames(session, key)
     truth_frames = _skeleton_frames(session, truth_key) if truth_key and truth_key != key else []
     volume_cfg = session.rig.get("capture_volume")
-    from sensorfusion.schema import CaptureVolumeConfig
-
-    config = CaptureVolumeConfig.model_validate(volume_cfg) if volume_cfg else None
+    config, config_note = _volume_config(volume_cfg)
     if config is not None and config.shape == "polygon":
         floor: str = config.floor_axes
     else:
@@ -503,10 +504,25 @@ def trajectories(session: Session, skeleton_key: str | None, truth_key: str | No
         look = m[:, 2]  # the camera's z axis (forward) in the world
         cameras[sid] = (pos[[a, b]], look[[a, b]])
     volume: dict[str, Any] | None = None
-    note = "the rig declares no capture volume"
+    note = config_note
     if config is not None:
         volume, note = _volume_outline(session, config, floor, people, up_axis, frames)
     return Trajectories(floor, people, truth, cameras, volume, note)
+
+
+def _volume_config(stored: Any) -> tuple[Any, str]:
+    """The rig's capture volume from the stored rig (which lists every field, defaults included:
+    only the fields that differ from their default are given back to the model)."""
+    from sensorfusion.schema import CaptureVolumeConfig
+
+    if not stored:
+        return None, "the rig declares no capture volume"
+    fields = CaptureVolumeConfig.model_fields
+    given = {k: v for k, v in dict(stored).items() if k not in fields or k == "shape" or v != fields[k].default}
+    try:
+        return CaptureVolumeConfig.model_validate(given), ""
+    except (ConfigError, ValueError) as exc:
+        return None, f"the stored capture volume is not drawn ({str(exc).splitlines()[0]})"
 
 
 def _volume_outline(
@@ -540,7 +556,7 @@ def _volume_outline(
     cam_pts = [np.asarray(sc.world_from_sensor.translation_m)[[a, b]] for sc in session.calibration.sensors.values()]
     allp = np.vstack([pts, *cam_pts]) if cam_pts else pts
     lo, hi = allp.min(axis=0) - 0.5, allp.max(axis=0) + 0.5
-    ga, gb = np.meshgrid(np.linspace(lo[0], hi[0], 121), np.linspace(lo[1], hi[1], 121))
+    ga, gb = np.meshgrid(np.linspace(lo[0], hi[0], 201), np.linspace(lo[1], hi[1], 201))
     world = np.zeros((ga.size, 3))
     world[:, a], world[:, b], world[:, _FLOOR[floor][2]] = ga.ravel(), gb.ravel(), h
     seeing = volume.views_seeing(world).reshape(ga.shape)

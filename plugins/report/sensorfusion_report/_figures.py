@@ -48,7 +48,7 @@ def _style(ax: Any) -> None:
 def render(fig: Figure, fmt: str, *, dpi: int = 110) -> bytes:
     """The figure as ``svg`` or ``png`` bytes."""
     buf = io.BytesIO()
-    fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight", metadata={"Date": None} if fmt == "svg" else None)
+    fig.savefig(buf, format=fmt, dpi=dpi, metadata={"Date": None} if fmt == "svg" else None)
     return buf.getvalue()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -91,7 +92,8 @@ def _sections_json(data: ReportData) -> dict[str, Any]:
         b = data.bones
         people = {}
         for p in b.people:
-            with np.errstate(invalid="ignore"):
+            with warnings.catch_warnings():  # a bone never seen: NaN, not a warning
+                warnings.simplefilter("ignore", RuntimeWarning)
                 std_mm = np.nanstd(p.lengths_m, axis=0) * 1e3
                 median_mm = np.nanmedian(p.lengths_m, axis=0) * 1e3
             worst = int(np.nanargmax(std_mm)) if np.isfinite(std_mm).any() else None

@@ -321,3 +321,18 @@ def test_a_killed_recording_reports_what_it_committed(recorded: dict[str, Any], 
     html = page.read_text(encoding="utf-8")
     assert "This recording did not finish" in html
     assert html.count('<img src="data:image/svg+xml;base64,') == 5
+
+
+def test_the_stored_capture_volume_is_read_back() -> None:
+    """A stored rig lists every capture-volume field, defaults included (floor_axes of a box):
+    the report reads it back as the rig declared it."""
+    from sensorfusion_report._analysis import _volume_config
+
+    from sensorfusion.schema import CaptureVolumeConfig
+
+    box = CaptureVolumeConfig(shape="box", min_m=(-3, -2.25, 0), max_m=(3, 3, 2.5))
+    config, note = _volume_config(box.model_dump(mode="json"))
+    assert config == box and note == ""
+    poly = CaptureVolumeConfig(shape="polygon", polygon_m=[(0, 0), (2, 0), (2, 3)], floor_axes="xz")
+    assert _volume_config(poly.model_dump(mode="json"))[0] == poly
+    assert _volume_config(None) == (None, "the rig declares no capture volume")
