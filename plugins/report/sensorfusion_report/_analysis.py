@@ -321,8 +321,9 @@ def stream_rates(session: Session, t0_ns: int, *, window_s: float | None = None)
         span = float(t_s[-1] - t_s[0]) if len(t_s) > 1 else 0.0
         w = window_s if window_s is not None else float(np.clip(span / 10, 0.25, 2.0))
         # frames per second over the window that ends at each frame (fewer frames at the start)
-        start = np.searchsorted(t, t - int(w * _NS), side="left")
+        # (at least the previous frame: a gap longer than the window shows as a dip, not a hole)
         idx = np.arange(len(t))
+        start = np.minimum(np.searchsorted(t, t - int(w * _NS), side="left"), np.maximum(idx - 1, 0))
         with np.errstate(divide="ignore", invalid="ignore"):
             rate = np.where(idx > start, (idx - start) / ((t - t[start]) / 1e9), np.nan)
         gaps = np.concatenate([[0], np.clip(np.diff(seq) - 1, 0, None)]) if len(seq) else np.zeros(0, np.int64)

@@ -38,6 +38,32 @@ def _colour(i: int) -> str:
     return _PALETTE[i % len(_PALETTE)]
 
 
+_MAX_POINTS = 1500  # a line of a long recording is drawn from this many bins (the page stays small)
+
+
+def _thin(t: np.ndarray, y: np.ndarray, *, how: str = "mean") -> tuple[np.ndarray, np.ndarray]:
+    """At most :data:`_MAX_POINTS` points: consecutive samples binned (mean, or max for counts)."""
+    if len(t) <= _MAX_POINTS:
+        return t, y
+    edges = np.linspace(0, len(t), _MAX_POINTS + 1).astype(np.int64)
+    tb = np.add.reduceat(t, edges[:-1]) / np.diff(edges)
+    if how == "max":
+        return tb, np.maximum.reduceat(y, edges[:-1])
+    finite = np.isfinite(y)
+    sums = np.add.reduceat(np.where(finite, y, 0.0), edges[:-1])
+    counts = np.add.reduceat(finite.astype(np.int64), edges[:-1])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return tb, np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
+def _stride(points: np.ndarray) -> np.ndarray:
+    """Every k-th row (first and last kept) so at most about :data:`_MAX_POINTS` remain."""
+    if len(points) <= _MAX_POINTS:
+        return points
+    k = int(np.ceil(len(points) / _MAX_POINTS))
+    return np.vstack([points[::k], points[-1:]])
+
+
 def _style(ax: Any) -> None:
     ax.grid(True, color="#dddddd", linewidth=0.6)
     ax.set_axisbelow(True)
@@ -62,7 +88,8 @@ def rates_figure(streams: list[StreamRate], events: list[dict[str, Any]], t0_ns:
     ax = axes[0]
     for i, s in enumerate(streams):
         style = "-" if s.stage is None else "--"
-        ax.plot(s.t_s, s.rate_hz, style, color=_colour(i), linewidth=1.4, label=s.key)
+        # each value is the rate over the interval that ends at its frame: drawn as steps over it
+        ax.step(*_thin(s.t_s, s.rate_hz), style, where="pre", color=_colour(i), linewidth=1.4, label=s.key)
     ax.set_ylabel("frames per second")
     ax.set_title("frame rate over sensor time (sliding window; dashed: stage outputs)", loc="left", fontsize=11)
     top = max((float(np.nanmax(s.rate_hz)) for s in streams if np.isfinite(s.rate_hz).any()), default=1.0)
@@ -73,7 +100,7 @@ def rates_figure(streams: list[StreamRate], events: list[dict[str, Any]], t0_ns:
         ax2 = axes[1]
         for i, s in enumerate(streams):
             if s.missing_cum.size and s.missing_cum[-1] > 0:
-                ax2.step(s.t_s, s.missing_cum, where="post", color=_colour(i), label=s.key)
+                ax2.step(*_thin(s.t_s, s.missing_cum, how="max"), where="post", color=_colour(i), label=s.key)
         ax2.set_ylabel("frames lost (cumulative)")
         ax2.set_title("frames lost before reaching the host (gaps in seq)", loc="left", fontsize=11)
         _style(ax2)
@@ -84,7 +111,15 @@ def rates_figure(streams: list[StreamRate], events: list[dict[str, Any]], t0_ns:
         for a in axes:
             a.axvline(x, color="#b00020", linewidth=0.8, alpha=0.6)
         axes[0].annotate(
-            str(ev.get("kind")), (x, 1.0), xycoords=("data", "axes fraction"), fontsize=7, color="#b00020", rotation=90
+            str(ev.get("kind")),
+            (x, 0.97),
+            xycoords=("data", "axes fraction"),
+            xytext=(3, 0),
+            textcoords="offset points",
+            fontsize=7,
+            color="#b00020",
+            rotation=90,
+            va="top",
         )
     return fig
 
@@ -106,7 +141,7 @@ def reprojection_figure(cameras: list[CameraReprojection]) -> Figure:
     _style(left)
     for i, c in enumerate(cameras):
         if c.frame_t_s.size:
-            right.plot(c.frame_t_s, c.frame_median_px, color=_colour(i), linewidth=1.3, label=c.camera)
+            right.plot(*_thin(c.frame_t_s, c.frame_median_px), color=_colour(i), linewidth=1.3, label=c.camera)
     right.set_xlabel("sensor time (s)")
     right.set_ylabel("median error per frame (px)")
     right.set_title("over time", loc="left", fontsize=11)
@@ -134,12 +169,14 @@ def trajectories_figure(traj: Trajectories) -> Figure:
         )
         ax.fill([], [], color="#4caf50", alpha=0.15, label="capture volume")
     for g in traj.ground_truth:
-        ax.plot(g.floor_m[:, 0], g.floor_m[:, 1], ":", color="#555555", linewidth=1.0)
+        g_xy = _stride(g.floor_m)
+        ax.plot(g_xy[:, 0], g_xy[:, 1], ":", color="#555555", linewidth=1.0)
     if traj.ground_truth:
         ax.plot([], [], ":", color="#555555", label="ground truth")
     for i, p in enumerate(traj.people):
         c = _colour(i)
-        ax.plot(p.floor_m[:, 0], p.floor_m[:, 1], "-", color=c, linewidth=1.8, label=f"person {p.person_id}")
+        xy = _stride(p.floor_m)
+        ax.plot(xy[:, 0], xy[:, 1], "-", color=c, linewidth=1.8, label=f"person {p.person_id}")
         ax.plot(*p.floor_m[0], "o", color=c, markersize=7)
         ax.plot(*p.floor_m[-1], "X", color=c, markersize=8)
     for sid, (pos, look) in sorted(traj.cameras.items()):
@@ -202,8 +239,8 @@ def mpjpe_figure(m: Mpjpe) -> Figure:
     fig = Figure(figsize=(11, 6.8), layout="constrained")
     top, bottom = fig.subplots(2, 1, height_ratios=[1.2, 1])
     for i, (pid, t) in enumerate(sorted(m.person_t_s.items())):
-        top.plot(t, m.person_mm[pid], color=_colour(i), linewidth=0.9, alpha=0.7, label=f"person {pid}")
-    top.plot(m.t_s, m.frame_mm, color="black", linewidth=1.8, label="all people")
+        top.plot(*_thin(t, m.person_mm[pid]), color=_colour(i), linewidth=0.9, alpha=0.7, label=f"person {pid}")
+    top.plot(*_thin(m.t_s, m.frame_mm), color="black", linewidth=1.8, label="all people")
     top.set_xlabel("sensor time (s)")
     top.set_ylabel("MPJPE (mm)")
     top.set_title(f"{m.estimate} against {m.ground_truth}", loc="left", fontsize=11)

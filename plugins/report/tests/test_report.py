@@ -292,6 +292,8 @@ def test_a_session_with_nothing_to_fuse_says_why(tmp_path: Path, request: pytest
     assert code == 0, err
     sections = json.loads(out)["sections"]
     assert sections["streams"]["cam0/image"]["frames_lost"] == 5
+    # the rate dips over the gap: one frame in the 0.6 s after the last one before it
+    assert sections["streams"]["cam0/image"]["min_rate_hz"] == pytest.approx(1 / 0.6, rel=1e-3)
     assert sections["summary"]["events"] == {"driver_failed": 1}
     for name in ("reprojection", "trajectories", "bones", "mpjpe"):
         assert sections[name]["note"], name
@@ -336,3 +338,17 @@ def test_the_stored_capture_volume_is_read_back() -> None:
     poly = CaptureVolumeConfig(shape="polygon", polygon_m=[(0, 0), (2, 0), (2, 3)], floor_axes="xz")
     assert _volume_config(poly.model_dump(mode="json"))[0] == poly
     assert _volume_config(None) == (None, "the rig declares no capture volume")
+
+
+def test_long_lines_are_drawn_from_bins() -> None:
+    """A long recording's lines are binned to a bounded number of points (means; maxima for
+    cumulative counts, so the last count is kept)."""
+    from sensorfusion_report._figures import _MAX_POINTS, _thin
+
+    t = np.arange(100_000) / 30.0
+    y = np.where(np.arange(100_000) % 7 == 0, np.nan, 2.0)
+    tb, yb = _thin(t, y)
+    assert len(tb) == len(yb) == _MAX_POINTS and np.all(yb == 2.0) and np.all(np.diff(tb) > 0)
+    lost = np.cumsum(np.arange(100_000) % 1000 == 999)
+    assert _thin(t, lost, how="max")[1][-1] == lost[-1] == 100
+    assert _thin(t[:10], y[:10])[0] is t[:10] or len(_thin(t[:10], y[:10])[0]) == 10
