@@ -128,6 +128,8 @@ class PersonBones:
     person_id: int
     frames: int
     lengths_m: np.ndarray  # (T, E), NaN where a joint is missing
+    truth_m: np.ndarray | None = None  # (E,) the paired ground-truth person's median lengths
+    truth_id: int | None = None
 
 
 @dataclass
@@ -151,6 +153,7 @@ class Mpjpe:
     matched_person_frames: int
     missed_person_frames: int
     extra_person_frames: int
+    pairs: dict[int, int] = field(default_factory=dict)  # estimated id -> ground-truth id paired most often
 
 
 @dataclass
@@ -164,7 +167,7 @@ class ReportData:
     trajectories: Trajectories | Skipped
     bones: BoneStability | Skipped
     mpjpe: Mpjpe | Skipped
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # one line each, under the summary
 
 
 # --------------------------------------------------------------------------- helpers
@@ -626,6 +629,7 @@ def mpjpe(
     joint_n = np.zeros(len(ie))
     all_err: list[np.ndarray] = []
     matched = missed = extra = 0
+    pair_counts: dict[tuple[int, int], int] = {}
     for t, joints, ids in est:
         k = _nearest(tg, t, tol)
         if k is None:
@@ -651,6 +655,8 @@ def mpjpe(
             errs.append(e[good])
             if good.any():
                 pid = int(ids[r])
+                key_pair = (pid, int(gt[k][2][c]))
+                pair_counts[key_pair] = pair_counts.get(key_pair, 0) + 1
                 p_t.setdefault(pid, []).append((t - t0) / 1e9)
                 p_mm.setdefault(pid, []).append(float(e[good].mean()))
         matched += len(rows)
@@ -678,7 +684,38 @@ def mpjpe(
         matched_person_frames=matched,
         missed_person_frames=missed,
         extra_person_frames=extra,
+        pairs=_most_frequent(pair_counts),
     )
+
+
+def _most_frequent(counts: dict[tuple[int, int], int]) -> dict[int, int]:
+    best: dict[int, tuple[int, int]] = {}
+    for (est, truth), n in sorted(counts.items()):
+        if est not in best or n > best[est][1]:
+            best[est] = (truth, n)
+    return {est: truth for est, (truth, _) in best.items()}
+
+
+def _with_truth(bones: BoneStability, session: Session, truth_key: str, pairs: dict[int, int]) -> None:
+    """Give each person the median bone lengths of the ground-truth person paired with them."""
+    info = {**session.streams(), **session.estimates()}[truth_key]
+    spec = _skeleton_spec(info.spec.skeleton)
+    if spec is None or spec.name != bones.skeleton:
+        return
+    ia = np.array([e[0] for e in spec.edges])
+    ib = np.array([e[1] for e in spec.edges])
+    rows: dict[int, list[np.ndarray]] = {}
+    for _, joints, ids in _skeleton_frames(session, truth_key):
+        if len(joints):
+            for gid, row in zip(ids.tolist(), np.linalg.norm(joints[:, ia] - joints[:, ib], axis=-1), strict=True):
+                rows.setdefault(int(gid), []).append(row)
+    for person in bones.people:
+        gid = pairs.get(person.person_id)
+        if gid is not None and gid in rows:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                person.truth_m = np.nanmedian(np.asarray(rows[gid]), axis=0)
+            person.truth_id = gid
 
 
 def _guard(section: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -702,12 +739,20 @@ def analyse_session(
     """
     key, truth = pick_skeleton_stream(session, skeleton)
     t0 = _t0(session)
+    bones = _guard("bones", bone_stability, session, key or truth, max_people=max_people)
+    scored = _guard("mpjpe", mpjpe, session, key, truth)
+    if isinstance(bones, BoneStability) and isinstance(scored, Mpjpe):
+        _guard("bones", _with_truth, bones, session, scored.ground_truth, scored.pairs)
+    estimates, truths = _skeleton_streams(session)
+    others = [k for k in estimates + truths if k not in (key, truth)]
+    notes = [f"other 3D streams in this session: {', '.join(others)} (--skeleton picks one)"] if others else []
     return ReportData(
+        notes=notes,
         summary=run_summary(session),
         skeleton_stream=key,
         streams=_guard("rates", stream_rates, session, t0),
         reprojection=_guard("reprojection", reprojection, session, key, min_confidence=min_confidence),
         trajectories=_guard("trajectories", trajectories, session, key, truth),
-        bones=_guard("bones", bone_stability, session, key or truth, max_people=max_people),
-        mpjpe=_guard("mpjpe", mpjpe, session, key, truth),
+        bones=bones,
+        mpjpe=scored,
     )

@@ -222,10 +222,13 @@ def bones_figure(bones: BoneStability) -> Figure:
             box.set_alpha(0.5)
         for med in parts["medians"]:
             med.set_color("black")
+        if person.truth_m is not None:
+            ax.plot(person.truth_m * 100, y, "D", color="black", markersize=4)
         if k % cols:
             ax.tick_params(labelleft=False)
         ax.set_xlabel("bone length (cm)")
-        ax.set_title(f"person {person.person_id} ({person.frames} frames)", loc="left", fontsize=10)
+        truth = f"; ◆ ground truth, person {person.truth_id}" if person.truth_m is not None else ""
+        ax.set_title(f"person {person.person_id} ({person.frames} frames{truth})", loc="left", fontsize=10)
         _style(ax)
     for ax in axes[n:]:
         ax.set_visible(False)

@@ -102,7 +102,7 @@ def _summary_html(data: ReportData, tables: Mapping[str, Any]) -> str:
         rows = [(k, v) for k, v in summary.items() if isinstance(v, int | float | str) or v is None]
         if rows:
             parts.append(f"<h3>sink <code>{_e(sink)}</code></h3>")
-            parts.append(_table(("value", ""), [(k, "–" if v is None else v) for k, v in rows]))
+            parts.append(_table(("metric", "value"), [(k, "–" if v is None else v) for k, v in rows]))
     if s.drops:
         parts.append("<h3>drops by reason</h3>")
         parts.append(
@@ -132,6 +132,8 @@ def _summary_html(data: ReportData, tables: Mapping[str, Any]) -> str:
             parts.append(f'<p class="note">… and {len(s.events) - len(shown)} more events</p>')
     else:
         parts.append('<p class="note">no events (no driver failure, stage error or interruption was recorded)</p>')
+    for note in data.notes:
+        parts.append(f'<p class="note">{_e(note)}</p>')
     sw = ", ".join(f"{k} {v}" for k, v in sorted(s.software.items()))
     if sw:
         parts.append(f'<p class="note">recorded with {_e(sw)}</p>')

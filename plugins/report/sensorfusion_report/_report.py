@@ -104,6 +104,12 @@ def _sections_json(data: ReportData) -> dict[str, Any]:
                 "worst_std_mm": _r(float(std_mm[worst]), 2) if worst is not None else None,
                 "median_length_mm": {n: _r(float(v), 1) for n, v in zip(b.bones, median_mm, strict=True)},
             }
+            if p.truth_m is not None:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    bias = np.nanmedian(np.abs(median_mm - p.truth_m * 1e3))
+                people[str(p.person_id)]["ground_truth_id"] = p.truth_id
+                people[str(p.person_id)]["median_abs_bias_mm"] = _r(float(bias), 2)
         out["bones"] = {"skeleton": b.skeleton, "people": people}
     if isinstance(data.mpjpe, Skipped):
         out["mpjpe"] = {"note": data.mpjpe.reason}
@@ -186,15 +192,30 @@ def _tables(data: ReportData, sections: dict[str, Any], t0_ns: int) -> dict[str,
         ]
     if not isinstance(data.bones, Skipped):
         tables["bones"] = (
-            ("person", "frames", "median bone std (mm)", "least stable bone", "its std (mm)"),
+            (
+                "person",
+                "frames",
+                "median bone std (mm)",
+                "least stable bone",
+                "its std (mm)",
+                "median |bias| vs truth (mm)",
+            ),
             [
-                (pid, v["frames"], v["median_std_mm"], v["worst_bone"], v["worst_std_mm"])
+                (
+                    pid,
+                    v["frames"],
+                    v["median_std_mm"],
+                    v["worst_bone"],
+                    v["worst_std_mm"],
+                    v.get("median_abs_bias_mm", "–"),
+                )
                 for pid, v in sections["bones"]["people"].items()
             ],
         )
         tables["bones_notes"] = [
             f"Bones of the {data.bones.skeleton} skeleton; a rigid body keeps every length: the spread is the "
-            "estimate's noise (box: quartiles, whiskers: 5–95 %)."
+            "estimate's noise (box: quartiles, whiskers: 5–95 %); ◆ the paired ground-truth person's length when "
+            "the session has ground truth."
         ]
     if not isinstance(data.mpjpe, Skipped):
         v = sections["mpjpe"]

@@ -135,6 +135,9 @@ def test_the_numbers_agree_with_the_run(recorded: dict[str, Any]) -> None:
     for person in bones["people"].values():
         assert person["median_std_mm"] < 30
         assert 300 < person["median_length_mm"]["left_hip–left_knee"] < 600
+        # each estimated person is paired with a different true one, whose bones it measures well
+        assert person["median_abs_bias_mm"] < 15
+    assert sorted(p["ground_truth_id"] for p in bones["people"].values()) == [0, 1, 2]
 
 
 def test_trajectories_follow_the_ground_truth(recorded: dict[str, Any]) -> None:
