@@ -121,6 +121,7 @@ class Trajectories:
     cameras: dict[str, tuple[np.ndarray, np.ndarray]]  # id -> (floor position, floor viewing direction)
     volume: dict[str, Any] | None  # {"shape": ..., "polygon": (N, 2)} or coverage grid
     volume_note: str
+    source: str = ""  # the stream the paths come from
 
 
 @dataclass
@@ -480,24 +481,53 @@ def _tracks(
     return [Trajectory(pid, np.asarray(ts), np.asarray(xs).reshape(-1, 2)) for pid, (ts, xs) in sorted(by_id.items())]
 
 
+def _floor_track_stream(session: Session) -> str | None:
+    """An estimated stream of floor tracks (``position_m`` and ``track_id`` per item, e.g. the
+    overhead plugin's ``floor/tracks``), the first by key."""
+    for key, info in sorted(session.estimates().items()):
+        f = info.spec.fields
+        if info.spec.ragged and "position_m" in f and "track_id" in f and info.count:
+            return key
+    return None
+
+
+def _floor_track_frames(session: Session, key: str) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """Floor tracks as one-joint "skeletons": ``(t, positions (N, 1, 3), track ids)``."""
+    out = []
+    for f in session.read(key):
+        pos = np.asarray(f["position_m"], dtype=np.float64)
+        if pos.ndim == 2 and pos.shape[1] == 2:  # a floor position without height
+            pos = np.concatenate([pos, np.zeros((len(pos), 1))], axis=1)
+        out.append((int(f.t_sensor_ns), pos.reshape(len(pos), 1, 3), np.asarray(f["track_id"], dtype=np.int64)))
+    return out
+
+
 def trajectories(session: Session, skeleton_key: str | None, truth_key: str | None) -> Trajectories | Skipped:
-    key = skeleton_key or truth_key
-    if key is None:
-        return Skipped("no 3D skeleton stream: nobody to place on the floor")
-    frames = _skeleton_frames(session, key)
+    key = skeleton_key
+    tracks_key = _floor_track_stream(session) if key is None else None
+    if key is None and tracks_key is None:
+        key = truth_key  # only the ground truth: its people are what there is to show
+    if key is None and tracks_key is None:
+        return Skipped("no 3D skeleton or floor track stream: nobody to place on the floor")
+    if key is not None:
+        frames = _skeleton_frames(session, key)
+    else:
+        assert tracks_key is not None
+        frames = _floor_track_frames(session, tracks_key)
+    source = key or str(tracks_key)
     truth_frames = _skeleton_frames(session, truth_key) if truth_key and truth_key != key else []
     volume_cfg = session.rig.get("capture_volume")
     config, config_note = _volume_config(volume_cfg)
     if config is not None and config.shape == "polygon":
         floor: str = config.floor_axes
     else:
-        up = _up_axis(frames or truth_frames)
+        up = _up_axis(truth_frames if tracks_key is not None else (frames or truth_frames))
         floor = {2: "xy", 1: "xz", 0: "yz"}[up]
     a, b, up_axis = _FLOOR[floor]
     t0 = _t0(session)
     people = _tracks(frames, t0, (a, b))
     if not people:
-        return Skipped(f"{key} holds no person")
+        return Skipped(f"{source} holds no person")
     truth = _tracks(truth_frames, t0, (a, b)) if truth_frames else []
     cameras: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for sid, sc in session.calibration.sensors.items():
@@ -510,8 +540,8 @@ def trajectories(session: Session, skeleton_key: str | None, truth_key: str | No
     volume: dict[str, Any] | None = None
     note = config_note
     if config is not None:
-        volume, note = _volume_outline(session, config, floor, people, up_axis, frames)
-    return Trajectories(floor, people, truth, cameras, volume, note)
+        volume, note = _volume_outline(session, config, floor, people, up_axis, truth_frames if tracks_key else frames)
+    return Trajectories(floor, people, truth, cameras, volume, note, source)
 
 
 def _volume_config(stored: Any) -> tuple[Any, str]:

@@ -80,6 +80,7 @@ def _sections_json(data: ReportData) -> dict[str, Any]:
     else:
         t = data.trajectories
         out["trajectories"] = {
+            "source": t.source,
             "floor_axes": t.floor_axes,
             "capture_volume": t.volume.get("shape") if t.volume else None,
             "people": {
@@ -187,8 +188,8 @@ def _tables(data: ReportData, sections: dict[str, Any], t0_ns: int) -> dict[str,
             [(pid, v["frames"], v["path_length_m"]) for pid, v in sections["trajectories"]["people"].items()],
         )
         tables["trajectories_notes"] = [
-            f"Each person's reference point (per-axis median of the joints) on the {data.trajectories.floor_axes} "
-            f"floor; {data.trajectories.volume_note}."
+            f"Paths of {data.trajectories.source}: each person's reference point (per-axis median of the joints; "
+            f"a floor track's position) on the {data.trajectories.floor_axes} floor; {data.trajectories.volume_note}."
         ]
     if not isinstance(data.bones, Skipped):
         tables["bones"] = (

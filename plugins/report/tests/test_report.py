@@ -355,3 +355,31 @@ def test_long_lines_are_drawn_from_bins() -> None:
     lost = np.cumsum(np.arange(100_000) % 1000 == 999)
     assert _thin(t, lost, how="max")[1][-1] == lost[-1] == 100
     assert _thin(t[:10], y[:10])[0] is t[:10] or len(_thin(t[:10], y[:10])[0]) == 10
+
+
+def test_floor_tracks_are_drawn_when_there_is_no_3d_skeleton(tmp_path: Path) -> None:
+    """A session with floor tracks only (as the overhead plugin writes them): the paths come from
+    them, with their true lengths; the sections that need skeletons say why they are not shown."""
+    path = tmp_path / "tracks.zarr"
+    spec = StreamSpec(
+        name="floor/tracks",
+        kind=FrameKind.BOXES,
+        ragged=True,
+        fields={"position_m": FieldSpec(dtype="float32", shape=(3,)), "track_id": FieldSpec(dtype="int64")},
+        attrs={"frame": "world", "floor": True},
+    )
+    with SessionWriter(path, rig={"name": "tracks"}, calibration=None) as w:
+        w.add_stream(spec, stage="floor")
+        w.start()
+        for i in range(10):  # track 7 walks 0.1 m along x per frame, track 9 stands still
+            pos = np.array([[0.1 * i, 1.0, 0.0], [-1.0, -1.0, 0.0]], np.float32)
+            t = 1_000_000_000 + i * 100_000_000
+            w.write(Frame("floor/tracks", t, t, i, {"position_m": pos, "track_id": np.array([7, 9])}), stage="floor")
+    code, out, err = _cli(["report", str(path), "--out", str(tmp_path / "tracks.html"), "--json"])
+    assert code == 0, err
+    sections = json.loads(out)["sections"]
+    traj = sections["trajectories"]
+    assert traj["source"] == "floor:floor/tracks" and traj["floor_axes"] == "xy"
+    assert traj["people"]["7"] == {"frames": 10, "path_length_m": pytest.approx(0.9, abs=1e-6)}
+    assert traj["people"]["9"]["path_length_m"] == 0.0
+    assert "note" in sections["bones"] and "note" in sections["reprojection"] and "note" in sections["mpjpe"]
