@@ -8,7 +8,7 @@ returns ``None`` with a one-line reason (:class:`Skipped`) when it does not appl
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -759,17 +759,32 @@ def _guard(section: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 def analyse_session(
-    session: Session, *, skeleton: str | None = None, min_confidence: float = 0.3, max_people: int = 6
+    session: Session,
+    *,
+    skeleton: str | None = None,
+    min_confidence: float = 0.3,
+    max_people: int = 6,
+    progress: Callable[[str], None] | None = None,
 ) -> ReportData:
     """Every section of the report for ``session`` (:class:`ReportData`).
 
     ``skeleton`` picks the 3D stream (key as in ``Session.estimates()``; default: the first
     estimated one, ground truth when there is none); ``min_confidence``: 2D keypoints below it are
-    not scored; ``max_people``: the bone-length section shows the people seen longest.
+    not scored; ``max_people``: the bone-length section shows the people seen longest;
+    ``progress`` is told which section is being computed.
     """
+    step = progress or (lambda _msg: None)
     key, truth = pick_skeleton_stream(session, skeleton)
     t0 = _t0(session)
+    step("rates and lost frames")
+    rates = _guard("rates", stream_rates, session, t0)
+    step("reprojection errors")
+    reproj = _guard("reprojection", reprojection, session, key, min_confidence=min_confidence)
+    step("trajectories")
+    paths = _guard("trajectories", trajectories, session, key, truth)
+    step("bone lengths")
     bones = _guard("bones", bone_stability, session, key or truth, max_people=max_people)
+    step("MPJPE")
     scored = _guard("mpjpe", mpjpe, session, key, truth)
     if isinstance(bones, BoneStability) and isinstance(scored, Mpjpe):
         _guard("bones", _with_truth, bones, session, scored.ground_truth, scored.pairs)
@@ -780,9 +795,9 @@ def analyse_session(
         notes=notes,
         summary=run_summary(session),
         skeleton_stream=key,
-        streams=_guard("rates", stream_rates, session, t0),
-        reprojection=_guard("reprojection", reprojection, session, key, min_confidence=min_confidence),
-        trajectories=_guard("trajectories", trajectories, session, key, truth),
+        streams=rates,
+        reprojection=reproj,
+        trajectories=paths,
         bones=bones,
         mpjpe=scored,
     )

@@ -292,8 +292,9 @@ def write_report(
         raise StoreError(f"{path}: no such session (the path does not exist)")
     session = Session.open(path)
     pick_skeleton_stream(session, skeleton)  # a bad --skeleton is refused before any work
-    step("analysing the session")
-    data = analyse_session(session, skeleton=skeleton, min_confidence=min_confidence)
+    data = analyse_session(
+        session, skeleton=skeleton, min_confidence=min_confidence, progress=lambda msg: step(f"analysing: {msg}")
+    )
     t0 = _t0(session)
     sections = _sections_json(data)
     step("drawing the figures")
