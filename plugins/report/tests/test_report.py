@@ -49,10 +49,20 @@ def _cli(argv: list[str]) -> tuple[int, str, str]:
 
 
 def _start_killed_recording(session: Path) -> tuple[subprocess.Popen[bytes], threading.Thread, dict[str, Any]]:
-    """A paced sim-rig run in a subprocess, killed with SIGKILL by a watcher thread once it has
-    committed a few fused framesets (it runs while the module's other session records)."""
+    """A paced sim-rig run in a subprocess (two 320x240 cameras, to spare the CPU the other
+    recording needs), killed with SIGKILL by a watcher thread once it has committed a few fused
+    framesets (it runs while the module's other session records)."""
+    text = SIM_RIG.read_text(encoding="utf-8")
+    small = (
+        text.replace("cameras: 4", "cameras: 2")
+        .replace("width: 640", "width: 320")
+        .replace("height: 480", "height: 240")
+    )
+    assert all(x in small for x in ("cameras: 2", "width: 320", "height: 240")), "examples/sim_rig.yaml changed"
+    rig = session.with_suffix(".yaml")
+    rig.write_text(small, encoding="utf-8")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sensorfusion.run", str(SIM_RIG), "--out", str(session), "--quiet"],
+        [sys.executable, "-m", "sensorfusion.run", str(rig), "--out", str(session), "--quiet"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -326,6 +336,7 @@ def test_a_killed_recording_reports_what_it_committed(recorded: dict[str, Any], 
     html = page.read_text(encoding="utf-8")
     assert "This recording did not finish" in html
     assert html.count('<img src="data:image/svg+xml;base64,') == 5
+    assert sorted(sections["reprojection"]) == ["cam0", "cam1"]
 
 
 def test_the_stored_capture_volume_is_read_back() -> None:
