@@ -59,6 +59,15 @@ setup() {
       echo "note: install Debian's libusb-1.0-0 for the RealSense driver" >&2
     fi
   fi
+  # Debian's chromium: the session report's browser test drives it through Playwright (Playwright's
+  # own browser download is not reachable everywhere); without it that test skips, saying why.
+  if [ -d plugins/report ] && [ ! -x /usr/bin/chromium ]; then
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+      echo "note: install Debian's chromium (apt-get install chromium) for the session report's browser test" >&2
+    fi
+  fi
   # constraints.txt pins torch==2.13.0 (an unpinned torch pulls gigabytes of CUDA wheels)
   local args
   args=$(distributions)
