@@ -103,14 +103,17 @@ def export_bvh(session: Session, out: Path, options: ExportOptions) -> ExportRes
 
 
 def export_trc(session: Session, out: Path, options: ExportOptions) -> ExportResult:
-    """OpenSim TRC (the interop distribution's writer: Pose2Sim's Y-up axes and marker names):
+    """OpenSim TRC (the interop distribution's writer: Pose2Sim's Y-up axes; Pose2Sim's marker
+    names, see :mod:`._markers`):
     one file per person (``<stem>_P<id>.trc`` when several). Options: ``opensim`` (true:
     scale an OpenSim model and run inverse kinematics on each file, see :mod:`._opensim`),
     ``opensim_model``, ``opensim_scaling_setup``, ``opensim_ik_setup`` (files; default:
-    Pose2Sim's for the skeleton), ``mass_kg`` (default 70), ``height_m`` (default: from the
+    Pose2Sim's for the skeleton), ``mass_kg`` (default 70), ``height_m`` (informational only;
     bone lengths)."""
     import numpy as np
-    from sensorfusion_interop import trc_markers, write_trc
+    from sensorfusion_interop import write_trc
+
+    from ._markers import opensim_markers
 
     opts = _extra(
         options,
@@ -132,7 +135,8 @@ def export_trc(session: Session, out: Path, options: ExportOptions) -> ExportRes
 
         check_opensim()  # before writing anything
     (m,) = motions_for(session, options, fmt="trc", many=False)
-    markers = trc_markers(m.skeleton)
+    markers, columns = opensim_markers(m.skeleton, m.joints_m.reshape(-1, *m.joints_m.shape[2:]))
+    columns = columns.reshape(m.frames, len(m.person_ids), -1, 3)
     present = m.present()
     paths: list[Path] = []
     ids: list[int] = []
@@ -142,7 +146,7 @@ def export_trc(session: Session, out: Path, options: ExportOptions) -> ExportRes
             continue
         span = range(int(seen[0]), int(seen[-1]) + 1)
         path = out if len(m.person_ids) == 1 else out.with_name(f"{out.stem}_P{pid}{out.suffix}")
-        write_trc(path, m.joints_m[span.start : span.stop, k], list(span), m.rate_hz, markers)
+        write_trc(path, columns[span.start : span.stop, k], list(span), m.rate_hz, markers)
         paths.append(path)
         ids.append(int(pid))
     details: dict[str, Any] = {

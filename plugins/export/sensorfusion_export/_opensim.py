@@ -16,8 +16,12 @@ any other skeleton, or your own model, takes ``opensim_model``, ``opensim_scalin
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import os
+import sys
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +35,10 @@ OPENSIM_INSTALL = "pip install sensorfusion-export[opensim]"
 
 #: skeleton -> the name Pose2Sim gives its marker set and setups
 _POSE2SIM_NAMES = {
-    "coco17": "Coco17",
+    # Pose2Sim's own COCO-17 marker file puts RHip 0.4 m below the pelvis (its location is not
+    # the mirror of LHip's), which wrecks scaling; its HALPE-26 set holds every COCO-17 name
+    # (plus Neck, Head, toes and heels, which IK and scaling skip when the TRC lacks them)
+    "coco17": "Halpe26",
     "body_25b": "Body25b",
     "body_25": "Body25",
     "halpe26": "Halpe26",
@@ -120,18 +127,46 @@ def scale_and_ik(
     for what, p in (("opensim_model", model_p), ("opensim_scaling_setup", scaling_p), ("opensim_ik_setup", ik_p)):
         if not p.is_file():
             raise ConfigError("file not found", field_path="--option", value=f"{what}={p}")
+    log = trc.parent / f"{trc.stem}_opensim.log"
+    log.unlink(missing_ok=True)
+    with _stdout_to(log):  # OpenSim logs to stdout: keep it for the command's own output
+        return _run(opensim, trc, skeleton, joints_m, model_p, markers_xml, scaling_p, ik_p, mass_kg, height_m, log)
+
+
+@contextlib.contextmanager
+def _stdout_to(log: Path) -> Iterator[None]:
+    """Send what native code writes to file descriptor 1 into ``log`` meanwhile."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        os.dup2(fd, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(fd)
+
+
+def _run(
+    opensim: Any,
+    trc: Path,
+    skeleton: SkeletonSpec,
+    joints_m: np.ndarray,
+    model_p: Path,
+    markers_xml: Path | None,
+    scaling_p: Path,
+    ik_p: Path,
+    mass_kg: float,
+    height_m: float | None,
+    log: Path,
+) -> dict[str, Any]:
     folder, stem = trc.parent, trc.stem
     lines = trc.read_text(encoding="utf-8").splitlines()
     times = [float(ln.split("\t")[1]) for ln in lines[5:] if ln.strip()]
     t_range = f"{times[0]!r} {times[-1]!r}"
-    log = folder / f"{stem}_opensim.log"
     opensim.Logger.setLevelString("Info")
-    opensim.Logger.removeFileSink()
-    opensim.Logger.addFileSink(str(log))
-    try:
-        opensim.Logger.removeStdOutSink()  # keep stdout for the command's own output
-    except AttributeError:
-        pass
     geometry = model_p.parent / "Geometry"
     if geometry.is_dir():
         opensim.ModelVisualizer.addDirToGeometrySearchPaths(str(geometry))
@@ -142,22 +177,27 @@ def scale_and_ik(
         model.set_MarkerSet(opensim.MarkerSet(str(markers_xml)))
     model.initSystem()
     model.printToXML(str(generic))
-    if height_m is None:
-        height_m = _height_m(skeleton, joints_m)
     scaled = folder / f"{stem}.osim"
     tree = ET.parse(scaling_p)
     root = tree.getroot()
     _set(root, "mass", f"{mass_kg!r}")
-    _set(root, "height", f"{height_m * 1000:.1f}")
-    _set(root, "model_file", str(generic))
+    _set(root, "height", "-1" if height_m is None else f"{height_m * 1000:.1f}")  # informational
+    # the ScaleTool reads paths relative to its setup file (which sits beside the TRC)
+    _set(root, "model_file", generic.name)
     _set(root, "marker_set_file", "Unassigned")
-    _set(root, "marker_file", str(trc))
+    _set(root, "marker_file", trc.name)
     _set(root, "time_range", t_range)
     _set(root, "scaling_order", " measurements")
-    _set(root, "output_model_file", str(scaled))
-    _set(root, "output_scale_file", str(folder / f"{stem}_scale_factors.xml"))
+    _set(root, "output_model_file", scaled.name)
+    _set(root, "output_scale_file", f"{stem}_scale_factors.xml")
+    _set(root, "output_motion_file", f"{stem}_static.mot")
+    _set(root, "output_marker_file", "Unassigned")
     for placer in root.iter("MarkerPlacer"):
-        _set(placer, "apply", "false")  # markers stay where the model has them
+        # the markers are then moved onto the person: IK on the TRC's first second, averaged
+        for tag, text in (("apply", "true"), ("time_range", f"{times[0]!r} {min(times[-1], times[0] + 1.0)!r}")):
+            el = placer.find(tag)
+            if el is not None:
+                el.text = text
     scaling_setup = folder / f"{stem}_scaling_setup.xml"
     tree.write(scaling_setup, encoding="utf-8", xml_declaration=True)
     if not opensim.ScaleTool(str(scaling_setup)).run() or not scaled.is_file():
@@ -171,12 +211,14 @@ def scale_and_ik(
     _set(root, "output_motion_file", str(motion))
     _set(root, "results_directory", str(folder))
     _set(root, "report_errors", "true")
+    for tool in root.iter("InverseKinematicsTool"):
+        tool.set("name", stem)  # names the marker-error file
     ik_setup = folder / f"{stem}_ik_setup.xml"
     tree.write(ik_setup, encoding="utf-8", xml_declaration=True)
     ik = opensim.InverseKinematicsTool(str(ik_setup))
     if not ik.run() or not motion.is_file():
         raise RuntimeError(f"OpenSim's InverseKinematicsTool failed (see {log})")
-    errors = _marker_errors(folder, ik.getName())
+    errors = _marker_errors(folder / f"{stem}_ik_marker_errors.sto")
     table = opensim.TimeSeriesTable(str(motion))
     out: dict[str, Any] = {
         "trc": str(trc),
@@ -186,7 +228,7 @@ def scale_and_ik(
         "frames": int(table.getNumRows()),
         "coordinates": int(table.getNumColumns()),
         "mass_kg": mass_kg,
-        "height_m": round(height_m, 4),
+        "height_m": height_m,
     }
     if errors is not None:
         out["marker_rms_m_median"] = float(np.median(errors[:, 0]))
@@ -194,29 +236,16 @@ def scale_and_ik(
     return out
 
 
-def _height_m(skeleton: SkeletonSpec, joints_m: np.ndarray) -> float:
-    """A standing height from median bone lengths: ankle-knee-hip-shoulder-nose plus a head."""
-    chain = ["left_ankle", "left_knee", "left_hip", "left_shoulder", "nose"]
-    if not all(j in skeleton.joints for j in chain):
-        return 1.75
-    idx = [skeleton.index(j) for j in chain]
-    seg = np.linalg.norm(np.diff(joints_m[:, idx], axis=1), axis=-1)
-    med = np.nanmedian(seg, axis=0)
-    if not np.isfinite(med).all():
-        return 1.75
-    return float(med.sum() * 1.12 + 0.1)  # vertical share of the chain, plus head top and heel
-
-
-def _marker_errors(folder: Path, name: str) -> np.ndarray | None:
-    """``(T, 2)`` RMS and max marker error (m) from the IK's ``_ik_marker_errors.sto``."""
-    for f in sorted(folder.glob("*_ik_marker_errors.sto")):
-        lines = f.read_text(encoding="utf-8").splitlines()
-        try:
-            head = next(i for i, ln in enumerate(lines) if ln.strip() == "endheader")
-        except StopIteration:
-            continue
-        cols = lines[head + 1].split("\t")
-        rows = np.asarray([[float(v) for v in ln.split("\t")] for ln in lines[head + 2 :] if ln.strip()])
-        if rows.size and "marker_error_RMS" in cols and "marker_error_max" in cols:
-            return rows[:, [cols.index("marker_error_RMS"), cols.index("marker_error_max")]]
+def _marker_errors(f: Path) -> np.ndarray | None:
+    """``(T, 2)`` RMS and max marker error (m) from the IK's ``<stem>_ik_marker_errors.sto``."""
+    if not f.is_file():
+        return None
+    lines = f.read_text(encoding="utf-8").splitlines()
+    head = next((i for i, ln in enumerate(lines) if ln.strip() == "endheader"), None)
+    if head is None:
+        return None
+    cols = lines[head + 1].split("\t")
+    rows = np.asarray([[float(v) for v in ln.split("\t")] for ln in lines[head + 2 :] if ln.strip()])
+    if rows.size and "marker_error_RMS" in cols and "marker_error_max" in cols:
+        return rows[:, [cols.index("marker_error_RMS"), cols.index("marker_error_max")]]
     return None
