@@ -108,8 +108,7 @@ def export_trc(session: Session, out: Path, options: ExportOptions) -> ExportRes
     one file per person (``<stem>_P<id>.trc`` when several). Options: ``opensim`` (true:
     scale an OpenSim model and run inverse kinematics on each file, see :mod:`._opensim`),
     ``opensim_model``, ``opensim_scaling_setup``, ``opensim_ik_setup`` (files; default:
-    Pose2Sim's for the skeleton), ``mass_kg`` (default 70), ``height_m`` (informational only;
-    bone lengths)."""
+    Pose2Sim's for the skeleton), ``mass_kg`` (default 70), ``height_m`` (informational only)."""
     import numpy as np
     from sensorfusion_interop import write_trc
 
