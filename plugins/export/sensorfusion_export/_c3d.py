@@ -14,6 +14,7 @@ stream, skeleton and the first frame's time (``FIRST_T_NS`` as text: C3D has no 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -62,7 +63,12 @@ def write_c3d(path: Path, motion: Motion, *, units: str = "mm") -> list[str]:
     c.add_parameter("SENSORFUSION", "STREAM", motion.stream)
     c.add_parameter("SENSORFUSION", "SKELETON", motion.skeleton.name)
     c.add_parameter("SENSORFUSION", "FIRST_T_NS", str(int(motion.t_ns[0])) if T else "")
-    c.write(str(path))
+    # ezc3d appends ".c3d" to any other name: write that, then give the file the name asked for
+    target = Path(path)
+    written = target if target.suffix.lower() == ".c3d" else target.with_name(target.name + ".c3d")
+    c.write(str(written))
+    if written != target:
+        written.replace(target)
     return labels
 
 
@@ -70,7 +76,7 @@ def read_c3d_points(path: Path) -> tuple[list[str], str, float, np.ndarray]:
     """``(labels, POINT:UNITS, POINT:RATE, points (T, N, 3) in metres, NaN: invalid)``."""
     import ezc3d
 
-    c = ezc3d.c3d(str(path))
+    c = _open(ezc3d, Path(path))
     point = c["parameters"]["POINT"]
     units = str(point["UNITS"]["value"][0]).strip()
     rate = float(np.asarray(point["RATE"]["value"]).reshape(-1)[0])
@@ -78,3 +84,15 @@ def read_c3d_points(path: Path) -> tuple[list[str], str, float, np.ndarray]:
     res = np.asarray(c["data"]["meta_points"]["residuals"])[0].T
     xyz[res < 0] = np.nan
     return [str(x) for x in point["LABELS"]["value"]], units, rate, xyz
+
+
+def _open(ezc3d: Any, path: Path) -> Any:
+    """ezc3d's reader (which needs the ``.c3d`` suffix: other names go through a link)."""
+    if path.suffix.lower() == ".c3d":
+        return ezc3d.c3d(str(path))
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        link = Path(tmp) / "file.c3d"
+        link.symlink_to(path.resolve())
+        return ezc3d.c3d(str(link))
