@@ -425,12 +425,19 @@ def world_from_bvh(points: np.ndarray, units: str) -> np.ndarray:
 
 def export_people_bvh(motion: Motion, out: Path, *, units: str, rigid_tolerance_deg: float) -> list[dict[str, object]]:
     """One BVH per person: ``out`` for one, ``<stem>_P<id>.bvh`` for several."""
-    people = []
+    people: list[dict[str, object]] = []
     present = motion.present()
     sk = motion.skeleton
+    root = sk.parents.index(-1)
     for k, pid in enumerate(motion.person_ids.tolist()):
         seen = np.flatnonzero(present[:, k])
         if not len(seen):
+            continue
+        if not np.isfinite(motion.joints_m[:, k, root]).all(axis=-1).any():
+            # no root position ever: nothing to hang the hierarchy from
+            people.append(
+                {"person_id": pid, "path": None, "skipped": f"its root joint {sk.joints[root]} is never seen"}
+            )
             continue
         span = slice(int(seen[0]), int(seen[-1]) + 1)
         bvh, lengths = solve_bvh(

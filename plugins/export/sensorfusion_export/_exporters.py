@@ -97,9 +97,20 @@ def export_bvh(session: Session, out: Path, options: ExportOptions) -> ExportRes
     units = opts.get("units", "cm")
     people = export_people_bvh(m, out, units=units, rigid_tolerance_deg=opts.get("rigid_tolerance_deg", 1.0))
     details = {**_summary([m]), "units": units, "axes": "Y up (BVH x, y, z = world y, z, x)", "euler_order": "ZXY"}
-    details["people"] = people
-    paths = tuple(Path(str(p["path"])) for p in people)
-    return ExportResult("bvh", paths, m.frames, (m.stream,), tuple(int(str(p["person_id"])) for p in people), details)
+    details["people"] = [p for p in people if p["path"] is not None]
+    skipped = {str(p["person_id"]): p["skipped"] for p in people if p["path"] is None}
+    if skipped:
+        details["skipped"] = skipped
+    written = [p for p in people if p["path"] is not None]
+    if not written:
+        raise ConfigError(
+            "no person can be written as BVH: " + "; ".join(f"person {k}: {v}" for k, v in skipped.items()),
+            field_path="--person",
+            value=", ".join(skipped),
+        )
+    paths = tuple(Path(str(p["path"])) for p in written)
+    ids = tuple(int(str(p["person_id"])) for p in written)
+    return ExportResult("bvh", paths, m.frames, (m.stream,), ids, details)
 
 
 def export_trc(session: Session, out: Path, options: ExportOptions) -> ExportResult:

@@ -121,3 +121,17 @@ def test_export_writes_one_file_per_person_with_missing_joints_filled(session_pa
         err = np.linalg.norm(pos[:, idx] - est, axis=-1)
         # a noisy estimate on fixed-length bones: close, not exact
         assert np.nanmedian(err) < 0.05, np.nanmedian(err)
+
+
+def test_a_person_whose_root_is_never_seen_is_skipped(session_path, tmp_path):
+    from dataclasses import replace
+
+    from sensorfusion_export._bvh import export_people_bvh
+
+    m, sk = _gt(session_path)
+    j = m.joints_m.copy()
+    j[:, 1, sk.parents.index(-1)] = np.nan  # person 1's nose, always
+    people = export_people_bvh(replace(m, joints_m=j), tmp_path / "w.bvh", units="cm", rigid_tolerance_deg=1.0)
+    assert [p["person_id"] for p in people] == [0, 1, 2]
+    assert people[1]["path"] is None and "nose" in str(people[1]["skipped"])
+    assert (tmp_path / "w_P0.bvh").exists() and not (tmp_path / "w_P1.bvh").exists()
