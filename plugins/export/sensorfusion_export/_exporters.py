@@ -29,7 +29,15 @@ def _skeleton(session: Session, key: str) -> SkeletonSpec:
 def motions_for(session: Session, options: ExportOptions, *, fmt: str, many: bool) -> list[Motion]:
     """The streams ``options`` asks for (or the default one), loaded on their frame grids."""
     keys = pick_streams(session, options, many=many, fmt=fmt)
-    return [load_motion(session, key, options, _skeleton(session, key)) for key in keys]
+    motions = [load_motion(session, key, options, _skeleton(session, key)) for key in keys]
+    if not many and not motions[0].present().any():
+        raise ConfigError(
+            f"nobody to export: {keys[0]} holds no person"
+            + (" in that time range" if options.start_ns or options.stop_ns else ""),
+            field_path="--stream",
+            value=keys[0],
+        )
+    return motions
 
 
 def _extra(options: ExportOptions, fmt: str, known: Mapping[str, Callable[[Any], Any]]) -> dict[str, Any]:
