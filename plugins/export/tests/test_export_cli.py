@@ -158,3 +158,30 @@ def test_a_stream_with_nobody_in_it(tmp_path, capsys):
     # JSON still writes the (empty) frames
     code, out, err = _export(capsys, path, "--to", "json", "--json", "--out", tmp_path / "e.json")
     assert code == 0 and json.loads(out)["frames"] == 4, err
+
+
+def test_a_third_party_exporter_runs_through_the_command(session_path, tmp_path, capsys, monkeypatch):
+    import types
+
+    import sensorfusion.plugins as plugins
+    from sensorfusion import ConfigError, Exporter, ExportResult, hookimpl
+
+    def export_counts(session, out, options):
+        if options.extra:
+            raise ConfigError("no options", field_path="--option", value=str(dict(options.extra)))
+        keys = sorted(session.streams())
+        out.write_text("".join(f"{k} {session.streams()[k].count}\n" for k in keys))
+        return ExportResult("counts", (out,), frames=1, streams=tuple(keys), details={"streams": len(keys)})
+
+    plugin = types.SimpleNamespace(
+        sensorfusion_add_exporters=hookimpl(lambda: [Exporter("counts", "frame counts", ".counts", export_counts)])
+    )
+    monkeypatch.setattr(plugins, "_HOST", plugins.PluginHost(extra_plugins=[("third", plugin)]))
+    code, out, err = _export(capsys, session_path, "--out", tmp_path / "s.counts", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["format"] == "counts" and doc["details"] == {"streams": len(doc["streams"])}
+    assert "gt/skeleton3d" in (tmp_path / "s.counts").read_text()
+    line = _one_line_exit_2(*_export(capsys, session_path, "--to", "counts", "--option", "x=1"))
+    assert "--option" in line
+    monkeypatch.setattr(plugins, "_HOST", None)
