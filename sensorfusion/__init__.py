@@ -24,7 +24,10 @@ from ._errors import (
     SessionDamagedError,
     StoreError,
 )
+from ._export_io import export_session, exporters
+from ._exporter import Exporter, ExportOptions, ExportResult
 from ._lazy import lazy, lazy_exports
+from ._version import __version__
 from .hookspecs import hookimpl
 from .schema import (
     FieldSpec,
@@ -39,8 +42,6 @@ from .schema import (
     Transform,
 )
 
-__version__ = "0.1.0"
-
 __all__ = [
     "CalibrationFormat",
     "Command",
@@ -50,6 +51,9 @@ __all__ = [
     "DriverError",
     "EndOfStream",
     "Estimator",
+    "ExportOptions",
+    "ExportResult",
+    "Exporter",
     "FieldSpec",
     "Frame",
     "FrameKind",
@@ -74,6 +78,8 @@ __all__ = [
     "__version__",
     "calibration_formats",
     "detect_calibration_format",
+    "export_session",
+    "exporters",
     "hookimpl",
     "lazy",
     "lazy_exports",
