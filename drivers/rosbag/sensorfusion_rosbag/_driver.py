@@ -378,6 +378,8 @@ class RosbagReplayDriver(Driver):
                 )
             return world
         roots = sorted({self.tf.root(f) for f in frames.values() if f in tf_frames})
+        if not roots:  # no sensor frame in the tree: the tree's root, so each sensor's error names its frame
+            roots = sorted({self.tf.root(f) for f in tf_frames})
         if len(roots) > 1:
             raise ConfigError(
                 "the sensors' frames are in separate TF trees: set world_frame",
