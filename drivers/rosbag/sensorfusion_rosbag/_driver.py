@@ -571,12 +571,13 @@ class RosbagReplayDriver(Driver):
             if not moved:
                 continue
             stamp = children[moved[0]].header.stamp
-            t = int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec) if self.p.time == "header" else t_recv
+            t_stamp = int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+            t = t_stamp if self.p.time == "header" else t_recv
             if t <= self._pose_last.get(device, -(2**63)):
                 continue
             seq = self._pose_seq(device)
             self._pose_last[device] = t
-            m = self.tf.world_from(frame, self.world_frame, t)
+            m = self.tf.world_from(frame, self.world_frame, t_stamp)  # the tree is on the stamps' clock
             out.append(Frame(spec.name, t, t_recv, seq, {"world_from_device": np.ascontiguousarray(m)}))
             self._emitted += 1
         return out
