@@ -104,7 +104,7 @@ def decode_image(msg: Any, *, as_depth: bool) -> np.ndarray:
     arr = arr.astype(dtype.newbyteorder("="), copy=False)
     if as_depth:
         if what == "depth_mm" or (what == "gray" and dt == "u2"):
-            return (arr[..., 0].astype(np.float32) * np.float32(0.001)).astype(np.float32)
+            return np.multiply(arr[..., 0], np.float32(0.001), dtype=np.float32)
         if what == "depth_m":
             return np.ascontiguousarray(arr[..., 0], dtype=np.float32)
         raise BadMessage(f"encoding {enc!r} is not a depth encoding (depth: {', '.join(DEPTH_ENCODINGS)}, mono16)")
@@ -143,7 +143,7 @@ def decode_compressed(msg: Any, *, as_depth: bool) -> np.ndarray:
                 out = np.where(img > 0, a / (img.astype(np.float32) - b), np.nan).astype(np.float32)
             return out
         if img.dtype == np.uint16:
-            return (img.astype(np.float32) * np.float32(0.001)).astype(np.float32)
+            return np.multiply(img, np.float32(0.001), dtype=np.float32)
         if img.dtype == np.float32:
             return img
         raise BadMessage(f"compressed depth of dtype {img.dtype} (expected 16-bit millimetres)")
