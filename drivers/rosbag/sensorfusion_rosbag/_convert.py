@@ -104,7 +104,8 @@ def decode_image(msg: Any, *, as_depth: bool) -> np.ndarray:
     arr = arr.astype(dtype.newbyteorder("="), copy=False)
     if as_depth:
         if what == "depth_mm" or (what == "gray" and dt == "u2"):
-            return np.multiply(arr[..., 0], np.float32(0.001), dtype=np.float32)
+            metres: np.ndarray = np.multiply(arr[..., 0], np.float32(0.001), dtype=np.float32)
+            return metres
         if what == "depth_m":
             return np.ascontiguousarray(arr[..., 0], dtype=np.float32)
         raise BadMessage(f"encoding {enc!r} is not a depth encoding (depth: {', '.join(DEPTH_ENCODINGS)}, mono16)")
@@ -143,7 +144,8 @@ def decode_compressed(msg: Any, *, as_depth: bool) -> np.ndarray:
                 out = np.where(img > 0, a / (img.astype(np.float32) - b), np.nan).astype(np.float32)
             return out
         if img.dtype == np.uint16:
-            return np.multiply(img, np.float32(0.001), dtype=np.float32)
+            metres_c: np.ndarray = np.multiply(img, np.float32(0.001), dtype=np.float32)
+            return metres_c
         if img.dtype == np.float32:
             return img
         raise BadMessage(f"compressed depth of dtype {img.dtype} (expected 16-bit millimetres)")
