@@ -13,6 +13,7 @@ from sensorfusion import lazy_exports
 
 if TYPE_CHECKING:
     from ._bag import INSTALL_ROSBAGS, open_bag
+    from ._cli import bag_info, starter_rig
     from ._convert import (
         DEPTH_ENCODINGS,
         DISTORTION_MODELS,
@@ -40,11 +41,13 @@ __all__ = [
     "TfTree",
     "TopicParams",
     "__version__",
+    "bag_info",
     "camera_from_info",
     "decode_compressed",
     "decode_image",
     "imu_values",
     "open_bag",
+    "starter_rig",
 ]
 
 # the exports above load on first use, so the plugin module (and `sensorfusion --help`) stays light
