@@ -51,7 +51,19 @@ _ENCODINGS: dict[str, tuple[str, int, str]] = {
     "16UC1": ("u2", 1, "depth_mm"),
     "32FC1": ("f4", 1, "depth_m"),
 }
-IMAGE_ENCODINGS: tuple[str, ...] = tuple(_ENCODINGS)
+# encodings OpenCV converts to RGB: encoding -> (cv2 conversion, bytes per pixel). OpenCV names a
+# Bayer pattern by its second row's first two pixels, so ROS's rggb is OpenCV's BG (as cv_bridge).
+_CV_ENCODINGS: dict[str, tuple[str, int]] = {
+    "bayer_rggb8": ("COLOR_BayerBG2RGB", 1),
+    "bayer_bggr8": ("COLOR_BayerRG2RGB", 1),
+    "bayer_gbrg8": ("COLOR_BayerGR2RGB", 1),
+    "bayer_grbg8": ("COLOR_BayerGB2RGB", 1),
+    "yuv422": ("COLOR_YUV2RGB_UYVY", 2),  # ROS's yuv422 is UYVY
+    "uyvy": ("COLOR_YUV2RGB_UYVY", 2),
+    "yuv422_yuy2": ("COLOR_YUV2RGB_YUY2", 2),
+    "yuyv": ("COLOR_YUV2RGB_YUY2", 2),
+}
+IMAGE_ENCODINGS: tuple[str, ...] = (*_ENCODINGS, *_CV_ENCODINGS)
 """``sensor_msgs/Image`` encodings the driver converts."""
 DEPTH_ENCODINGS: tuple[str, ...] = ("16UC1", "32FC1")
 """Encodings that are depth by REP 118 (16UC1 millimetres, 32FC1 metres); they become ``depth`` streams
@@ -94,6 +106,8 @@ def decode_image(msg: Any, *, as_depth: bool) -> np.ndarray:
     """A ``sensor_msgs/Image``: ``(H, W, 3)`` uint8 RGB, ``(H, W)`` grey (uint8 / uint16 / float32),
     or, with ``as_depth``, ``(H, W)`` float32 metres (16UC1 millimetres scaled, 32FC1 as is)."""
     enc = str(msg.encoding)
+    if enc in _CV_ENCODINGS:
+        return _decode_with_opencv(msg, enc, as_depth=as_depth)
     if enc not in _ENCODINGS:
         raise BadMessage(f"image encoding {enc!r} is not supported (supported: {', '.join(IMAGE_ENCODINGS)})")
     h, w, step = int(msg.height), int(msg.width), int(msg.step)
@@ -114,6 +128,21 @@ def decode_image(msg: Any, *, as_depth: bool) -> np.ndarray:
     if what in ("bgr", "bgra"):
         return np.ascontiguousarray(arr[..., 2::-1])
     return np.ascontiguousarray(arr[..., 0])
+
+
+def _decode_with_opencv(msg: Any, enc: str, *, as_depth: bool) -> np.ndarray:
+    import cv2
+
+    if as_depth:
+        raise BadMessage(f"encoding {enc!r} is not a depth encoding (depth: {', '.join(DEPTH_ENCODINGS)}, mono16)")
+    code, bpp = _CV_ENCODINGS[enc]
+    h, w = int(msg.height), int(msg.width)
+    if bpp == 2 and w % 2:
+        raise BadMessage(f"{enc} needs an even width, got {w}")
+    rows = np.ascontiguousarray(_rows(msg.data, h, int(msg.step), w * bpp))
+    src = rows.reshape(h, w) if bpp == 1 else rows.reshape(h, w, 2)
+    out: np.ndarray = cv2.cvtColor(src, getattr(cv2, code))
+    return out
 
 
 def decode_compressed(msg: Any, *, as_depth: bool) -> np.ndarray:

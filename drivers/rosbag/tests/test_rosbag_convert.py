@@ -277,3 +277,30 @@ class TestRosbagReplayContract(DriverContract):
         drv.close()
         span_s = (got[11].t_host_ns - got[0].t_host_ns) * 1e-9
         assert span_s > 0.1 and span_s - 0.02 <= elapsed <= span_s + 0.5, (span_s, elapsed)
+
+
+@pytest.mark.parametrize(
+    ("enc", "layout"),
+    [("bayer_rggb8", "RGGB"), ("bayer_bggr8", "BGGR"), ("bayer_gbrg8", "GBRG"), ("bayer_grbg8", "GRBG")],
+)
+def test_bayer_mosaics_demosaic_to_their_colour(enc: str, layout: str) -> None:
+    colour = {"R": 200, "G": 100, "B": 30}
+    mosaic = np.zeros((8, 10), np.uint8)
+    for k, (dy, dx) in enumerate([(0, 0), (0, 1), (1, 0), (1, 1)]):
+        mosaic[dy::2, dx::2] = colour[layout[k]]
+    out = decode_image(image(enc, mosaic[..., None], pad=2), as_depth=False)
+    assert out.shape == (8, 10, 3)
+    np.testing.assert_allclose(out[2:-2, 2:-2].reshape(-1, 3).mean(0), [200, 100, 30], atol=1)
+
+
+def test_packed_yuv422() -> None:
+    # a bluish flat colour: Y 100, U (Cb) 200, V (Cr) 128, as UYVY (ROS yuv422) and YUYV (yuv422_yuy2)
+    uyvy = np.tile(np.array([200, 100, 128, 100], np.uint8), (4, 3)).reshape(4, 6, 2)
+    yuyv = np.tile(np.array([100, 200, 100, 128], np.uint8), (4, 3)).reshape(4, 6, 2)
+    a = decode_image(image("yuv422", uyvy), as_depth=False)
+    b = decode_image(image("yuv422_yuy2", yuyv), as_depth=False)
+    np.testing.assert_array_equal(a, b)
+    r, g, bl = (int(v) for v in a[1, 2])
+    assert bl > g and bl > r + 100  # U drives blue
+    with pytest.raises(BadMessage, match="not a depth encoding"):
+        decode_image(image("yuv422", uyvy), as_depth=True)
