@@ -64,7 +64,7 @@ def test_depth_encodings_in_metres() -> None:
     np.testing.assert_array_equal(decode_image(image("32FC1", m, pad=4), as_depth=True), m)
     with pytest.raises(BadMessage, match="not a depth encoding"):
         decode_image(image("rgb8", np.zeros((2, 2, 3), np.uint8)), as_depth=True)
-    with pytest.raises(BadMessage, match="'yuv422' is not supported"):
+    with pytest.raises(BadMessage, match="'nv21' is not supported"):
         decode_image(
             dataclasses.replace(image("rgb8", np.zeros((2, 2, 3), np.uint8)), encoding="yuv422"), as_depth=False
         )
