@@ -65,9 +65,7 @@ def test_depth_encodings_in_metres() -> None:
     with pytest.raises(BadMessage, match="not a depth encoding"):
         decode_image(image("rgb8", np.zeros((2, 2, 3), np.uint8)), as_depth=True)
     with pytest.raises(BadMessage, match="'nv21' is not supported"):
-        decode_image(
-            dataclasses.replace(image("rgb8", np.zeros((2, 2, 3), np.uint8)), encoding="yuv422"), as_depth=False
-        )
+        decode_image(dataclasses.replace(image("rgb8", np.zeros((2, 2, 3), np.uint8)), encoding="nv21"), as_depth=False)
 
 
 def test_compressed_images_and_compressed_depth() -> None:
