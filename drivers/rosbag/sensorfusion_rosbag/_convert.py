@@ -16,6 +16,8 @@ import numpy as np
 
 from sensorfusion.schema import KannalaBrandtCamera, PinholeCamera
 
+from ._tf import quat_xyzw_to_matrix
+
 __all__ = [
     "DEPTH_ENCODINGS",
     "DISTORTION_MODELS",
@@ -27,6 +29,7 @@ __all__ = [
     "cloud_layout",
     "decode_compressed",
     "decode_image",
+    "frame_from_body",
     "header_stamp_ns",
     "image_kind",
     "imu_values",
@@ -272,6 +275,28 @@ def imu_values(msg: Any) -> dict[str, np.ndarray]:
         "gyro_rad_s": np.array([g.x, g.y, g.z], dtype=np.float64),
         "accel_m_s2": np.array([a.x, a.y, a.z], dtype=np.float64),
     }
+
+
+# -- poses -----------------------------------------------------------------------------------
+
+
+def frame_from_body(msg: Any) -> np.ndarray:
+    """The ``(4, 4)`` pose of a ``nav_msgs/Odometry``, ``geometry_msgs/PoseStamped`` or
+    ``PoseWithCovarianceStamped``: ``<header.frame_id>_from_<body>`` (the body is an Odometry's
+    ``child_frame_id``)."""
+    pose = msg.pose
+    if hasattr(pose, "pose"):  # PoseWithCovariance
+        pose = pose.pose
+    p, q = pose.position, pose.orientation
+    m = np.eye(4)
+    try:
+        m[:3, :3] = quat_xyzw_to_matrix(float(q.x), float(q.y), float(q.z), float(q.w))
+    except ValueError as exc:
+        raise BadMessage(str(exc)) from exc
+    m[:3, 3] = [float(p.x), float(p.y), float(p.z)]
+    if not np.isfinite(m).all():
+        raise BadMessage("pose is not finite")
+    return m
 
 
 # -- camera info -------------------------------------------------------------------------------

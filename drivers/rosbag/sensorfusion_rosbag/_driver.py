@@ -47,7 +47,13 @@ from sensorfusion import (
     StreamSpec,
     Transform,
 )
-from sensorfusion.schema import DeviceMount, KannalaBrandtCamera, PinholeCamera, device_pose_spec
+from sensorfusion.schema import (
+    DEVICE_POSE_CHANNEL,
+    DeviceMount,
+    KannalaBrandtCamera,
+    PinholeCamera,
+    device_pose_spec,
+)
 
 from ._bag import open_bag
 from ._convert import (
@@ -58,6 +64,7 @@ from ._convert import (
     cloud_layout,
     decode_compressed,
     decode_image,
+    frame_from_body,
     header_stamp_ns,
     image_kind,
     imu_values,
@@ -67,7 +74,7 @@ from ._tf import TF_TYPES, TfTree, strip_frame
 
 __all__ = ["SUPPORTED_TYPES", "RosbagReplayDriver", "RosbagReplayParams", "TopicParams"]
 
-Kind = Literal["image", "depth", "point_cloud", "imu", "camera_info"]
+Kind = Literal["image", "depth", "point_cloud", "imu", "camera_info", "pose"]
 
 SUPPORTED_TYPES: dict[str, tuple[str, ...]] = {
     "sensor_msgs/msg/Image": ("image", "depth"),
@@ -75,6 +82,9 @@ SUPPORTED_TYPES: dict[str, tuple[str, ...]] = {
     "sensor_msgs/msg/PointCloud2": ("point_cloud",),
     "sensor_msgs/msg/Imu": ("imu",),
     "sensor_msgs/msg/CameraInfo": ("camera_info",),
+    "nav_msgs/msg/Odometry": ("pose",),
+    "geometry_msgs/msg/PoseStamped": ("pose",),
+    "geometry_msgs/msg/PoseWithCovarianceStamped": ("pose",),
 }
 """Message types a topic may carry, and the kinds each may become (the first is the default,
 except for images, whose encoding decides)."""
@@ -90,7 +100,9 @@ class TopicParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    stream: str = Field(description="sensor/channel (a CameraInfo topic: the sensor id it calibrates)")
+    stream: str = Field(
+        description="sensor/channel (a CameraInfo topic: the sensor id it calibrates; a pose topic: the device id)"
+    )
     kind: Kind | None = Field(
         default=None, description="what the topic becomes (default: from its message type and encoding)"
     )
@@ -147,6 +159,7 @@ class _Plan:
     spec: StreamSpec
     frame_id: str
     layout: CloudLayout | None = None
+    child_frame: str = ""  # an Odometry's child_frame_id: the moving body its pose places
     count: int = 0  # messages of this topic seen (sequence numbers)
     last_t: int = -(2**63)
     skipped: dict[str, int] = field(default_factory=lambda: defaultdict(int))
@@ -227,6 +240,15 @@ class RosbagReplayDriver(Driver):
             if msgtype == "sensor_msgs/msg/CameraInfo":
                 self._plan_camera_info(reader, topic, tp, conns)
                 continue
+            if kinds == ("pose",):
+                device, _, channel = tp.stream.partition("/")
+                if channel not in ("", DEVICE_POSE_CHANNEL):
+                    raise ConfigError(
+                        f"a pose topic becomes <device>/{DEVICE_POSE_CHANNEL}: map it to {device!r}",
+                        field_path=fp,
+                        value=tp.stream,
+                    )
+                tp = tp.model_copy(update={"stream": f"{device}/{DEVICE_POSE_CHANNEL}"})
             if "/" not in tp.stream:
                 raise ConfigError("a data topic maps to a stream named sensor/channel", field_path=fp, value=tp.stream)
             if tp.stream in streams:
@@ -309,6 +331,13 @@ class RosbagReplayDriver(Driver):
             spec = StreamSpec(name=tp.stream, kind=FrameKind.POINT_CLOUD, fields=fields, ragged=True,
                               rate_hz=rate, queue_size=8, attrs=attrs)  # fmt: skip
             return _Plan(topic, msgtype, "point_cloud", spec, frame, layout=layout)
+        if SUPPORTED_TYPES[msgtype] == ("pose",):
+            msg, _ = self._first(reader, conns, topic, frame_from_body)
+            frame = strip_frame(str(msg.header.frame_id))
+            child = strip_frame(str(getattr(msg, "child_frame_id", "")))
+            spec = device_pose_spec(tp.stream.split("/")[0], rate_hz=rate,
+                                    attrs={**attrs, "frame_id": frame, "child_frame_id": child})  # fmt: skip
+            return _Plan(topic, msgtype, "pose", spec, frame, child_frame=child)
         assert msgtype == "sensor_msgs/msg/Imu"
         msg, _ = self._first(reader, conns, topic, imu_values)
         fields = {
@@ -344,7 +373,8 @@ class RosbagReplayDriver(Driver):
         for sensor, (_, frame) in self._cameras.items():
             out[sensor] = frame
         for plan in self._plans.values():
-            out.setdefault(plan.spec.sensor, plan.frame_id)
+            if plan.kind != "pose":
+                out.setdefault(plan.spec.sensor, plan.frame_id)
         for sensor, frame in self.p.frames.items():
             if sensor not in out:
                 raise ConfigError(
@@ -367,16 +397,19 @@ class RosbagReplayDriver(Driver):
                     choices=self.p.tf_topics,
                 )
             return None
+        pose_frames = sorted({p.frame_id for p in self._plans.values() if p.kind == "pose"})
         if self.p.world_frame:
             world = strip_frame(self.p.world_frame)
-            if world not in tf_frames:
+            if world not in tf_frames and world not in pose_frames:
                 raise ConfigError(
                     "world_frame is not a TF frame of the bag",
                     field_path=self.context.param_path("world_frame"),
                     value=self.p.world_frame,
-                    choices=tf_frames,
+                    choices=sorted({*tf_frames, *pose_frames}),
                 )
             return world
+        if len(pose_frames) == 1:  # the frame a pose topic (odometry) is given in
+            return pose_frames[0]
         roots = sorted({self.tf.root(f) for f in frames.values() if f in tf_frames})
         if not roots:  # no sensor frame in the tree: the tree's root, so each sensor's error names its frame
             roots = sorted({self.tf.root(f) for f in tf_frames})
@@ -409,7 +442,9 @@ class RosbagReplayDriver(Driver):
             pose = Transform()
             mount: DeviceMount | None = None
             if world is not None:
-                if not frame or (not self.tf.connected(frame, world) and frame != world):
+                mount = self._mount(frame, world)
+                placed = bool(frame) and (frame == world or self.tf.connected(frame, world))
+                if not placed and mount is None:
                     raise ConfigError(
                         f"sensor {sensor}: its frame {frame!r} is not connected to {world!r} by TF "
                         "(set frames.<sensor> to a frame of the tree)",
@@ -417,18 +452,36 @@ class RosbagReplayDriver(Driver):
                         value=frame,
                         choices=self.tf.frames,
                     )
-                pose = Transform.from_matrix(self.tf.world_from(frame, world))
-                for device, dframe in self.p.poses.items():
-                    dframe = strip_frame(dframe)
-                    if self.tf.connected(frame, dframe) and self.tf.is_static_path(frame, dframe):
-                        if not self.tf.is_static_path(dframe, world):
-                            mount = DeviceMount(
-                                device=device,
-                                device_from_sensor=Transform.from_matrix(self.tf.world_from(frame, dframe)),
-                            )
-                        break
+                if placed:
+                    pose = Transform.from_matrix(self.tf.world_from(frame, world))
             sensors[sensor] = SensorCalibration(camera=cam, world_from_sensor=pose, mount=mount)
+        for plan in self._plans.values():
+            if plan.kind == "pose" and world is not None and plan.frame_id != world:
+                if not self.tf.connected(plan.frame_id, world):
+                    raise ConfigError(
+                        f"{plan.topic} gives poses in frame {plan.frame_id!r}, which TF does not connect to {world!r}",
+                        field_path=self._topic_path(plan.topic),
+                        value=plan.frame_id,
+                        choices=self.tf.frames,
+                    )
         return RigCalibration(sensors=sensors)
+
+    def _mount(self, frame: str, world: str) -> DeviceMount | None:
+        """A mount on the moving device (a ``poses`` frame or an Odometry's body) that ``frame`` is
+        rigidly attached to, or ``None``."""
+        devices = {device: strip_frame(f) for device, f in self.p.poses.items()}
+        for plan in self._plans.values():
+            if plan.kind == "pose" and plan.child_frame:
+                devices.setdefault(plan.spec.sensor, plan.child_frame)
+        for device, dframe in devices.items():
+            if not frame or not self.tf.connected(frame, dframe) or not self.tf.is_static_path(frame, dframe):
+                continue
+            if self.tf.connected(dframe, world) and self.tf.is_static_path(dframe, world):
+                return None  # the device does not move in the world: a fixed sensor
+            return DeviceMount(
+                device=device, device_from_sensor=Transform.from_matrix(self.tf.world_from(frame, dframe))
+            )
+        return None
 
     def _plan_poses(self) -> dict[str, tuple[StreamSpec, str]]:
         out: dict[str, tuple[StreamSpec, str]] = {}
@@ -544,6 +597,12 @@ class RosbagReplayDriver(Driver):
             decode = decode_compressed if plan.msgtype.endswith("CompressedImage") else decode_image
             arr = decode(msg, as_depth=plan.kind == "depth")
             return {"depth_m": arr} if plan.kind == "depth" else {"image": arr}
+        if plan.kind == "pose":
+            m = frame_from_body(msg)
+            world = self.world_frame
+            if world is not None and plan.frame_id != world:
+                m = self.tf.world_from(plan.frame_id, world, header_stamp_ns(msg)) @ m
+            return {"world_from_device": np.ascontiguousarray(m)}
         if plan.kind == "point_cloud":
             assert plan.layout is not None
             return read_cloud(msg, plan.layout, drop_nan=self.p.drop_nan_points)
