@@ -111,6 +111,14 @@ def starter_rig(info: dict[str, Any], *, bag_path: str) -> dict[str, Any]:
         if kind in (None, "tf", "camera_info"):
             continue
         sensor = _sensor_name(row["topic"])
+        if kind == "pose":  # an odometry / pose topic: the device id, streamed as <device>/device_pose
+            device, k = sensor, 1
+            while f"{device}/device_pose" in used:
+                k += 1
+                device = f"{sensor}{k}"
+            used.add(f"{device}/device_pose")
+            mapping[row["topic"]] = device
+            continue
         stream = f"{sensor}/{_channel(kind)}"
         k = 1
         while stream in used:

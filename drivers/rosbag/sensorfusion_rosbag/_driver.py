@@ -408,8 +408,15 @@ class RosbagReplayDriver(Driver):
                     choices=sorted({*tf_frames, *pose_frames}),
                 )
             return world
-        if len(pose_frames) == 1:  # the frame a pose topic (odometry) is given in
-            return pose_frames[0]
+        if pose_frames:  # the root of the frames the pose topics (odometry) are given in
+            pose_roots = sorted({self.tf.root(f) if f in tf_frames else f for f in pose_frames})
+            if len(pose_roots) > 1:
+                raise ConfigError(
+                    "the pose topics' frames are in separate TF trees: set world_frame",
+                    field_path=self.context.param_path("world_frame"),
+                    choices=pose_roots,
+                )
+            return pose_roots[0]
         roots = sorted({self.tf.root(f) for f in frames.values() if f in tf_frames})
         if not roots:  # no sensor frame in the tree: the tree's root, so each sensor's error names its frame
             roots = sorted({self.tf.root(f) for f in tf_frames})

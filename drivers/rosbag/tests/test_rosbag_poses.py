@@ -66,7 +66,7 @@ def _rig(path: Path, topics: dict[str, Any], **params: Any) -> dict[str, Any]:
                                          "params": {"path": str(path), "topics": topics, **params}}]}  # fmt: skip
 
 
-@pytest.mark.parametrize("world", [None, "map"])
+@pytest.mark.parametrize("world", [None, "odom"])
 def test_odometry_places_the_robot_and_its_sensors(world: str | None, tmp_path: Path, run_rig: Runner) -> None:
     bag = _bag(tmp_path)
     params = {"world_frame": world} if world else {}
@@ -74,7 +74,7 @@ def test_odometry_places_the_robot_and_its_sensors(world: str | None, tmp_path: 
     assert rc == 0, err
     s = Session.open(str(tmp_path / "out.zarr"))
     poses = list(s.read("robot/device_pose"))
-    world_from_odom = MAP_FROM_ODOM if world == "map" else np.eye(4)  # default world: the odometry's frame
+    world_from_odom = np.eye(4) if world == "odom" else MAP_FROM_ODOM  # default: the root of odom's tree
     assert [f.t_sensor_ns for f in poses] == [T0_NS + i * 100_000_000 for i in range(6)]
     for f, m in zip(poses, _odom_poses(), strict=True):
         np.testing.assert_allclose(f.data["world_from_device"], world_from_odom @ m, atol=1e-9)
@@ -103,3 +103,21 @@ def test_pose_stamped_and_bad_pose_mappings(tmp_path: Path) -> None:
         )
     assert info.value.field_path == "sensors[0].params.topics./odom"
     assert math.isclose(np.linalg.det(frames[0].data["world_from_device"][:3, :3]), 1.0)
+
+
+def test_the_starter_rig_streams_odometry(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from sensorfusion.cli import main as cli_main
+    from sensorfusion.run import main as run_main
+
+    bag = _bag(tmp_path)
+    assert cli_main(["rosbag", str(bag), "--rig", str(tmp_path / "rig.yaml")]) == 0
+    assert "nav_msgs/msg/Odometry" in capsys.readouterr().out
+    assert run_main([str(tmp_path / "rig.yaml"), "--fast", "--out", str(tmp_path / "o.zarr"), "--quiet"]) == 0
+    s = Session.open(str(tmp_path / "o.zarr"))
+    assert {n: i.count for n, i in s.streams().items()} == {
+        "odom/device_pose": 6,
+        "pose/device_pose": 6,
+        "lidar/points": 6,
+    }
+    mount = s.calibration.sensors["lidar"].mount
+    assert mount is not None and mount.device == "odom"
