@@ -117,7 +117,10 @@ class RosbagReplayParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    path: str = Field(description="the bag: a ROS 1 .bag, a rosbag2 .db3 / .mcap file or a rosbag2 folder")
+    path: str | list[str] = Field(
+        description="the bag: a ROS 1 .bag, a rosbag2 .db3 / .mcap file or a rosbag2 folder; "
+        "a list: the .bag files of one split ROS 1 recording"
+    )
     topics: dict[str, str | TopicParams] = Field(
         description="topic -> stream name (sensor/channel; a CameraInfo topic -> sensor id), or {stream, kind, rectified}",
         min_length=1,
@@ -176,7 +179,9 @@ class RosbagReplayDriver(Driver):
         super().__init__(params, context)
         assert isinstance(params, RosbagReplayParams)
         self.p = params
-        self.path = context.resolve(params.path)
+        self.path: str | list[str] = (
+            context.resolve(params.path) if isinstance(params.path, str) else [context.resolve(p) for p in params.path]
+        )
         if params.end_s is not None and params.end_s <= params.start_s:
             raise ConfigError("end_s must be after start_s", field_path=context.param_path("end_s"), value=params.end_s)
         self._plans: dict[str, _Plan] = {}

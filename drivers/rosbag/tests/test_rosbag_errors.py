@@ -35,8 +35,9 @@ def _image(mk: _Msgs, t_ns: int, img: np.ndarray) -> Any:
                                          is_bigendian=0, step=w * 3, data=img.reshape(-1))  # fmt: skip
 
 
-def _driver(path: Path, topics: dict[str, Any], **params: Any) -> RosbagReplayDriver:
-    p = RosbagReplayDriver.Params.model_validate({"path": str(path), "topics": topics, **params})
+def _driver(path: Path | list[str], topics: dict[str, Any], **params: Any) -> RosbagReplayDriver:
+    where = [str(p) for p in path] if isinstance(path, list) else str(path)
+    p = RosbagReplayDriver.Params.model_validate({"path": where, "topics": topics, **params})
     return RosbagReplayDriver(p, DriverContext("bag", realtime=False, config_path="sensors[0]"))
 
 
@@ -147,3 +148,22 @@ def test_corrupt_messages_are_counted_and_skipped(tmp_path: Path, run_rig: Runne
     events = [e for e in s.events if e.get("kind") == "corrupt_message"]
     assert len(events) == 3, s.events
     assert any("/cam/compressed message 1" in str(e.get("message")) for e in events)
+
+
+def test_a_split_ros1_recording_reads_as_one(tmp_path: Path) -> None:
+    mk = _Msgs(ros1=True)
+    rng = np.random.default_rng(5)
+    imgs = [rng.integers(0, 256, (4, 6, 3), dtype=np.uint8) for _ in range(5)]
+    records = [(T0_NS + i * 10**8, "/cam/image", "sensor_msgs/msg/Image", _image(mk, T0_NS + i * 10**8, img))
+               for i, img in enumerate(imgs)]  # fmt: skip
+    _write(tmp_path / "part_1.bag", "ros1", mk, records[3:])
+    _write(tmp_path / "part_0.bag", "ros1", mk, records[:3])
+    drv = _driver([str(tmp_path / "part_1.bag"), str(tmp_path / "part_0.bag")], {"/cam/image": "cam0/image"})
+    drv.open()
+    frames = drv.read()
+    drv.close()
+    assert [f.t_sensor_ns for f in frames] == [T0_NS + i * 10**8 for i in range(5)]
+    for f, img in zip(frames, imgs, strict=True):
+        np.testing.assert_array_equal(f.data["image"], img)
+    with pytest.raises(ConfigError, match=r"each must be a \.bag file"):
+        _driver([str(tmp_path / "part_0.bag"), str(tmp_path / "x.mcap")], {"/cam/image": "cam0/image"})
