@@ -163,7 +163,8 @@ class _Plan:
     frame_id: str
     layout: CloudLayout | None = None
     child_frame: str = ""  # an Odometry's child_frame_id: the moving body its pose places
-    count: int = 0  # messages of this topic seen (sequence numbers)
+    count: int = 0
+    zero_stamps: int = 0  # messages of this topic seen (sequence numbers)
     last_t: int = -(2**63)
     skipped: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     events: int = 0
@@ -589,6 +590,9 @@ class RosbagReplayDriver(Driver):
         try:
             data = self._data(plan, msg)
             t = header_stamp_ns(msg) if self.p.time == "header" else t_recv
+            if t == 0:  # an unset header stamp: the receive time stands in, counted
+                t = t_recv
+                plan.zero_stamps += 1
         except BadMessage as exc:
             self._skip(plan, seq, "bad_data", str(exc))
             return []
@@ -666,6 +670,9 @@ class RosbagReplayDriver(Driver):
         }
         if skipped:
             out["skipped_by_topic"] = skipped
+        zero = {p.topic: p.zero_stamps for p in self._plans.values() if p.zero_stamps}
+        if zero:
+            out["zero_stamps_by_topic"] = zero  # header stamps of 0, replaced by the receive time
         if self.tf:
             out["tf"] = {"messages": self.tf.messages, "frames": len(self.tf.frames),
                          "bad_transforms": self.tf.bad_transforms + self._bad_tf, "world_frame": self.world_frame}  # fmt: skip

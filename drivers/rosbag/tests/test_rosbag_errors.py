@@ -167,3 +167,17 @@ def test_a_split_ros1_recording_reads_as_one(tmp_path: Path) -> None:
         np.testing.assert_array_equal(f.data["image"], img)
     with pytest.raises(ConfigError, match=r"each must be a \.bag file"):
         _driver([str(tmp_path / "part_0.bag"), str(tmp_path / "x.mcap")], {"/cam/image": "cam0/image"})
+
+
+def test_an_unset_header_stamp_takes_the_receive_time(tmp_path: Path) -> None:
+    mk = _Msgs(ros1=False)
+    img = np.zeros((4, 6, 3), np.uint8)
+    records = [(T0_NS + 10**8 * i, "/cam/image", "sensor_msgs/msg/Image", _image(mk, 0 if i == 1 else T0_NS + 10**8 * i, img))
+               for i in range(3)]  # fmt: skip
+    _write(tmp_path / "bag", "mcap", mk, records)
+    drv = _driver(tmp_path / "bag", {"/cam/image": "cam0/image"})
+    drv.open()
+    frames = drv.read()
+    drv.close()
+    assert [f.t_sensor_ns for f in frames] == [T0_NS, T0_NS + 10**8, T0_NS + 2 * 10**8]
+    assert drv.summary()["zero_stamps_by_topic"] == {"/cam/image": 1}
