@@ -274,7 +274,7 @@ class TestRosbagReplayContract(DriverContract):
         elapsed = time.monotonic() - t0
         drv.close()
         span_s = (got[11].t_host_ns - got[0].t_host_ns) * 1e-9
-        assert span_s > 0.1 and span_s - 0.02 <= elapsed <= span_s + 0.5, (span_s, elapsed)
+        assert span_s > 0.1 and span_s - 0.02 <= elapsed <= span_s + 2.0, (span_s, elapsed)  # loose above: a loaded CI
 
 
 @pytest.mark.parametrize(
