@@ -148,3 +148,56 @@ def test_the_example_rig_runs_on_the_sample_bag(tmp_path: Path, run_rig: Runner,
     rc, summary, err = run_rig(doc)
     assert rc == 0, err
     assert summary["drivers"]["bag"]["frames"] == 40 + len(bag.tf_t_ns)
+
+
+def _images(n: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(11)
+    return [rng.integers(0, 256, (6, 8, 3), dtype=np.uint8) for _ in range(n)]
+
+
+def test_compressed_bags(tmp_path: Path) -> None:
+    """A zstd-chunked .mcap written by the mcap library (as rosbag2's mcap plugin writes them) and a
+    rosbag2 sqlite3 bag with zstd message compression (rosbags' writer) read back bit-exact."""
+    from mcap.writer import CompressionType, Writer
+    from rosbags.rosbag2 import Writer as Rosbag2Writer
+    from sensorfusion_rosbag import RosbagReplayDriver
+    from sensorfusion_rosbag._sample import T0_NS, _Msgs
+
+    from sensorfusion import DriverContext
+
+    mk = _Msgs(ros1=False)
+    imgs = _images(4)
+    msgs = [mk.t["sensor_msgs/msg/Image"](header=mk.header(T0_NS + i * 10**7, "cam"), height=6, width=8, encoding="bgr8",
+                                          is_bigendian=0, step=24, data=img[..., ::-1].copy().reshape(-1))
+            for i, img in enumerate(imgs)]  # fmt: skip
+    mcap_path = tmp_path / "chunked.mcap"
+    with mcap_path.open("wb") as f:
+        w = Writer(f, compression=CompressionType.ZSTD, chunk_size=64)
+        w.start(profile="ros2", library="test")
+        msgdef, _ = mk.store.generate_msgdef("sensor_msgs/msg/Image", ros_version=2)
+        schema = w.register_schema("sensor_msgs/msg/Image", "ros2msg", msgdef.encode())
+        channel = w.register_channel("/cam/image", "cdr", schema, {"offered_qos_profiles": ""})
+        for i, m in enumerate(msgs):
+            t = T0_NS + i * 10**7 + 5
+            w.add_message(channel, log_time=t, data=mk.serialize(m, "sensor_msgs/msg/Image"), publish_time=t)
+        w.finish()
+    rb = tmp_path / "zstd_bag"
+    writer = Rosbag2Writer(rb, version=9)
+    from rosbags.rosbag2 import CompressionFormat, CompressionMode
+
+    writer.set_compression(CompressionMode.MESSAGE, CompressionFormat.ZSTD)
+    with writer:
+        conn = writer.add_connection("/cam/image", "sensor_msgs/msg/Image", typestore=mk.store)
+        for i, m in enumerate(msgs):
+            writer.write(conn, T0_NS + i * 10**7 + 5, mk.serialize(m, "sensor_msgs/msg/Image"))
+    for path in (mcap_path, rb):
+        drv = RosbagReplayDriver(
+            RosbagReplayDriver.Params.model_validate({"path": str(path), "topics": {"/cam/image": "cam0/image"}}),
+            DriverContext("bag", realtime=False),
+        )
+        drv.open()
+        frames = drv.read()
+        drv.close()
+        assert [f.t_sensor_ns for f in frames] == [T0_NS + i * 10**7 for i in range(4)], path
+        for f, img in zip(frames, imgs, strict=True):
+            np.testing.assert_array_equal(f.data["image"], img)
