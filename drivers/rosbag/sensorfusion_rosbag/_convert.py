@@ -205,6 +205,7 @@ class CloudLayout:
     dtype: np.dtype[Any]
     extra: dict[str, tuple[str, str, tuple[int, ...]]]  # sdk name -> (ros name, numpy dtype, item shape)
     signature: tuple[Any, ...]
+    packed_rgb: tuple[str, ...] = ()  # sdk fields unpacked from a packed 0x00RRGGBB rgb / rgba field
 
 
 def cloud_layout(msg: Any) -> CloudLayout:
@@ -214,12 +215,16 @@ def cloud_layout(msg: Any) -> CloudLayout:
     formats: list[Any] = []
     offsets: list[int] = []
     extra: dict[str, tuple[str, str, tuple[int, ...]]] = {}
+    packed_rgb: list[str] = []
     point_step = int(msg.point_step)
     for f in msg.fields:
         code = _POINT_TYPES.get(int(f.datatype))
         if code is None:
             raise BadMessage(f"point field {f.name!r} has unknown datatype {f.datatype}")
         count = max(int(f.count), 1)
+        packed = str(f.name) in ("rgb", "rgba") and int(f.datatype) in (6, 7) and count == 1
+        if packed:  # PCL's packed colour: the float's bits are 0x(AA)RRGGBB
+            code = "u4"
         base = np.dtype(code).newbyteorder(order)
         if int(f.offset) + base.itemsize * count > point_step:
             raise BadMessage(f"point field {f.name!r} at offset {f.offset} overruns point_step {point_step}")
@@ -230,13 +235,17 @@ def cloud_layout(msg: Any) -> CloudLayout:
             sdk = _field_name(str(f.name))
             if sdk in ("xyz", "offsets", "seq") or sdk in extra:
                 sdk = f"{sdk}_{len(extra)}"
-            extra[sdk] = (str(f.name), np.dtype(code).name, (count,) if count > 1 else ())
+            if packed:
+                packed_rgb.append(sdk)
+                extra[sdk] = (str(f.name), "uint8", (3,))
+            else:
+                extra[sdk] = (str(f.name), np.dtype(code).name, (count,) if count > 1 else ())
     missing = [c for c in "xyz" if c not in names]
     if missing:
         raise BadMessage(f"point cloud has no field(s) {missing} (fields: {names})")
     dtype = np.dtype({"names": names, "formats": formats, "offsets": offsets, "itemsize": point_step})
     sig = (point_step, bool(msg.is_bigendian), tuple(zip(names, offsets, [str(f) for f in formats], strict=True)))
-    return CloudLayout(dtype=dtype, extra=extra, signature=sig)
+    return CloudLayout(dtype=dtype, extra=extra, signature=sig, packed_rgb=tuple(packed_rgb))
 
 
 def read_cloud(msg: Any, layout: CloudLayout, *, drop_nan: bool) -> dict[str, np.ndarray]:
@@ -251,7 +260,11 @@ def read_cloud(msg: Any, layout: CloudLayout, *, drop_nan: bool) -> dict[str, np
     xyz = np.stack([pts["x"], pts["y"], pts["z"]], axis=-1).astype(np.float32)
     out = {"xyz": xyz}
     for sdk, (ros, dt, _) in layout.extra.items():
-        out[sdk] = np.asarray(pts[ros]).astype(dt)
+        if sdk in layout.packed_rgb:
+            v = np.asarray(pts[ros]).astype(np.uint32)
+            out[sdk] = np.stack([(v >> 16) & 0xFF, (v >> 8) & 0xFF, v & 0xFF], axis=-1).astype(np.uint8)
+        else:
+            out[sdk] = np.asarray(pts[ros]).astype(dt)
     if drop_nan and len(xyz):
         keep = np.isfinite(xyz).all(axis=1)
         if not keep.all():

@@ -302,3 +302,23 @@ def test_packed_yuv422() -> None:
     assert bl > g and bl > r + 100  # U drives blue
     with pytest.raises(BadMessage, match="not a depth encoding"):
         decode_image(image("yuv422", uyvy), as_depth=True)
+
+
+@pytest.mark.parametrize("big", [False, True])
+def test_packed_rgb_point_colours(big: bool) -> None:
+    o = ">" if big else "<"
+    rec = np.dtype({"names": ["x", "y", "z", "rgb"], "formats": [f"{o}f4"] * 3 + [f"{o}u4"],
+                    "offsets": [0, 4, 8, 16], "itemsize": 20})  # fmt: skip
+    colours = np.array([[255, 0, 10], [1, 2, 3], [200, 100, 50]], np.uint8)
+    pts = np.zeros(3, rec)
+    pts["x"] = [1.0, 2.0, 3.0]
+    pts["rgb"] = (colours[:, 0].astype(np.uint32) << 16) | (colours[:, 1].astype(np.uint32) << 8) | colours[:, 2]
+    # PCL declares the packed colour as a FLOAT32 field: its bits are the 0x00RRGGBB integer
+    msg = _cloud(
+        pts, [("x", 0, 7, 1), ("y", 4, 7, 1), ("z", 8, 7, 1), ("rgb", 16, 7, 1)], big=big, step=20, row_pad=0, h=1
+    )
+    layout = cloud_layout(msg)
+    assert layout.extra["rgb"] == ("rgb", "uint8", (3,))
+    out = read_cloud(msg, layout, drop_nan=True)
+    np.testing.assert_array_equal(out["rgb"], colours)
+    np.testing.assert_array_equal(out["xyz"][:, 0], [1.0, 2.0, 3.0])
