@@ -46,9 +46,12 @@ def bag_info(path: str) -> dict[str, Any]:
     try:
         topics: list[dict[str, Any]] = []
         tree = TfTree()
+        span_s = (int(reader.end_time) - int(reader.start_time)) * 1e-9
         for topic, info in sorted(reader.topics.items()):
             msgtype = str(info.msgtype)
-            row: dict[str, Any] = {"topic": topic, "msgtype": msgtype, "count": int(info.msgcount)}
+            count = int(info.msgcount)
+            rate = round((count - 1) / span_s, 2) if count > 1 and span_s > 0 else 0.0
+            row: dict[str, Any] = {"topic": topic, "msgtype": msgtype, "count": count, "rate_hz": rate}
             conns = [c for c in reader.connections if c.topic == topic]
             if msgtype in TF_TYPES:
                 row["becomes"] = "tf"
@@ -175,12 +178,13 @@ def run_rosbag(args: argparse.Namespace) -> int:
         print(json.dumps(info))
     else:
         print(f"{info['path']}: ROS {info['ros_version']}, {info['messages']} messages, {info['duration_s']} s")
-        print(f"{'topic':<40} {'type':<34} {'count':>7}  becomes")
+        print(f"{'topic':<40} {'type':<34} {'count':>7} {'Hz':>7}  becomes")
         for row in info["topics"]:
             extra = row.get("encoding") or row.get("format") or row.get("distortion_model") or ""
             becomes = row["becomes"] or "(not converted)"
             frame = f" frame {row['frame_id']}" if row.get("frame_id") else ""
-            print(f"{row['topic']:<40} {row['msgtype']:<34} {row['count']:>7}  {becomes} {extra}{frame}".rstrip())
+            line = f"{row['topic']:<40} {row['msgtype']:<34} {row['count']:>7} {row['rate_hz']:>7.1f}  {becomes}"
+            print(f"{line} {extra}{frame}".rstrip())
         if info["tf_frames"]:
             print(f"TF: {len(info['tf_frames'])} frames, root(s) {', '.join(info['tf_roots'])}")
     if args.rig:

@@ -28,6 +28,7 @@ def test_listing_and_a_starter_rig_that_plays(tmp_path: Path, capsys: pytest.Cap
     assert rows["/fisheye/camera_info"]["distortion_model"] == "equidistant"
     assert rows["/lidar/points"]["frame_id"] == "lidar" and rows["/tf"]["becomes"] == "tf"
     assert info["tf_roots"] == ["map"] and "cam_optical" in info["tf_frames"]
+    assert rows["/imu/data"]["rate_hz"] == pytest.approx(19 / info["duration_s"], rel=0.01)  # 20 samples
 
     rig = tmp_path / "rig.yaml"
     assert cli_main(["rosbag", str(bag.path), "--rig", str(rig)]) == 0
