@@ -10,7 +10,9 @@ becomes follows its message type:
   frame, plus every other point field);
 * ``sensor_msgs/Imu`` -> ``device_pose``-kind IMU samples (``orientation_xyzw``, ``gyro_rad_s``,
   ``accel_m_s2``), as the RealSense driver's IMU streams;
-* ``sensor_msgs/CameraInfo`` (mapped to a sensor id) -> that sensor's camera model.
+* ``sensor_msgs/CameraInfo`` (mapped to a sensor id) -> that sensor's camera model;
+* ``nav_msgs/Odometry``, ``geometry_msgs/PoseStamped`` / ``PoseWithCovarianceStamped`` (mapped to a
+  device id) -> ``<device>/device_pose``; sensors rigidly below an odometry's body ride on it.
 
 TF (``/tf_static``, ``/tf``) places every sensor: ``world_from_sensor`` of the frame its messages
 name (``header.frame_id``), composed through the tree into ``world_frame``. ``poses`` turns moving
