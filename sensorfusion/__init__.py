@@ -24,6 +24,7 @@ from ._errors import (
     SessionDamagedError,
     StoreError,
 )
+from ._exporter import Exporter, ExportOptions, ExportResult, export_session, exporters
 from ._lazy import lazy, lazy_exports
 from .hookspecs import hookimpl
 from .schema import (
@@ -50,6 +51,9 @@ __all__ = [
     "DriverError",
     "EndOfStream",
     "Estimator",
+    "ExportOptions",
+    "ExportResult",
+    "Exporter",
     "FieldSpec",
     "Frame",
     "FrameKind",
@@ -74,6 +78,8 @@ __all__ = [
     "__version__",
     "calibration_formats",
     "detect_calibration_format",
+    "export_session",
+    "exporters",
     "hookimpl",
     "lazy",
     "lazy_exports",

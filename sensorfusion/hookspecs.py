@@ -18,6 +18,7 @@ import pluggy
 if TYPE_CHECKING:
     from ._calibration_format import CalibrationFormat
     from ._components import Command, Driver, Estimator, Sink
+    from ._exporter import Exporter
     from .scheduler._runinfo import RunInfo
     from .schema._skeletons import SkeletonSpec
 
@@ -89,6 +90,22 @@ def sensorfusion_add_calibration_formats() -> Sequence[CalibrationFormat]:
     file two formats claim is refused as ambiguous) and an unknown format's error lists them
     all. A name or alias another plugin already registered is an error that names both
     plugins. Not ``firstresult``.
+    """
+
+
+@hookspec
+def sensorfusion_add_exporters() -> Sequence[Exporter]:
+    """Return the :class:`sensorfusion.Exporter` objects (name, summary, suffix, export) of
+    the file formats this plugin exports recorded sessions to.
+
+    :func:`sensorfusion.export_session` and ``sensorfusion export --to NAME`` pick one by
+    name or alias, or by the output file's ``suffix``; an unknown name's error lists them
+    all. ``export`` is called as ``export(session, out, options)`` (a
+    :class:`sensorfusion.store.Session`, a :class:`pathlib.Path` whose folder is writable,
+    :class:`sensorfusion.ExportOptions`) and returns a :class:`sensorfusion.ExportResult`;
+    make it a :func:`sensorfusion.lazy` reference to keep the plugin light. A name or alias
+    another plugin already registered is an error that names both plugins. Not
+    ``firstresult``.
     """
 
 

@@ -3,7 +3,7 @@
 Every hook call goes through pluggy, one plugin at a time (:meth:`PluginHost.call_plugin`):
 a plugin that raises is isolated from the others and named in the error, and
 ``SENSORFUSION_TRACE_HOOKS=1`` traces every call. A plugin's contributions (drivers,
-estimators, sinks, skeletons, commands, calibration formats) are registered only when *all*
+estimators, sinks, skeletons, commands, calibration formats, exporters) are registered only when *all*
 of its registration hooks succeeded; otherwise it is listed as failed with the reason and
 contributes nothing.
 
@@ -39,6 +39,7 @@ from . import hookspecs
 from ._calibration_format import CalibrationFormat, CalibrationFormats, format_summary
 from ._components import Command, Driver, Estimator, Sink
 from ._errors import ConfigError, MissingDependencyError, PluginError, PluginLoadError
+from ._exporter import Exporter, Exporters
 from ._lazy import Lazy
 from .schema._skeletons import SkeletonRegistry, SkeletonSpec
 
@@ -72,6 +73,7 @@ REGISTRATION_HOOKS = (
     "sensorfusion_add_skeletons",
     "sensorfusion_add_commands",
     "sensorfusion_add_calibration_formats",
+    "sensorfusion_add_exporters",
 )
 
 T = TypeVar("T")
@@ -215,6 +217,7 @@ class _Staged:
     skeletons: list[SkeletonSpec] = field(default_factory=list)
     commands: list[Command] = field(default_factory=list)
     formats: list[CalibrationFormat] = field(default_factory=list)
+    exporters: list[Exporter] = field(default_factory=list)
     notes: dict[str, str] = field(default_factory=dict)
 
     def provides(self) -> dict[str, list[str]]:
@@ -225,6 +228,7 @@ class _Staged:
             "skeletons": [s.name for s in self.skeletons],
             "commands": [c.name for c in self.commands],
             "calibration formats": format_summary(self.formats),
+            "exporters": [e.name + (f" ({', '.join(e.aliases)})" if e.aliases else "") for e in self.exporters],
         }
         return {k: v for k, v in out.items() if v}
 
@@ -242,6 +246,7 @@ class PluginHost:
         self.commands: Registry[Command] = Registry("command")
         self.skeletons = SkeletonRegistry()
         self.calibration_formats = CalibrationFormats(core_plugins=frozenset(n for n, _ in BUILTIN_PLUGINS))
+        self.exporters = Exporters()
         for reg in (self.drivers, self.estimators, self.sinks, self.commands):
             reg.explain_missing = self._explainer(reg.kind)
             reg.install_hint = self._install_hint
@@ -444,6 +449,15 @@ class PluginHost:
                     name, f"sensorfusion_add_calibration_formats returned {type(fmt).__name__}, not CalibrationFormat"
                 )
             staged.formats.append(fmt)
+        for exp in call("sensorfusion_add_exporters"):
+            if not isinstance(exp, Exporter):
+                raise PluginLoadError(name, f"sensorfusion_add_exporters returned {type(exp).__name__}, not Exporter")
+            if any(exp.name == e.name for e in staged.exporters):
+                raise PluginLoadError(name, f"exporter {exp.name!r} is registered twice by this plugin")
+            staged.exporters.append(exp)
+            missing = exp.missing()
+            if missing:
+                staged.notes[exp.name] = f"needs {', '.join(missing)}" + (f" ({exp.install})" if exp.install else "")
         return staged
 
     def _commit(self, staged: _Staged, name: str) -> None:
@@ -465,6 +479,11 @@ class PluginHost:
                 self.calibration_formats.check(fmt, name)
             except ValueError as exc:
                 raise PluginLoadError(name, str(exc)) from None
+        for exp in staged.exporters:
+            try:
+                self.exporters.check(exp, name)
+            except ValueError as exc:
+                raise PluginLoadError(name, str(exc)) from None
         # nothing can fail from here on
         for reg, items in (
             (self.drivers, staged.drivers),
@@ -479,6 +498,8 @@ class PluginHost:
             self.commands.add(cmd.name, cmd, name)
         for fmt in staged.formats:
             self.calibration_formats.add(fmt, name)
+        for exp in staged.exporters:
+            self.exporters.add(exp, name)
 
     # -- diagnostics ----------------------------------------------------------------------
     def _explainer(self, kind: str) -> Callable[[str], tuple[str, bool] | None]:
@@ -533,6 +554,12 @@ class PluginHost:
                         part.resolve()
                     except Exception as exc:
                         problems[f"command {cname}"] = f"{type(exc).__name__}: {exc}"
+        for exp in self.exporters:
+            if isinstance(exp.export, Lazy):
+                try:
+                    exp.export.resolve()
+                except Exception as exc:
+                    problems[f"exporter {exp.name}"] = f"{type(exc).__name__}: {exc}"
         return problems
 
 

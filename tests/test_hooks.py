@@ -107,6 +107,43 @@ def test_hook_sensorfusion_add_calibration_formats(fixture_plugins, tmp_path):
     assert sensorfusion.load_calibration(path, "sfx-cams", host=host, scale=2.0).sensors["c0"] == back.sensors["c0"]
 
 
+def test_hook_sensorfusion_add_exporters(fixture_plugins, tmp_path):
+    import sensorfusion
+    from sensorfusion import ConfigError, ExportOptions
+
+    host = PluginHost()
+    assert "sfx-counts" in host.exporters and "counts" in host.exporters
+    rec = next(r for r in host.records if r.name == "sfx_good")
+    assert rec.provides["exporters"] == ["sfx-counts (counts)"]
+    rig = tmp_path / "rig.yaml"
+    rig.write_text(RIG)
+    session = tmp_path / "s.zarr"
+    assert run_main([str(rig), "--fast", "--out", str(session), "--quiet"]) == 0
+    out = tmp_path / "deep" / "counts.sfxcounts"
+    result = sensorfusion.export_session(session, out, host=host)  # the format from the suffix
+    assert result.format == "sfx-counts" and result.paths == (out,)
+    lines = out.read_text().splitlines()
+    assert lines == ["a/value 40", "b/value 20"] and result.frames == 60
+    one = sensorfusion.export_session(
+        session, tmp_path / "one.txt", format="counts", options=ExportOptions(streams=("b/value",)), host=host
+    )
+    assert one.streams == ("b/value",) and (tmp_path / "one.txt").read_text() == "b/value 20\n"
+    with pytest.raises(ConfigError) as bad:
+        sensorfusion.export_session(session, tmp_path / "x.c3dx", host=host)
+    assert bad.value.field_path == "--to" and "sfx-counts (.sfxcounts)" in str(bad.value)
+    with pytest.raises(ConfigError) as unknown:
+        sensorfusion.export_session(session, tmp_path / "x.txt", format="nope", host=host)
+    assert "sfx-counts" in str(unknown.value)
+    with pytest.raises(ConfigError) as stream:
+        sensorfusion.export_session(session, out, options=ExportOptions(streams=("c/value",)), host=host)
+    assert stream.value.field_path == "--stream" and "a/value" in str(stream.value)
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(ConfigError) as unwritable:
+        sensorfusion.export_session(session, blocker / "x.sfxcounts", host=host)
+    assert unwritable.value.field_path == "--out"
+
+
 def test_hook_sensorfusion_session_started(ran):
     (call,) = ran["session_started"]
     assert call["run"].rig_name == "counters"

@@ -46,6 +46,12 @@ EXPECTED = {
     "lazy_exports",
     "load_calibration",
     "save_calibration",
+    # session exporters (the sensorfusion_add_exporters hook) and exporting through them
+    "ExportOptions",
+    "ExportResult",
+    "Exporter",
+    "export_session",
+    "exporters",
     # the warning every deprecation (sensorfusion._deprecations) raises
     "SensorfusionDeprecationWarning",
 }
