@@ -190,10 +190,22 @@ class Rrd:
     def table(self, entity: str, index: str | None = "sensor_time") -> Any:
         return self.store.reader(index=index, contents=entity).to_arrow_table()
 
-    def column(self, entity: str, component: str, index: str | None = "sensor_time") -> tuple[list[Any], list[Any]]:
-        """``(index values, component values)`` of the rows where ``component`` was logged."""
+    def column(
+        self, entity: str, component: str, index: str | None = "sensor_time", *, mono: bool = False
+    ) -> tuple[list[Any], list[Any]]:
+        """``(index values, component values)`` of the rows where ``component`` was logged (each
+        value a batch, a list; ``mono``: the one value of each batch)."""
         t = self.table(entity, index)
         values = t.column(f"{entity}:{component}").to_pylist()
         times = t.column(index).cast("int64").to_pylist() if index is not None else [None] * len(values)
-        rows = [(ti, v) for ti, v in zip(times, values, strict=True) if v is not None]
+        rows = [(ti, v[0] if mono else v) for ti, v in zip(times, values, strict=True) if v is not None]
         return [r[0] for r in rows], [r[1] for r in rows]
+
+
+@pytest.fixture(scope="session")
+def vd() -> Any:
+    """This module (its constants, ``t_ns``, ``Rrd``...): test files are imported in importlib
+    mode, where a conftest cannot be imported by name."""
+    import sys
+
+    return sys.modules[__name__]

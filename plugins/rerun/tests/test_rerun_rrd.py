@@ -1,0 +1,163 @@
+"""``write_rrd``: a session as a Rerun recording, read back with Rerun's own reader."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from sensorfusion_rerun import person_rgb
+from sensorfusion_rerun._rrd import class_id_of, is_unix_time
+
+
+@pytest.fixture(scope="module")
+def rrd(vd: Any, synthetic_rrd: tuple[Path, Any]) -> Any:
+    return vd.Rrd(synthetic_rrd[0])
+
+
+def test_result_names_every_drawn_stream_and_what_was_left_out(vd: Any, synthetic_rrd: tuple[Path, Any]) -> None:
+    out, result = synthetic_rrd
+    assert result.paths == (out,) and out.stat().st_size > 0
+    assert set(result.streams) == {
+        "cam0/image", "cam0/depth", "hs/device_pose", "det:cam0/keypoints2d", "fusion:fusion/skeleton3d",
+        "people:people/people", "radar:radar0/cloud", "tracks:tracks/tracks",
+    }  # fmt: skip
+    # per-person values have no picture; a backfill stream is drawn through the stream it corrects
+    assert sorted(result.details["not_drawn"]) == ["fusion:fusion/backfill", "fusion:fusion/height"]
+    assert result.frames == 8 * vd.N_FRAMES
+    assert result.person_ids == (3, 7)
+    assert result.details["t_first_ns"] == vd.t_ns(0) and result.details["t_last_ns"] == vd.t_ns(vd.N_FRAMES - 1)
+
+
+def test_entities_and_the_sensor_time_timeline(vd: Any, rrd: Any) -> None:
+    assert {
+        "/world", "/world/cam0", "/world/cam0/image", "/world/cam0/image/image", "/world/cam0/image/depth",
+        "/world/cam0/image/keypoints2d", "/world/fusion/skeleton3d", "/world/fusion/skeleton3d/ids",
+        "/world/radar0", "/world/radar0/cloud", "/world/tracks/tracks", "/world/tracks/tracks/velocity",
+        "/world/people/people", "/world/hs", "/world/hs/hcam", "/world/hs/hcam/image",
+    } <= rrd.entities()  # fmt: skip
+    assert rrd.timelines() == {"sensor_time"}  # no log_time / log_tick: the file depends on the frames only
+    times, _ = rrd.column("/world/cam0/image/image", "Image:buffer")
+    assert times == [vd.t_ns(i) for i in range(vd.N_FRAMES)]
+
+
+def test_camera_frustum_and_poses_from_the_calibration(vd: Any, rrd: Any) -> None:
+    cam = vd.CALIBRATION.sensors["cam0"]
+    _, k = rrd.column("/world/cam0/image", "Pinhole:image_from_camera", index=None)
+    # column-major 3x3
+    np.testing.assert_allclose(np.asarray(k[0]).reshape(3, 3).T, cam.camera.K, rtol=1e-6)  # type: ignore[union-attr]
+    _, res = rrd.column("/world/cam0/image", "Pinhole:resolution", index=None)
+    assert res[0] == [[320.0, 240.0]]  # one value per row: a batch of one
+    _, tr = rrd.column("/world/cam0", "Transform3D:translation", index=None, mono=True)
+    _, mat = rrd.column("/world/cam0", "Transform3D:mat3x3", index=None, mono=True)
+    np.testing.assert_allclose(tr[0], cam.world_from_sensor.translation_m, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(mat[0]).reshape(3, 3).T, cam.world_from_sensor.matrix[:3, :3], atol=1e-6)
+    # the headset camera sits under its device, placed by device_from_sensor
+    mount = vd.CALIBRATION.sensors["hcam"].mount
+    assert mount is not None
+    _, tr = rrd.column("/world/hs/hcam", "Transform3D:translation", index=None, mono=True)
+    np.testing.assert_allclose(tr[0], mount.device_from_sensor.translation_m, atol=1e-6)
+
+
+def test_device_pose_over_time(vd: Any, rrd: Any, synthetic: Any) -> None:
+    times, tr = rrd.column("/world/hs", "Transform3D:translation", mono=True)
+    _, mat = rrd.column("/world/hs", "Transform3D:mat3x3", mono=True)
+    assert times == [vd.t_ns(i) for i in range(vd.N_FRAMES)]
+    for i in range(vd.N_FRAMES):
+        np.testing.assert_allclose(tr[i], synthetic.poses[i][:3, 3], atol=1e-6)
+        np.testing.assert_allclose(np.asarray(mat[i]).reshape(3, 3).T, synthetic.poses[i][:3, :3], atol=1e-6)
+
+
+def test_skeletons_with_bones_ids_and_stable_colours(vd: Any, rrd: Any, synthetic: Any) -> None:
+    e = "/world/fusion/skeleton3d"
+    times, positions = rrd.column(e, "Points3D:positions")
+    _, classes = rrd.column(e, "Points3D:class_ids")
+    _, joints = rrd.column(e, "Points3D:keypoint_ids")
+    assert times == [vd.t_ns(i) for i in range(vd.N_FRAMES)]
+    for i in range(vd.N_FRAMES):
+        expect_pos, expect_cls, expect_joint = [], [], []
+        for pid, sk in sorted(synthetic.skeletons[i].items()):
+            ok = np.isfinite(sk).all(axis=-1)
+            expect_pos.append(sk[ok])
+            expect_cls += [pid] * int(ok.sum())
+            expect_joint += list(np.flatnonzero(ok))
+        np.testing.assert_allclose(np.asarray(positions[i]), np.concatenate(expect_pos), atol=1e-6)
+        assert classes[i] == expect_cls and joints[i] == expect_joint
+    assert 4 not in joints[0][:16]  # person 3's missing joint is left out, not drawn at NaN
+    # the annotation context: one class per person, the skeleton's joints and bones, its colour
+    _, ctx = rrd.column(e, "AnnotationContext:context", index=None)
+    by_id = {c["class_id"]: c["class_description"] for c in ctx[-1][0]}
+    assert set(by_id) == {3, 7}
+    for pid, desc in by_id.items():
+        assert desc["info"]["label"] == f"person {pid}"
+        r, g, b = person_rgb(pid)
+        assert desc["info"]["color"] == (r << 24) | (g << 16) | (b << 8) | 0xFF
+        assert [a["label"] for a in desc["keypoint_annotations"]] == list(vd.COCO17.joints)
+        assert [(c["keypoint0"], c["keypoint1"]) for c in desc["keypoint_connections"]] == list(vd.COCO17.edges)
+    _, labels = rrd.column(f"{e}/ids", "Points3D:labels")
+    assert labels[0] == ["id 3", "id 7"] and labels[-1] == ["id 3"]
+
+
+def test_keypoints2d_in_the_image_with_unknown_people_kept_apart(rrd: Any, synthetic: Any) -> None:
+    e = "/world/cam0/image/keypoints2d"
+    _, positions = rrd.column(e, "Points2D:positions")
+    _, classes = rrd.column(e, "Points2D:class_ids")
+    kp = synthetic.keypoints[0]
+    keep = kp[..., 2] > 0
+    np.testing.assert_allclose(np.asarray(positions[0]), kp[..., :2][keep], atol=1e-4)
+    # person 3 is class 3; the unassociated person is a class of its own (60000 + its index)
+    assert classes[0] == [3] * 17 + [class_id_of(-1, 1)] * 16
+    _, ctx = rrd.column(e, "AnnotationContext:context", index=None)
+    assert {c["class_id"] for c in ctx[-1][0]} == {3, 60001}
+
+
+def test_images_depth_radar_and_tracks(rrd: Any, synthetic: Any) -> None:
+    _, buf = rrd.column("/world/cam0/image/image", "Image:buffer")
+    assert bytes(buf[2][0]) == synthetic.images[2].tobytes()  # raw pixels with jpeg_quality=None
+    _, dep = rrd.column("/world/cam0/image/depth", "DepthImage:buffer")
+    _, meter = rrd.column("/world/cam0/image/depth", "DepthImage:meter")
+    assert np.frombuffer(bytes(dep[1][0]), np.uint16)[0] == 1010 and meter[0] == [pytest.approx(1000.0)]
+    _, cloud = rrd.column("/world/radar0/cloud", "Points3D:positions")
+    np.testing.assert_allclose(np.asarray(cloud[3]), synthetic.cloud[3], atol=1e-6)  # in the radar's frame
+    _, pos = rrd.column("/world/tracks/tracks", "Points3D:positions")
+    _, labels = rrd.column("/world/tracks/tracks", "Points3D:labels")
+    _, vec = rrd.column("/world/tracks/tracks/velocity", "Arrows3D:vectors")
+    p, v, ids = synthetic.tracks[4]
+    np.testing.assert_allclose(np.asarray(pos[4]), p, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(vec[4]), v, atol=1e-6)
+    assert labels[4] == [f"track {i}" for i in ids]
+    _, sizes = rrd.column("/world/people/people", "Boxes3D:half_sizes")
+    np.testing.assert_allclose(np.asarray(sizes[0]), 0.25, atol=1e-6)
+
+
+def test_jpeg_images_and_person_and_time_filters(vd: Any, synthetic: Any, tmp_path: Path) -> None:
+    from sensorfusion import ExportOptions
+    from sensorfusion_rerun import write_rrd
+
+    opts = ExportOptions(
+        streams=("cam0/image", "fusion/skeleton3d"), person_ids=(7,), start_ns=vd.t_ns(1), stop_ns=vd.t_ns(3)
+    )
+    result = write_rrd(synthetic.path, tmp_path / "f.rrd", options=opts, jpeg_quality=80)
+    assert result.streams == ("cam0/image", "fusion:fusion/skeleton3d") and result.person_ids == (7,)
+    rrd = vd.Rrd(tmp_path / "f.rrd")
+    times, media = rrd.column("/world/cam0/image/image", "EncodedImage:media_type")
+    assert times == [vd.t_ns(1), vd.t_ns(2)] and media[0] == ["image/jpeg"]
+    _, blob = rrd.column("/world/cam0/image/image", "EncodedImage:blob")
+    from io import BytesIO
+
+    from PIL import Image
+
+    decoded = np.asarray(Image.open(BytesIO(bytes(blob[0][0]))))
+    assert decoded.shape == (240, 320, 3)
+    _, classes = rrd.column("/world/fusion/skeleton3d", "Points3D:class_ids")
+    assert classes == [[7] * 17, [7] * 17]
+    assert "/world/radar0/cloud" not in rrd.entities()
+
+
+def test_time_kinds_and_class_ids() -> None:
+    assert not is_unix_time(2_000_000_000) and is_unix_time(1_700_000_000_000_000_000)
+    assert class_id_of(5, 0) == 5 and class_id_of(-1, 0) == 60000 and class_id_of(-1, 2) == 60002
+    assert person_rgb(5) == person_rgb(5) and person_rgb(5) != person_rgb(6)
+    assert len({person_rgb(i) for i in range(20)}) == 20
