@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +63,7 @@ __all__ = ["MCAP_OPTIONS", "export_mcap", "quaternion_xyzw", "write_mcap"]
 MCAP_OPTIONS: dict[str, Any] = {"jpeg_quality": 75, "min_confidence": 0.0}
 """``--option`` keys of the ``mcap`` exporter and their defaults."""
 
-_PARSERS = {"jpeg_quality": as_quality, "min_confidence": float}
+_PARSERS: dict[str, Callable[[Any], Any]] = {"jpeg_quality": as_quality, "min_confidence": float}
 _FLOAT32 = 7  # foxglove.PackedElementField.NumericType.FLOAT32
 
 
@@ -138,9 +138,7 @@ def _calibration(t_ns: int, frame: str, calibration: RigCalibration) -> CameraCa
 class _McapScene:
     """Turns frames of the planned streams into Foxglove messages on one writer."""
 
-    def __init__(
-        self, writer: Writer, tree: FrameTree, *, jpeg_quality: int | None, min_confidence: float
-    ) -> None:
+    def __init__(self, writer: Writer, tree: FrameTree, *, jpeg_quality: int | None, min_confidence: float) -> None:
         self.w = writer
         self.tree = tree
         self.jpeg_quality = jpeg_quality
@@ -233,7 +231,7 @@ class _McapScene:
         stamp = _stamp(t_ns)
         anns: list[PointsAnnotation] = []
         for p, pid in enumerate(self._people(data, len(kp))):
-            ok = np.isfinite(kp[p, :, :2]).all(axis=-1)
+            ok = np.asarray(np.isfinite(kp[p, :, :2]).all(axis=-1))
             if kp.shape[-1] > 2:
                 ok &= kp[p, :, 2] > self.min_confidence
             if not ok.any():
@@ -241,11 +239,24 @@ class _McapScene:
             col = _color(person_rgb(pid))
             pts = [Point2(x=float(x), y=float(y)) for x, y in kp[p, ok, :2]]
             anns.append(
-                PointsAnnotation(timestamp=stamp, type=PointsAnnotation.POINTS, points=pts, outline_color=col, fill_color=col, thickness=4.0)
+                PointsAnnotation(
+                    timestamp=stamp,
+                    type=PointsAnnotation.POINTS,
+                    points=pts,
+                    outline_color=col,
+                    fill_color=col,
+                    thickness=4.0,
+                )
             )
-            bones = [Point2(x=float(kp[p, j, 0]), y=float(kp[p, j, 1])) for a, b in edges if ok[a] and ok[b] for j in (a, b)]
+            bones = [
+                Point2(x=float(kp[p, j, 0]), y=float(kp[p, j, 1])) for a, b in edges if ok[a] and ok[b] for j in (a, b)
+            ]
             if bones:
-                anns.append(PointsAnnotation(timestamp=stamp, type=PointsAnnotation.LINE_LIST, points=bones, outline_color=col, thickness=2.0))
+                anns.append(
+                    PointsAnnotation(
+                        timestamp=stamp, type=PointsAnnotation.LINE_LIST, points=bones, outline_color=col, thickness=2.0
+                    )
+                )
         self.write(self.topic(d), ImageAnnotations(points=anns), t_ns)
 
     def _scene(self, d: Drawn, entities: list[SceneEntity], t_ns: int) -> None:
@@ -258,16 +269,37 @@ class _McapScene:
         stamp = _stamp(t_ns)
         entities = []
         for p, pid in enumerate(self._people(data, len(joints))):
-            ok = np.isfinite(joints[p]).all(axis=-1)
+            ok = np.asarray(np.isfinite(joints[p]).all(axis=-1))
             if not ok.any():
                 continue
             col = _color(person_rgb(pid))
             spheres = [
-                SpherePrimitive(pose=Pose(position=Vector3(x=x, y=y, z=z), orientation=Quaternion(w=1.0)), size=Vector3(x=0.05, y=0.05, z=0.05), color=col)
+                SpherePrimitive(
+                    pose=Pose(position=Vector3(x=x, y=y, z=z), orientation=Quaternion(w=1.0)),
+                    size=Vector3(x=0.05, y=0.05, z=0.05),
+                    color=col,
+                )
                 for x, y, z in joints[p, ok].tolist()
             ]
-            bones = [Point3(x=float(joints[p, j, 0]), y=float(joints[p, j, 1]), z=float(joints[p, j, 2])) for a, b in edges if ok[a] and ok[b] for j in (a, b)]
-            lines = [LinePrimitive(type=LinePrimitive.LINE_LIST, pose=Pose(orientation=Quaternion(w=1.0)), thickness=0.02, color=col, points=bones)] if bones else []
+            bones = [
+                Point3(x=float(joints[p, j, 0]), y=float(joints[p, j, 1]), z=float(joints[p, j, 2]))
+                for a, b in edges
+                if ok[a] and ok[b]
+                for j in (a, b)
+            ]
+            lines = (
+                [
+                    LinePrimitive(
+                        type=LinePrimitive.LINE_LIST,
+                        pose=Pose(orientation=Quaternion(w=1.0)),
+                        thickness=0.02,
+                        color=col,
+                        points=bones,
+                    )
+                ]
+                if bones
+                else []
+            )
             top = joints[p, ok].mean(axis=0)
             text = TextPrimitive(
                 pose=Pose(position=Vector3(x=float(top[0]), y=float(top[1]), z=float(top[2])), orientation=Quaternion(w=1.0)),
@@ -302,7 +334,16 @@ class _McapScene:
                     id=f"track/{tid}",
                     metadata=[KeyValuePair(key="track_id", value=str(tid))],
                     spheres=[SpherePrimitive(pose=pose, size=Vector3(x=0.3, y=0.3, z=0.3), color=col)],
-                    texts=[TextPrimitive(pose=pose, billboard=True, font_size=14.0, scale_invariant=True, color=col, text=f"track {tid}")],
+                    texts=[
+                        TextPrimitive(
+                            pose=pose,
+                            billboard=True,
+                            font_size=14.0,
+                            scale_invariant=True,
+                            color=col,
+                            text=f"track {tid}",
+                        )
+                    ],
                 )
             )
         self._scene(d, entities, t_ns)
@@ -383,7 +424,7 @@ def write_mcap(
                 people.update(int(p) for p in frame.data["person_id"] if p >= 0)
         if not rig_written:
             scene.rig(0)
-        writer.finish()
+        writer.finish()  # type: ignore[no-untyped-call]
     return ExportResult(
         "mcap",
         (out,),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,12 @@ def _world_up(value: Any) -> str:
     return s
 
 
-_PARSERS = {"jpeg_quality": as_quality, "min_confidence": float, "world_up": _world_up, "timeline": str}
+_PARSERS: dict[str, Callable[[Any], Any]] = {
+    "jpeg_quality": as_quality,
+    "min_confidence": float,
+    "world_up": _world_up,
+    "timeline": str,
+}
 
 
 def write_rrd(

@@ -23,7 +23,7 @@ a recording depends only on the frames.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import rerun as rr
@@ -182,7 +182,7 @@ class RerunLogger:
         bgr = str(d.spec.attrs.get("color_order", "rgb")).lower() == "bgr"
         if img.ndim == 3 and bgr:
             img = img[:, :, [2, 1, 0, 3][: img.shape[2]]]
-        model = "L" if img.ndim == 2 else ("RGB" if img.shape[2] == 3 else "RGBA")
+        model: Literal["L", "RGB", "RGBA"] = "L" if img.ndim == 2 else ("RGB" if img.shape[2] == 3 else "RGBA")
         image = rr.Image(img, color_model=model)
         if self.jpeg_quality is not None and img.dtype == np.uint8 and model != "RGBA":
             self.rec.log(self.entity(d), image.compress(jpeg_quality=self.jpeg_quality))
@@ -215,7 +215,7 @@ class RerunLogger:
 
     def _log_keypoints2d(self, d: Drawn, data: Any) -> None:
         kp = np.asarray(data["keypoints"], np.float32)
-        keep = np.isfinite(kp[..., :2]).all(axis=-1)
+        keep = np.asarray(np.isfinite(kp[..., :2]).all(axis=-1))
         if kp.shape[-1] > 2:
             keep &= kp[..., 2] > self.min_confidence
         pos, cls, joint, _ = self._skeleton_points(d, data, kp[..., :2], keep)
@@ -223,7 +223,7 @@ class RerunLogger:
 
     def _log_skeleton3d(self, d: Drawn, data: Any) -> None:
         joints = np.asarray(data["joints"], np.float32)
-        keep = np.isfinite(joints).all(axis=-1)
+        keep = np.asarray(np.isfinite(joints).all(axis=-1))
         pos, cls, joint, pids = self._skeleton_points(d, data, joints, keep)
         path = self.entity(d)
         self.rec.log(path, rr.Points3D(pos, class_ids=cls, keypoint_ids=joint, radii=0.025))

@@ -34,7 +34,7 @@ def skeleton_registry() -> SkeletonRegistry:
         from sensorfusion.plugins import get_plugin_host
 
         return get_plugin_host().skeletons
-    except Exception:  # noqa: BLE001 - the built-ins still draw every core skeleton
+    except Exception:
         return SkeletonRegistry(builtin_skeletons())
 
 
@@ -64,7 +64,9 @@ def select_streams(session: Session, streams: Sequence[str] = ()) -> Selection:
         ConfigError: (``--stream``) a key the session does not have, or one no viewer draws.
     """
     specs = _all_specs(session)
-    tree, drawn, skipped = plan_streams(((k, s) for k, (s, _) in specs.items()), session.calibration, skeleton_registry())
+    tree, drawn, skipped = plan_streams(
+        ((k, s) for k, (s, _) in specs.items()), session.calibration, skeleton_registry()
+    )
     by_key = {d.key: d for d in drawn}
     if streams:
         chosen: list[Drawn] = []
@@ -102,7 +104,9 @@ def _filter_people(frame: Frame, keep: set[int]) -> Frame:
     if "person_id" not in frame.data:
         return frame
     mask = np.isin(np.asarray(frame.data["person_id"]), list(keep))
-    return Frame(frame.stream, frame.t_sensor_ns, frame.t_host_ns, frame.seq, {k: v[mask] for k, v in frame.data.items()})
+    return Frame(
+        frame.stream, frame.t_sensor_ns, frame.t_host_ns, frame.seq, {k: v[mask] for k, v in frame.data.items()}
+    )
 
 
 def session_frames(session: Session, selection: Selection, options: ExportOptions) -> Iterator[tuple[Drawn, Frame]]:

@@ -28,10 +28,14 @@ class RerunSinkParams(BaseModel):
         default=None, description="stream to a running viewer or server at this URL (rerun+http://HOST:PORT/proxy)"
     )
     save: str | None = Field(default=None, description="write an .rrd file here")
-    recording_name: str | None = Field(default=None, description="the recording's name in the viewer (default: the rig's sink id)")
+    recording_name: str | None = Field(
+        default=None, description="the recording's name in the viewer (default: the rig's sink id)"
+    )
     jpeg_quality: int | None = Field(default=75, ge=1, le=100, description="JPEG quality of images; null: raw pixels")
     images: bool = Field(default=True, description="log images (false: only calibration, keypoints, skeletons, radar)")
-    min_confidence: float = Field(default=0.0, ge=0.0, description="2D keypoints at or below this confidence are left out")
+    min_confidence: float = Field(
+        default=0.0, ge=0.0, description="2D keypoints at or below this confidence are left out"
+    )
     world_up: Literal["+z", "-z", "+y", "-y"] = Field(default="+z", description="the world axis that points up")
     timeline: str = Field(default="sensor_time", min_length=1, description="the name of the sensor-time timeline")
 

@@ -57,7 +57,9 @@ def t_ns(i: int) -> int:
 def skeleton(i: int, person: int) -> np.ndarray:
     """``(17, 3)`` joints of a person at frame ``i``: a column of joints drifting along +x."""
     j = np.arange(17, dtype=np.float32)
-    return np.stack([0.1 * i + person + 0.01 * j, np.full(17, 0.5 * person), 1.7 - 0.09 * j], axis=-1).astype(np.float32)
+    return np.stack([0.1 * i + person + 0.01 * j, np.full(17, 0.5 * person), 1.7 - 0.09 * j], axis=-1).astype(
+        np.float32
+    )
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,7 @@ def make_session(path: Path) -> Synthetic:
     for i in range(N_FRAMES):
         t = t_ns(i)
 
-        def put(key: str, data: dict[str, np.ndarray], t: int = t) -> None:
+        def put(key: str, data: dict[str, np.ndarray], t: int = t, i: int = i) -> None:
             spec, stage = specs[key]
             w.write(Frame(spec.name, t, t, i, data), stage=stage)
 
@@ -126,7 +128,9 @@ def make_session(path: Path) -> Synthetic:
         ids = np.array(sorted(people), np.int64)
         put("sk", {"joints": np.stack([people[p] for p in ids]), "person_id": ids})
         put("backfill", {"joints": np.stack([people[p] for p in ids]), "person_id": ids})
-        kp = np.concatenate([rng.uniform(0, 300, size=(2, 17, 2)), np.full((2, 17, 1), 0.9)], axis=-1).astype(np.float32)
+        kp = np.concatenate([rng.uniform(0, 300, size=(2, 17, 2)), np.full((2, 17, 1), 0.9)], axis=-1).astype(
+            np.float32
+        )
         kp[1, 0, 2] = 0.0  # an undetected joint
         kps.append(kp)
         kp_ids.append(np.array([3, -1], np.int64))  # one associated, one not

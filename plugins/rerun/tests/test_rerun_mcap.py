@@ -13,7 +13,6 @@ import pytest
 from google.protobuf.descriptor_pb2 import FileDescriptorSet
 from mcap.reader import make_reader
 from mcap_protobuf.decoder import DecoderFactory
-
 from sensorfusion_rerun import person_rgb
 from sensorfusion_rerun._export_mcap import quaternion_xyzw
 
@@ -145,9 +144,9 @@ def test_keypoints_radar_tracks_and_boxes(mcap: Any, synthetic: Any) -> None:
 
 def test_compressed_images_and_options(vd: Any, synthetic: Any, tmp_path: Path) -> None:
     from PIL import Image
+    from sensorfusion_rerun._export_mcap import export_mcap
 
     from sensorfusion import ConfigError, ExportOptions
-    from sensorfusion_rerun._export_mcap import export_mcap
     from sensorfusion.store import Session
 
     session = Session.open(synthetic.path)

@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-
 from sensorfusion_rerun import person_rgb
 from sensorfusion_rerun._rrd import class_id_of, is_unix_time
 
@@ -133,8 +132,9 @@ def test_images_depth_radar_and_tracks(rrd: Any, synthetic: Any) -> None:
 
 
 def test_jpeg_images_and_person_and_time_filters(vd: Any, synthetic: Any, tmp_path: Path) -> None:
-    from sensorfusion import ExportOptions
     from sensorfusion_rerun import write_rrd
+
+    from sensorfusion import ExportOptions
 
     opts = ExportOptions(
         streams=("cam0/image", "fusion/skeleton3d"), person_ids=(7,), start_ns=vd.t_ns(1), stop_ns=vd.t_ns(3)

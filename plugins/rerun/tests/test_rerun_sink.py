@@ -12,13 +12,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from sensorfusion_rerun import RerunSink, RerunSinkParams
 
 from sensorfusion import ConfigError, FrameSet, RigCalibration, StageContext, StreamSpec, export_session
 from sensorfusion.plugins import PluginHost
 from sensorfusion.schema import SkeletonRegistry, builtin_skeletons
 from sensorfusion.store import Session
 from sensorfusion.testing import SinkContract
-from sensorfusion_rerun import RerunSink, RerunSinkParams
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "sim_rerun.yaml"
 
@@ -106,7 +106,12 @@ def test_the_example_rig_records_the_session_in_rerun(example_run: tuple[Path, d
     rrd = vd.Rrd(rrd_path)
     ents = rrd.entities()
     for cam in ("cam0", "cam1", "cam2", "cam3"):
-        assert {f"/world/{cam}", f"/world/{cam}/image", f"/world/{cam}/image/image", f"/world/{cam}/image/keypoints2d"} <= ents
+        assert {
+            f"/world/{cam}",
+            f"/world/{cam}/image",
+            f"/world/{cam}/image/image",
+            f"/world/{cam}/image/keypoints2d",
+        } <= ents
     session = Session.open(out)
     # the fused skeletons in the viewer are the session's, frame for frame, at their sensor times
     recorded = list(session.read("fusion:fusion/skeleton3d"))
