@@ -161,3 +161,67 @@ def test_exports_through_the_hook_with_clear_errors(synthetic: Any, tmp_path: Pa
     with pytest.raises(ConfigError) as e:
         export_session(synthetic.path, tmp_path / "c.rrd", options=ExportOptions(extra={"world_up": "sideways"}))
     assert e.value.field_path == "--option"
+
+
+# rerun --save streams to the file as it receives: no footer (Rerun's reader says so, then scans it)
+@pytest.mark.filterwarnings("ignore:RRD file has no footer")
+def test_connect_streams_to_a_rerun_server(synthetic: Any, vd: Any, tmp_path: Path) -> None:
+    """``connect:`` sends the recording over gRPC to a running Rerun: here Rerun's own binary
+    (``rerun --save``, headless: it writes what it receives to a file)."""
+    import shutil
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    exe = shutil.which("rerun", path=str(Path(sys.executable).parent))
+    if exe is None:
+        pytest.skip("the rerun binary (rerun-sdk's CLI) is not installed")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    received = tmp_path / "received.rrd"
+    log = open(tmp_path / "rerun.log", "wb")
+    server = subprocess.Popen([exe, "--port", str(port), "--save", str(received)], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 20
+        while b"Listening for gRPC" not in (tmp_path / "rerun.log").read_bytes():
+            assert server.poll() is None and time.monotonic() < deadline, (tmp_path / "rerun.log").read_text()
+            time.sleep(0.1)
+        specs, sets = _framesets(synthetic.path)
+        ctx = StageContext("live", specs, vd.CALIBRATION, SkeletonRegistry(builtin_skeletons()))
+        sink = RerunSink(RerunSinkParams(connect=f"rerun+http://127.0.0.1:{port}/proxy", images=False), ctx)
+        assert sink.save_path is None
+        for fs in sets:
+            sink.write(fs)
+        sink.close()
+        time.sleep(0.5)
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()
+    rrd = vd.Rrd(received)
+    assert "/world/fusion/skeleton3d" in rrd.entities() and "/world/cam0/image/image" not in rrd.entities()
+    times, _ = rrd.column("/world/fusion/skeleton3d", "Points3D:positions")
+    assert times == [vd.t_ns(i) for i in range(vd.N_FRAMES)]
+
+
+def test_listing_plugins_imports_no_viewer_library() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, contextlib, io\n"
+        "from sensorfusion.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    main(['plugins'])\n"
+        "print(sorted(m for m in ('rerun', 'mcap', 'mcap_protobuf', 'foxglove_schemas_protobuf', 'pyarrow')"
+        " if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
