@@ -19,7 +19,6 @@ file). Topics (``/<sensor>/<channel>`` of each stream):
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -55,7 +54,7 @@ from mcap_protobuf.writer import Writer
 from sensorfusion import ExportOptions, ExportResult, RigCalibration, __version__
 from sensorfusion.store import Session
 
-from ._scene import Drawn, FrameTree, person_rgb
+from ._scene import Drawn, FrameTree, jpeg_bytes, person_rgb
 from ._session import as_quality, check_people, parse_extra, select_streams, session_frames
 
 __all__ = ["MCAP_OPTIONS", "export_mcap", "quaternion_xyzw", "write_mcap"]
@@ -178,12 +177,9 @@ class _McapScene:
         if cal is not None:
             self.write(f"/{frame}/calibration", cal, t_ns)
         if self.jpeg_quality is not None and img.dtype == np.uint8 and (img.ndim == 2 or img.shape[2] == 3):
-            from PIL import Image
-
             rgb = img[:, :, ::-1] if (img.ndim == 3 and bgr) else img
-            buf = io.BytesIO()
-            Image.fromarray(np.ascontiguousarray(rgb)).save(buf, format="JPEG", quality=self.jpeg_quality)
-            msg: Any = CompressedImage(timestamp=_stamp(t_ns), frame_id=frame, data=buf.getvalue(), format="jpeg")
+            jpeg = jpeg_bytes(rgb, self.jpeg_quality)
+            msg: Any = CompressedImage(timestamp=_stamp(t_ns), frame_id=frame, data=jpeg, format="jpeg")
         else:
             msg = self._raw(img, frame, t_ns, bgr=bgr)
         self.write(self.topic(d), msg, t_ns)

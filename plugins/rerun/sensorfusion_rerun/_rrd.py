@@ -30,7 +30,7 @@ import rerun as rr
 
 from sensorfusion import Frame, RigCalibration
 
-from ._scene import Drawn, FrameTree, person_rgb
+from ._scene import Drawn, FrameTree, jpeg_bytes, person_rgb
 
 __all__ = ["RerunLogger", "class_id_of", "is_unix_time"]
 
@@ -183,11 +183,11 @@ class RerunLogger:
         if img.ndim == 3 and bgr:
             img = img[:, :, [2, 1, 0, 3][: img.shape[2]]]
         model: Literal["L", "RGB", "RGBA"] = "L" if img.ndim == 2 else ("RGB" if img.shape[2] == 3 else "RGBA")
-        image = rr.Image(img, color_model=model)
         if self.jpeg_quality is not None and img.dtype == np.uint8 and model != "RGBA":
-            self.rec.log(self.entity(d), image.compress(jpeg_quality=self.jpeg_quality))
+            jpeg = jpeg_bytes(img, self.jpeg_quality)
+            self.rec.log(self.entity(d), rr.EncodedImage(contents=jpeg, media_type="image/jpeg"))
         else:
-            self.rec.log(self.entity(d), image)
+            self.rec.log(self.entity(d), rr.Image(img, color_model=model))
 
     def _log_depth(self, d: Drawn, data: Any) -> None:
         depth = np.asarray(data["depth"])

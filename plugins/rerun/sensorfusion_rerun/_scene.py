@@ -23,6 +23,7 @@ __all__ = [
     "Drawn",
     "DrawnAs",
     "FrameTree",
+    "jpeg_bytes",
     "person_rgb",
     "plan_streams",
 ]
@@ -43,6 +44,18 @@ def person_rgb(person_id: int) -> tuple[int, int, int]:
     hue = (0.11 + person_id * _GOLDEN) % 1.0
     r, g, b = colorsys.hsv_to_rgb(hue, 0.75, 0.95)
     return round(r * 255), round(g * 255), round(b * 255)
+
+
+def jpeg_bytes(image: np.ndarray, quality: int) -> bytes:
+    """A ``uint8`` greyscale ``(H, W)`` or RGB ``(H, W, 3)`` image as JPEG (Pillow: ~20x faster
+    than ``rerun.Image.compress`` on a 640x480 frame)."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image)).save(buf, format="JPEG", quality=quality)
+    return buf.getvalue()
 
 
 @dataclass(frozen=True)
