@@ -22,9 +22,7 @@ a recording depends only on the frames.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable
 from typing import Any, Literal
 
 import numpy as np
@@ -89,7 +87,6 @@ class RerunLogger:
         self.unix_time: bool | None = None
         self._classes: dict[str, set[int]] = {}
         self.frames_logged = 0
-        self._pool: ThreadPoolExecutor | None = None
         rec.set_log_time_enabled(False)
         rec.set_log_tick_enabled(False)
 
@@ -167,42 +164,18 @@ class RerunLogger:
         else:
             self.rec.set_time(self.timeline, duration=np.timedelta64(int(t_ns), "ns"))
 
-    def log_frame(self, frame: Frame, *, t_ns: int | None = None, image: Any = None) -> bool:
+    def log_frame(self, frame: Frame, *, t_ns: int | None = None) -> bool:
         """Log one frame of a drawn stream at its sensor time (or ``t_ns``); false when the
-        stream is not drawn. ``image``: the frame's image archetype, already built."""
+        stream is not drawn."""
         d = self.drawn.get(frame.stream)
         if d is None:
             return False
         self.set_time(frame.t_sensor_ns if t_ns is None else t_ns)
-        if image is not None:
-            self.rec.log(self.entity(d), image)
-        else:
-            getattr(self, f"_log_{d.what}")(d, frame.data)
+        getattr(self, f"_log_{d.what}")(d, frame.data)
         self.frames_logged += 1
         return True
 
-    def log_frames(self, frames: Sequence[Frame]) -> int:
-        """Log several frames (a frameset's), encoding their images to JPEG in parallel (Pillow
-        releases the GIL while it encodes); returns how many were drawn."""
-        images = [f for f in frames if (d := self.drawn.get(f.stream)) is not None and d.what == "image"]
-        built: dict[int, Any] = {}
-        if self.jpeg_quality is not None and len(images) > 1:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(
-                    max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="rerun-jpeg"
-                )
-            futures = {id(f): self._pool.submit(self.image_archetype, self.drawn[f.stream], f.data) for f in images}
-            built = {k: fut.result() for k, fut in futures.items()}
-        return sum(self.log_frame(f, image=built.get(id(f))) for f in frames)
-
-    def close(self) -> None:
-        """Stop the encoding threads (the recording itself is the caller's)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
-
-    def image_archetype(self, d: Drawn, data: Any) -> Any:
-        """An image frame as ``EncodedImage`` (JPEG) or ``Image`` (raw pixels)."""
+    def _log_image(self, d: Drawn, data: Any) -> None:
         img = np.asarray(next(iter(data.values())))
         if img.ndim == 3 and img.shape[2] == 1:
             img = img[:, :, 0]
@@ -211,11 +184,10 @@ class RerunLogger:
             img = img[:, :, [2, 1, 0, 3][: img.shape[2]]]
         model: Literal["L", "RGB", "RGBA"] = "L" if img.ndim == 2 else ("RGB" if img.shape[2] == 3 else "RGBA")
         if self.jpeg_quality is not None and img.dtype == np.uint8 and model != "RGBA":
-            return rr.EncodedImage(contents=jpeg_bytes(img, self.jpeg_quality), media_type="image/jpeg")
-        return rr.Image(img, color_model=model)
-
-    def _log_image(self, d: Drawn, data: Any) -> None:
-        self.rec.log(self.entity(d), self.image_archetype(d, data))
+            jpeg = jpeg_bytes(img, self.jpeg_quality)
+            self.rec.log(self.entity(d), rr.EncodedImage(contents=jpeg, media_type="image/jpeg"))
+        else:
+            self.rec.log(self.entity(d), rr.Image(img, color_model=model))
 
     def _log_depth(self, d: Drawn, data: Any) -> None:
         depth = np.asarray(data["depth"])

@@ -112,12 +112,11 @@ class RerunSink(Sink):
     def write(self, frameset: FrameSet) -> None:
         logger = self.logger or self._open()
         logger.rec.set_time("frameset", sequence=frameset.index)
-        logger.log_frames([frameset.frames[name] for name in sorted(frameset.frames)])
+        for name in sorted(frameset.frames):
+            logger.log_frame(frameset.frames[name])
         self.framesets += 1
 
     def close(self) -> None:
-        if self.logger is not None:
-            self.logger.close()
         if self.rec is not None:
             self.rec.flush()
             self.rec.disconnect()
