@@ -161,3 +161,54 @@ def test_time_kinds_and_class_ids() -> None:
     assert class_id_of(5, 0) == 5 and class_id_of(-1, 0) == 60000 and class_id_of(-1, 2) == 60002
     assert person_rgb(5) == person_rgb(5) and person_rgb(5) != person_rgb(6)
     assert len({person_rgb(i) for i in range(20)}) == 20
+
+
+def test_unix_clock_bgr_and_grey_images_and_an_unknown_skeleton(tmp_path: Path, vd: Any) -> None:
+    """A Unix sensor clock gives a timestamp timeline; BGR images (OpenCV drivers) are logged as
+    RGB; greyscale as L; a skeleton spec the registry lacks is drawn as joints without bones."""
+    import pyarrow as pa
+    from sensorfusion_rerun import write_mcap, write_rrd
+
+    from sensorfusion import FieldSpec, Frame, FrameKind, StreamSpec
+    from sensorfusion.store import SessionWriter
+
+    t0 = 1_764_990_000_123_456_789
+    bgr = StreamSpec(name="cam0/image", kind=FrameKind.IMAGE, fields={"image": FieldSpec(dtype="uint8", shape=(4, 6, 3))}, attrs={"color_order": "bgr"})  # fmt: skip
+    grey = StreamSpec(name="ir0/image", kind=FrameKind.IMAGE, fields={"image": FieldSpec(dtype="uint8", shape=(4, 6))})
+    sk = StreamSpec(name="odd/skeleton3d", kind=FrameKind.SKELETON3D, ragged=True, skeleton="not_registered",
+                    fields={"joints": FieldSpec(dtype="float32", shape=(3, 3)), "person_id": FieldSpec(dtype="int64")})  # fmt: skip
+    w = SessionWriter(tmp_path / "u.zarr", rig={"name": "u"}, calibration=vd.CALIBRATION)
+    for spec in (bgr, grey, sk):
+        w.add_stream(spec)
+    img = np.arange(72, dtype=np.uint8).reshape(4, 6, 3)
+    for i in range(3):
+        t = t0 + i * 10_000_000
+        w.write(Frame("cam0/image", t, t, i, {"image": img}))
+        w.write(Frame("ir0/image", t, t, i, {"image": img[:, :, 0].copy()}))
+        w.write(
+            Frame("odd/skeleton3d", t, t, i, {"joints": np.ones((1, 3, 3), np.float32) * i, "person_id": np.array([2])})
+        )
+    w.close({})
+    write_rrd(tmp_path / "u.zarr", tmp_path / "u.rrd", jpeg_quality=None)
+    rrd = vd.Rrd(tmp_path / "u.rrd")
+    table = rrd.table("/world/cam0/image/image")
+    assert pa.types.is_timestamp(table.schema.field("sensor_time").type)
+    times, buf = rrd.column("/world/cam0/image/image", "Image:buffer")
+    assert times == [t0, t0 + 10_000_000, t0 + 20_000_000]  # exact int64 ns
+    assert bytes(buf[0][0]) == img[:, :, ::-1].tobytes()  # BGR -> RGB
+    assert "/cameras/ir0/image" in rrd.entities()  # an uncalibrated camera: its own 2D space
+    _, ctx = rrd.column("/world/odd/skeleton3d", "AnnotationContext:context", index=None)
+    assert ctx[-1][0][0]["class_description"]["keypoint_connections"] == []
+    result = write_mcap(tmp_path / "u.zarr", tmp_path / "u.mcap", jpeg_quality=None)
+    assert result.details["topics"]["/cam0/image"]["schema"] == "foxglove.RawImage"
+    from mcap.reader import make_reader
+    from mcap_protobuf.decoder import DecoderFactory
+
+    with open(tmp_path / "u.mcap", "rb") as fh:
+        msgs = {
+            c.topic: (m, d)
+            for _, c, m, d in make_reader(fh, decoder_factories=[DecoderFactory()]).iter_decoded_messages()
+        }
+    m, raw = msgs["/cam0/image"]
+    assert raw.encoding == "bgr8" and raw.data == img.tobytes() and m.log_time == t0 + 20_000_000
+    assert msgs["/ir0/image"][1].encoding == "mono8"
