@@ -136,11 +136,17 @@ def test_jpeg_images_and_person_and_time_filters(vd: Any, synthetic: Any, tmp_pa
 
     from sensorfusion import ExportOptions
 
+    calls: list[tuple[int, int]] = []
     opts = ExportOptions(
-        streams=("cam0/image", "fusion/skeleton3d"), person_ids=(7,), start_ns=vd.t_ns(1), stop_ns=vd.t_ns(3)
+        streams=("cam0/image", "fusion/skeleton3d"),
+        person_ids=(7,),
+        start_ns=vd.t_ns(1),
+        stop_ns=vd.t_ns(3),
+        progress=lambda done, total: calls.append((done, total)),
     )
     result = write_rrd(synthetic.path, tmp_path / "f.rrd", options=opts, jpeg_quality=80)
     assert result.streams == ("cam0/image", "fusion:fusion/skeleton3d") and result.person_ids == (7,)
+    assert calls[-1] == (2 * vd.N_FRAMES, 2 * vd.N_FRAMES)  # every frame read is counted
     rrd = vd.Rrd(tmp_path / "f.rrd")
     times, media = rrd.column("/world/cam0/image/image", "EncodedImage:media_type")
     assert times == [vd.t_ns(1), vd.t_ns(2)] and media[0] == ["image/jpeg"]
