@@ -24,8 +24,10 @@ from ._errors import (
     SessionDamagedError,
     StoreError,
 )
-from ._exporter import Exporter, ExportOptions, ExportResult, export_session, exporters
+from ._export_io import export_session, exporters
+from ._exporter import Exporter, ExportOptions, ExportResult
 from ._lazy import lazy, lazy_exports
+from ._version import __version__
 from .hookspecs import hookimpl
 from .schema import (
     FieldSpec,
@@ -39,8 +41,6 @@ from .schema import (
     StreamSpec,
     Transform,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "CalibrationFormat",

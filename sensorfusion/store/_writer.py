@@ -103,10 +103,10 @@ def stream_group_path(name: str, stage: str | None) -> str:
 def _software_versions() -> dict[str, str]:
     import numcodecs  # type: ignore[import-untyped, unused-ignore]
 
-    import sensorfusion
+    from .._version import __version__
 
     return {
-        "sensorfusion": sensorfusion.__version__,
+        "sensorfusion": __version__,
         "python": platform.python_version(),
         "numpy": np.__version__,
         "zarr": zarr.__version__,
