@@ -225,3 +225,20 @@ def test_listing_plugins_imports_no_viewer_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_export_command_writes_both_formats(
+    synthetic: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("sensorfusion_export", reason="the export command (plugins/export) is not installed")
+    from sensorfusion.cli import main
+
+    assert main(["export", str(synthetic.path), "--to", "rrd", "--out", str(tmp_path / "s.rrd"), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["format"] == "rrd" and doc["details"]["entities"]["hs/device_pose"] == "world/hs"
+    assert main(["export", str(synthetic.path), "--out", str(tmp_path / "s.mcap"), "--person", "7", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["format"] == "mcap" and doc["person_ids"] == [7]
+    assert main(["export", str(synthetic.path), "--to", "mcap", "--stream", "fusion:fusion/height"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--stream" in err[0] and "nothing a viewer draws" in err[0]
