@@ -62,6 +62,22 @@ def test_the_file_carries_foxglove_protobuf_schemas(synthetic_mcap: tuple[Path, 
     assert summary.statistics.message_start_time == 2_000_000_000
 
 
+def test_a_streaming_read_checks_every_record(synthetic_mcap: tuple[Path, Any]) -> None:
+    """Record by record, without the summary's index: magic, CRCs of every chunk and of the data
+    section, the layout Header ... DataEnd, summary ... Footer."""
+    from mcap.records import DataEnd, Footer, Header, Message, Metadata
+    from mcap.stream_reader import StreamReader
+
+    with open(synthetic_mcap[0], "rb") as fh:
+        records = list(StreamReader(fh, validate_crcs=True).records)
+    assert isinstance(records[0], Header) and isinstance(records[-1], Footer)
+    assert sum(isinstance(r, DataEnd) for r in records) == 1
+    messages = [r for r in records if isinstance(r, Message)]
+    assert len(messages) == sum(v["messages"] for v in synthetic_mcap[1].details["topics"].values())
+    meta = next(r for r in records if isinstance(r, Metadata))
+    assert meta.name == "sensorfusion" and meta.metadata["session"] == "synthetic.zarr"
+
+
 def test_frame_transforms_place_every_sensor_and_the_moving_device(vd: Any, mcap: Any, synthetic: Any) -> None:
     _, topics = mcap
     tf = topics["/tf"]
