@@ -71,8 +71,6 @@ def write_rrd(
         name = Path(str(sess.path)).name
         rec = rr.RecordingStream("sensorfusion", recording_id=f"sensorfusion:{name}")
         try:
-            rec.save(str(out))
-            rec.send_recording_name(name)
             logger = RerunLogger(
                 rec,
                 selection.tree,
@@ -82,6 +80,8 @@ def write_rrd(
                 min_confidence=min_confidence,
                 world_up=world_up,
             )
+            rec.save(str(out), default_blueprint=logger.blueprint())
+            rec.send_recording_name(name)
             logger.log_rig()
             t_first: int | None = None
             t_last: int | None = None

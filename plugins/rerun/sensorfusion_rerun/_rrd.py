@@ -110,6 +110,26 @@ class RerunLogger:
         cal = self.tree.calibration.sensors.get(camera)
         return cal is not None and cal.camera is not None and hasattr(cal.camera, "fx")
 
+    def blueprint(self) -> Any:
+        """The default layout: the 3D world beside a grid of the cameras' 2D views (images with
+        their keypoints), one per camera with something drawn in it."""
+        import rerun.blueprint as rrb
+
+        views2d = []
+        for origin in sorted(
+            {
+                self.entity(d).rsplit("/", 1)[0]
+                for d in self.drawn.values()
+                if d.what in ("image", "depth", "keypoints2d")
+            }
+        ):
+            name = origin.split("/")[-2] if origin.endswith("/image") else origin.split("/")[-1]
+            views2d.append(rrb.Spatial2DView(origin=origin, name=name))
+        world = rrb.Spatial3DView(origin="world", name="world")
+        if not views2d:
+            return rrb.Blueprint(world, collapse_panels=True)
+        return rrb.Blueprint(rrb.Horizontal(world, rrb.Grid(*views2d), column_shares=[3, 2]), collapse_panels=True)
+
     # -- static: the rig -----------------------------------------------------------------------
     def log_rig(self) -> None:
         """The world's axes, every sensor's pose, every camera's frustum and every skeleton

@@ -90,8 +90,6 @@ class RerunSink(Sink):
             folder = os.path.dirname(os.path.abspath(self.save_path))
             os.makedirs(folder, exist_ok=True)
             sinks.append(rr.FileSink(self.save_path))
-        rec.set_sinks(*sinks)
-        rec.send_recording_name(self.p.recording_name or self.context.stage_id)
         logger = RerunLogger(
             rec,
             self.tree,
@@ -101,6 +99,8 @@ class RerunSink(Sink):
             min_confidence=self.p.min_confidence,
             world_up=self.p.world_up,
         )
+        rec.set_sinks(*sinks, default_blueprint=logger.blueprint())
+        rec.send_recording_name(self.p.recording_name or self.context.stage_id)
         logger.log_rig()
         self.rec, self.logger = rec, logger
         return logger

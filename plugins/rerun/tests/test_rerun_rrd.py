@@ -218,3 +218,19 @@ def test_unix_clock_bgr_and_grey_images_and_an_unknown_skeleton(tmp_path: Path, 
     m, raw = msgs["/cam0/image"]
     assert raw.encoding == "bgr8" and raw.data == img.tobytes() and m.log_time == t0 + 20_000_000
     assert msgs["/ir0/image"][1].encoding == "mono8"
+
+
+def test_the_default_blueprint_shows_the_world_and_each_camera(synthetic_rrd: tuple[Path, Any]) -> None:
+    import rerun.chunk as rc
+
+    reader = rc.RrdReader(synthetic_rrd[0])
+    (blueprint,) = reader.blueprints()
+    views = {}
+    for chunk in reader.stream(store=blueprint).collect().stream():
+        cols = chunk.to_record_batch().to_pydict()
+        if "ViewBlueprint:space_origin" in cols:
+            views[cols["ViewBlueprint:display_name"][0][0]] = (
+                cols["ViewBlueprint:space_origin"][0][0],
+                cols["ViewBlueprint:class_identifier"][0][0],
+            )
+    assert views == {"world": ("world", "3D"), "cam0": ("world/cam0/image", "2D")}
