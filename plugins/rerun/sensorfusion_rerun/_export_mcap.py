@@ -410,11 +410,11 @@ def write_mcap(
             {"session": Path(str(sess.path)).name, "rig": str(sess.rig.get("name", "")), "sensorfusion": __version__},
         )
         rig_written = False
-        for d, frame in session_frames(sess, selection, options):
+        for d, frame, t_ns in session_frames(sess, selection, options):
             if not rig_written:
-                scene.rig(frame.t_sensor_ns)
+                scene.rig(t_ns)
                 rig_written = True
-            scene.frame(d, frame.data, frame.t_sensor_ns)
+            scene.frame(d, frame.data, t_ns)
             frames += 1
             if d.what == "skeleton3d" and "person_id" in frame.data:
                 people.update(int(p) for p in frame.data["person_id"] if p >= 0)

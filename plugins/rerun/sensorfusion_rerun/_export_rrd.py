@@ -86,10 +86,10 @@ def write_rrd(
             t_first: int | None = None
             t_last: int | None = None
             people: set[int] = set()
-            for d, frame in session_frames(sess, selection, options):
-                logger.log_frame(frame)
-                t_first = frame.t_sensor_ns if t_first is None else t_first
-                t_last = frame.t_sensor_ns
+            for d, frame, t_ns in session_frames(sess, selection, options):
+                logger.log_frame(frame, t_ns=t_ns)
+                t_first = t_ns if t_first is None else t_first
+                t_last = t_ns
                 if d.what == "skeleton3d" and "person_id" in frame.data:
                     people.update(int(p) for p in frame.data["person_id"] if p >= 0)
             rec.flush()

@@ -22,6 +22,7 @@ __all__ = [
     "as_quality",
     "check_people",
     "parse_extra",
+    "reference_offsets_ns",
     "select_streams",
     "session_frames",
     "skeleton_registry",
@@ -109,29 +110,50 @@ def _filter_people(frame: Frame, keep: set[int]) -> Frame:
     )
 
 
-def session_frames(session: Session, selection: Selection, options: ExportOptions) -> Iterator[tuple[Drawn, Frame]]:
-    """The selected streams' frames merged in sensor-time order (ties: stream key), inside the
-    options' time range, skeleton and keypoint streams reduced to ``options.person_ids``;
+def reference_offsets_ns(session: Session, selection: Selection) -> dict[str, int]:
+    """Per drawn stream, what puts its frames on the rig's reference clock (the synchronizer's
+    offsets): a source stream's sensor ``time_offset_ns`` plus the rig's ``sync.offsets_ns`` for
+    it; 0 for an estimate (stamped with its frameset's reference time already)."""
+    sync = session.rig.get("sync") or {}
+    extra = sync.get("offsets_ns") or {} if isinstance(sync, dict) else {}
+    out: dict[str, int] = {}
+    for d in selection.drawn:
+        if ":" in d.key:
+            out[d.key] = 0
+            continue
+        cal = session.calibration.sensors.get(d.spec.sensor)
+        out[d.key] = (cal.time_offset_ns if cal is not None else 0) + int(extra.get(d.name, 0))
+    return out
+
+
+def session_frames(
+    session: Session, selection: Selection, options: ExportOptions
+) -> Iterator[tuple[Drawn, Frame, int]]:
+    """``(stream, frame, t_ns)``: the selected streams' frames merged in time order (ties: stream
+    key), ``t_ns`` on the rig's reference clock (:func:`reference_offsets_ns`), inside the
+    options' time range; skeleton and keypoint streams reduced to ``options.person_ids``;
     ``options.progress`` is told every 64 frames read."""
     keep = set(int(p) for p in options.person_ids)
+    offsets = reference_offsets_ns(session, selection)
     total = sum(selection.counts.values())
     done = 0
 
     def stream(i: int, d: Drawn) -> Iterator[tuple[int, int, Frame]]:
+        off = offsets[d.key]
         for f in session.read(d.key):
-            yield f.t_sensor_ns, i, f
+            yield f.t_sensor_ns + off, i, f
 
     merged = heapq.merge(*(stream(i, d) for i, d in enumerate(selection.drawn)), key=lambda x: (x[0], x[1]))
-    for _, i, frame in merged:
+    for t_ns, i, frame in merged:
         done += 1
         if options.progress is not None and (done % 64 == 0 or done == total):
             options.progress(done, total)
-        if not options.in_range(frame.t_sensor_ns):
+        if not options.in_range(t_ns):
             continue
         d = selection.drawn[i]
         if keep and d.what in ("skeleton3d", "keypoints2d"):
             frame = _filter_people(frame, keep)
-        yield d, frame
+        yield d, frame, t_ns
 
 
 def check_people(session: Session, selection: Selection, person_ids: Sequence[int]) -> None:

@@ -44,7 +44,8 @@ class RerunSink(Sink):
     """Logs every frameset to Rerun: camera frusta (``Pinhole`` + ``Transform3D``) from the rig
     calibration, images, 2D keypoints and 3D skeletons with their bones and person ids (one
     stable colour per id), radar points, tracks and clusters, device poses — on the sensor-time
-    timeline (each frame's ``t_sensor_ns``) and a ``frameset`` sequence timeline.
+    timeline at the frameset's reference time (``t_ref_ns``: a set's frames show together) and a
+    ``frameset`` sequence timeline.
 
     Only the streams matched by the sink's ``inputs`` are drawn. Summary: ``frames_logged``,
     ``framesets``, ``drawn`` (stream -> entity), ``not_drawn``, ``save`` (the ``.rrd`` path).
@@ -113,7 +114,7 @@ class RerunSink(Sink):
         logger = self.logger or self._open()
         logger.rec.set_time("frameset", sequence=frameset.index)
         for name in sorted(frameset.frames):
-            logger.log_frame(frameset.frames[name])
+            logger.log_frame(frameset.frames[name], t_ns=frameset.t_ref_ns)
         self.framesets += 1
 
     def close(self) -> None:

@@ -234,3 +234,37 @@ def test_the_default_blueprint_shows_the_world_and_each_camera(synthetic_rrd: tu
                 cols["ViewBlueprint:class_identifier"][0][0],
             )
     assert views == {"world": ("world", "3D"), "cam0": ("world/cam0/image", "2D")}
+
+
+def test_source_frames_are_put_on_the_reference_clock(tmp_path: Path, vd: Any) -> None:
+    """A source stream's frames move by its sensor's ``time_offset_ns`` plus the rig's
+    ``sync.offsets_ns`` (the synchronizer's offsets); estimates already carry reference times."""
+    from sensorfusion_rerun import write_mcap, write_rrd
+
+    from sensorfusion import FieldSpec, Frame, FrameKind, RigCalibration, StreamSpec
+    from sensorfusion.store import SessionWriter
+
+    cal = RigCalibration.model_validate(
+        {"sensors": {"cam0": {**vd.CALIBRATION.sensors["cam0"].model_dump(), "time_offset_ns": 1_000_000}}}
+    )
+    img = StreamSpec(name="cam0/image", kind=FrameKind.IMAGE, fields={"image": FieldSpec(dtype="uint8", shape=(4, 6))})
+    kp = StreamSpec(name="cam0/keypoints2d", kind=FrameKind.KEYPOINTS2D, ragged=True, skeleton="coco17",
+                    fields={"keypoints": FieldSpec(dtype="float32", shape=(17, 3)), "person_id": FieldSpec(dtype="int64")})  # fmt: skip
+    w = SessionWriter(
+        tmp_path / "o.zarr", rig={"name": "o", "sync": {"offsets_ns": {"cam0/image": 500}}}, calibration=cal
+    )
+    w.add_stream(img)
+    w.add_stream(kp, stage="det")
+    for i in range(2):
+        t = vd.t_ns(i)
+        w.write(Frame("cam0/image", t, t, i, {"image": np.zeros((4, 6), np.uint8)}))
+        ref = t + 1_000_500
+        w.write(Frame("cam0/keypoints2d", ref, ref, i, {"keypoints": np.ones((1, 17, 3), np.float32), "person_id": np.array([1])}), stage="det")  # fmt: skip
+    w.close({})
+    write_rrd(tmp_path / "o.zarr", tmp_path / "o.rrd")
+    rrd = vd.Rrd(tmp_path / "o.rrd")
+    image_times, _ = rrd.column("/world/cam0/image/image", "EncodedImage:blob")
+    kp_times, _ = rrd.column("/world/cam0/image/keypoints2d", "Points2D:positions")
+    assert image_times == kp_times == [vd.t_ns(i) + 1_000_500 for i in range(2)]
+    result = write_mcap(tmp_path / "o.zarr", tmp_path / "o.mcap")
+    assert result.details["topics"]["/cam0/image"]["messages"] == 2
