@@ -15,8 +15,9 @@ Entity tree (``world`` is the calibration's world frame, metres, ``+z`` up by de
   its colour, the skeleton's joints and bones as keypoint connections), so the viewer draws
   the bones; ``<stream>/ids`` labels each person.
 
-Time: the timeline (``sensor_time`` by default) is each frame's ``t_sensor_ns``: a timestamp
-timeline when the clock is Unix time, a duration one otherwise. Log time and ticks are off, so
+Time: the timeline (``sensor_time`` by default) is int64 ns on the rig's reference clock (the
+caller says which time each frame goes at, default its ``t_sensor_ns``): a timestamp timeline
+when the clock is Unix time, a duration one otherwise. Log time and ticks are off, so
 a recording depends only on the frames.
 """
 
