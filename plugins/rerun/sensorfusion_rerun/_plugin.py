@@ -24,6 +24,8 @@ def sensorfusion_add_sinks() -> Sequence[type[Sink]]:
             f"{_P}._sink:RerunSink",
             name="rerun",
             summary="the running rig in Rerun's viewer (spawn / connect) or an .rrd file",
+            requires=("rerun",),
+            install=_INSTALL,
         )
     ]
 
