@@ -355,8 +355,8 @@ class _McapScene:
         self._scene(d, [SceneEntity(timestamp=stamp, frame_id=d.frame, id="boxes", cubes=cubes)] if cubes else [], t_ns)
 
     def _points(self, d: Drawn, data: Any, t_ns: int) -> None:
-        if d.xyz == ("xyz_m",):
-            xyz = np.asarray(data["xyz_m"], np.float32)
+        if len(d.xyz) == 1:
+            xyz = np.asarray(data[d.xyz[0]], np.float32)
         else:
             xyz = np.stack([np.asarray(data[k], np.float32) for k in d.xyz], axis=-1)
         xyz = np.ascontiguousarray(xyz[np.isfinite(xyz).all(axis=-1)], dtype="<f4")

@@ -261,12 +261,16 @@ class RerunLogger:
         )
 
     def _log_points(self, d: Drawn, data: Any) -> None:
-        if d.xyz == ("xyz_m",):
-            xyz = np.asarray(data["xyz_m"], np.float32)
+        if len(d.xyz) == 1:
+            xyz = np.asarray(data[d.xyz[0]], np.float32)
         else:
             xyz = np.stack([np.asarray(data[k], np.float32) for k in d.xyz], axis=-1)
-        xyz = xyz[np.isfinite(xyz).all(axis=-1)]
-        self.rec.log(self.entity(d), rr.Points3D(xyz, radii=0.03, colors=[(80, 200, 255)]))
+        ok = np.isfinite(xyz).all(axis=-1)
+        if "person_id" in data:  # points that belong to people (floor positions): their colours
+            colors = [person_rgb(int(p)) for p in np.asarray(data["person_id"])[ok]]
+            self.rec.log(self.entity(d), rr.Points3D(xyz[ok], radii=0.06, colors=colors))
+        else:
+            self.rec.log(self.entity(d), rr.Points3D(xyz[ok], radii=0.03, colors=[(80, 200, 255)]))
 
     def _log_tracks(self, d: Drawn, data: Any) -> None:
         pos = np.asarray(data["position_m"], np.float32)

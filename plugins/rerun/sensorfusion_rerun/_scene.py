@@ -72,7 +72,8 @@ class Drawn:
             images and 2D keypoints, the camera.
         skeleton: the skeleton spec of keypoint and skeleton streams (``None``: unknown to the
             registry: joints are drawn without bones).
-        xyz: the point fields of a point cloud: ``("xyz_m",)`` or ``("x", "y", "z")``.
+        xyz: the point fields of a point cloud: one ``(3,)`` field (``xyz_m``, ``xyz`` or
+            ``position_m``) or ``("x", "y", "z")``.
     """
 
     key: str
@@ -135,8 +136,9 @@ class FrameTree:
 
 def _points_fields(spec: StreamSpec) -> tuple[str, ...]:
     f = spec.fields
-    if "xyz_m" in f and f["xyz_m"].shape == (3,):
-        return ("xyz_m",)
+    for name in ("xyz_m", "xyz", "position_m"):  # radar / UART, RGB-D lifting, overhead floor points
+        if name in f and f[name].shape == (3,):
+            return (name,)
     if all(k in f and f[k].shape == () for k in ("x", "y", "z")):
         return ("x", "y", "z")
     return ()

@@ -268,3 +268,38 @@ def test_source_frames_are_put_on_the_reference_clock(tmp_path: Path, vd: Any) -
     assert image_times == kp_times == [vd.t_ns(i) + 1_000_500 for i in range(2)]
     result = write_mcap(tmp_path / "o.zarr", tmp_path / "o.mcap")
     assert result.details["topics"]["/cam0/image"]["messages"] == 2
+
+
+def test_point_layouts_of_the_other_plugins(tmp_path: Path, vd: Any) -> None:
+    """RGB-D points (``xyz`` in a camera's frame) and overhead floor positions (``position_m``
+    with a ``person_id``: each person's colour) are drawn too."""
+    from sensorfusion_rerun import person_rgb, write_mcap, write_rrd
+
+    from sensorfusion import FieldSpec, Frame, FrameKind, StreamSpec
+    from sensorfusion.store import SessionWriter
+
+    rgbd = StreamSpec(name="cam0/points", kind=FrameKind.POINT_CLOUD, ragged=True, attrs={"frame": "cam0"},
+                      fields={"xyz": FieldSpec(dtype="float32", shape=(3,))})  # fmt: skip
+    floor = StreamSpec(name="ceil0/floor", kind=FrameKind.POINT_CLOUD, ragged=True, attrs={"frame": "world"},
+                       fields={"position_m": FieldSpec(dtype="float32", shape=(3,)), "person_id": FieldSpec(dtype="int64")})  # fmt: skip
+    w = SessionWriter(tmp_path / "p.zarr", rig={"name": "p"}, calibration=vd.CALIBRATION)
+    w.add_stream(rgbd, stage="rgbd")
+    w.add_stream(floor, stage="loc")
+    pts = np.array([[0.0, 0.0, 2.0], [0.1, 0.2, np.nan], [0.3, 0.1, 1.5]], np.float32)
+    pos = np.array([[1.0, 2.0, 0.0], [3.0, -1.0, 0.0]], np.float32)
+    w.write(Frame("cam0/points", vd.t_ns(0), 0, 0, {"xyz": pts}), stage="rgbd")
+    w.write(Frame("ceil0/floor", vd.t_ns(0), 0, 0, {"position_m": pos, "person_id": np.array([4, 9])}), stage="loc")
+    w.close({})
+    write_rrd(tmp_path / "p.zarr", tmp_path / "p.rrd")
+    rrd = vd.Rrd(tmp_path / "p.rrd")
+    _, cloud = rrd.column("/world/cam0/points", "Points3D:positions")  # under the camera: its frame
+    np.testing.assert_allclose(np.asarray(cloud[0]), pts[[0, 2]])
+    _, floor_pos = rrd.column("/world/ceil0/floor", "Points3D:positions")
+    _, colors = rrd.column("/world/ceil0/floor", "Points3D:colors")
+    np.testing.assert_allclose(np.asarray(floor_pos[0]), pos)
+    assert colors[0] == [(r << 24) | (g << 16) | (b << 8) | 0xFF for r, g, b in (person_rgb(4), person_rgb(9))]
+    result = write_mcap(tmp_path / "p.zarr", tmp_path / "p.mcap")
+    assert {t for t, v in result.details["topics"].items() if v["schema"] == "foxglove.PointCloud"} == {
+        "/cam0/points",
+        "/ceil0/floor",
+    }
