@@ -54,7 +54,7 @@ from mcap_protobuf.writer import Writer
 from sensorfusion import ExportOptions, ExportResult, RigCalibration, __version__
 from sensorfusion.store import Session
 
-from ._scene import Drawn, FrameTree, jpeg_bytes, person_rgb
+from ._scene import Drawn, FrameTree, jpeg_bytes, person_rgb, rbox_corners_px
 from ._session import as_quality, check_people, parse_extra, select_streams, session_frames
 
 __all__ = ["MCAP_OPTIONS", "export_mcap", "quaternion_xyzw", "write_mcap"]
@@ -253,6 +253,23 @@ class _McapScene:
                         timestamp=stamp, type=PointsAnnotation.LINE_LIST, points=bones, outline_color=col, thickness=2.0
                     )
                 )
+        self.write(self.topic(d), ImageAnnotations(points=anns), t_ns)
+
+    def _rboxes(self, d: Drawn, data: Any, t_ns: int) -> None:
+        boxes = np.asarray(data["rbox"], np.float64)
+        ok = np.isfinite(boxes).all(axis=-1)
+        pids = np.asarray(data["person_id"])[ok] if "person_id" in data else np.full(int(ok.sum()), -1)
+        stamp = _stamp(t_ns)
+        anns = [
+            PointsAnnotation(
+                timestamp=stamp,
+                type=PointsAnnotation.LINE_LOOP,
+                points=[Point2(x=float(x), y=float(y)) for x, y in corners],
+                outline_color=_color(person_rgb(int(pid))),
+                thickness=2.0,
+            )
+            for corners, pid in zip(rbox_corners_px(boxes[ok]), pids, strict=True)
+        ]
         self.write(self.topic(d), ImageAnnotations(points=anns), t_ns)
 
     def _scene(self, d: Drawn, entities: list[SceneEntity], t_ns: int) -> None:

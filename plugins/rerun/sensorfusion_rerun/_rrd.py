@@ -31,7 +31,7 @@ import rerun as rr
 
 from sensorfusion import Frame, RigCalibration
 
-from ._scene import Drawn, FrameTree, jpeg_bytes, person_rgb
+from ._scene import IMAGE_SPACE, Drawn, FrameTree, jpeg_bytes, person_rgb, rbox_corners_px
 
 __all__ = ["RerunLogger", "class_id_of", "is_unix_time"]
 
@@ -94,7 +94,7 @@ class RerunLogger:
     # -- paths -------------------------------------------------------------------------------
     def entity(self, d: Drawn) -> str:
         """Where a stream's frames are logged."""
-        if d.what in ("image", "depth", "keypoints2d"):
+        if d.what in IMAGE_SPACE:
             if self._has_pinhole(d.frame):
                 return f"{self.tree.path(d.frame)}/image/{d.spec.channel}"
             return f"cameras/{d.spec.sensor}/{d.spec.channel}"
@@ -241,6 +241,15 @@ class RerunLogger:
             keep &= kp[..., 2] > self.min_confidence
         pos, cls, joint, _ = self._skeleton_points(d, data, kp[..., :2], keep)
         self.rec.log(self.entity(d), rr.Points2D(pos, class_ids=cls, keypoint_ids=joint, radii=-2.0))
+
+    def _log_rboxes(self, d: Drawn, data: Any) -> None:
+        boxes = np.asarray(data["rbox"], np.float64)
+        ok = np.isfinite(boxes).all(axis=-1)
+        corners = rbox_corners_px(boxes[ok])
+        strips = [np.vstack([c, c[:1]]) for c in corners]  # closed outlines
+        pids = np.asarray(data["person_id"])[ok] if "person_id" in data else np.full(len(strips), -1)
+        colors = [person_rgb(int(p)) for p in pids]
+        self.rec.log(self.entity(d), rr.LineStrips2D(strips, colors=colors, radii=-2.0))
 
     def _log_skeleton3d(self, d: Drawn, data: Any) -> None:
         joints = np.asarray(data["joints"], np.float32)

@@ -21,14 +21,18 @@ from sensorfusion.schema import SkeletonRegistry
 __all__ = [
     "UNKNOWN_PERSON_RGB",
     "Drawn",
+    "IMAGE_SPACE",
     "DrawnAs",
     "FrameTree",
     "jpeg_bytes",
+    "rbox_corners_px",
     "person_rgb",
     "plan_streams",
 ]
 
-DrawnAs = Literal["image", "depth", "keypoints2d", "skeleton3d", "points", "tracks", "boxes", "device_pose"]
+DrawnAs = Literal["image", "depth", "keypoints2d", "rboxes", "skeleton3d", "points", "tracks", "boxes", "device_pose"]
+IMAGE_SPACE: tuple[DrawnAs, ...] = ("image", "depth", "keypoints2d", "rboxes")
+"""What is drawn in a camera's image (pixels) rather than in 3D."""
 
 UNKNOWN_PERSON_RGB = (170, 170, 170)
 """The colour of a person without an identity (``person_id < 0``)."""
@@ -44,6 +48,18 @@ def person_rgb(person_id: int) -> tuple[int, int, int]:
     hue = (0.11 + person_id * _GOLDEN) % 1.0
     r, g, b = colorsys.hsv_to_rgb(hue, 0.75, 0.95)
     return round(r * 255), round(g * 255), round(b * 255)
+
+
+def rbox_corners_px(rboxes: np.ndarray) -> np.ndarray:
+    """``(N, 4, 2)`` corners of rotated boxes ``(N, 5)`` ``[cx, cy, w, h, angle_deg]`` (RAPiD's
+    layout, the overhead plugin's ``rbox``): the width along ``(cos a, sin a)`` in pixels."""
+    b = np.asarray(rboxes, np.float64).reshape(-1, 5)
+    a = np.radians(b[:, 4])
+    ex = np.stack([np.cos(a), np.sin(a)], axis=-1) * (0.5 * b[:, 2:3])
+    ey = np.stack([-np.sin(a), np.cos(a)], axis=-1) * (0.5 * b[:, 3:4])
+    c = b[:, :2]
+    out: np.ndarray = np.stack([c - ex - ey, c + ex - ey, c + ex + ey, c - ex + ey], axis=1)
+    return out
 
 
 def jpeg_bytes(image: np.ndarray, quality: int) -> bytes:
@@ -177,6 +193,8 @@ def plan_stream(key: str, spec: StreamSpec, tree: FrameTree, skeletons: Skeleton
             return Drawn(key, spec, "points", _frame_of(spec, tree), xyz=xyz)
     if kind == FrameKind.BOXES and spec.ragged:
         f = spec.fields
+        if "rbox" in f and f["rbox"].shape == (5,):
+            return Drawn(key, spec, "rboxes", spec.sensor)
         if "position_m" in f and "track_id" in f:
             return Drawn(key, spec, "tracks", _frame_of(spec, tree))
         if "center_m" in f and "size_m" in f:
