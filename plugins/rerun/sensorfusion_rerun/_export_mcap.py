@@ -54,7 +54,7 @@ from mcap_protobuf.writer import Writer
 from sensorfusion import ExportOptions, ExportResult, RigCalibration, __version__
 from sensorfusion.store import Session
 
-from ._scene import Drawn, FrameTree, jpeg_bytes, person_rgb, rbox_corners_px
+from ._scene import Drawn, FrameTree, jpeg_bytes, person_rgb, points_xyz, rbox_corners_px
 from ._session import as_quality, check_people, parse_extra, select_streams, session_frames
 
 __all__ = ["MCAP_OPTIONS", "export_mcap", "quaternion_xyzw", "write_mcap"]
@@ -372,10 +372,7 @@ class _McapScene:
         self._scene(d, [SceneEntity(timestamp=stamp, frame_id=d.frame, id="boxes", cubes=cubes)] if cubes else [], t_ns)
 
     def _points(self, d: Drawn, data: Any, t_ns: int) -> None:
-        if len(d.xyz) == 1:
-            xyz = np.asarray(data[d.xyz[0]], np.float32)
-        else:
-            xyz = np.stack([np.asarray(data[k], np.float32) for k in d.xyz], axis=-1)
+        xyz = points_xyz(data, d.xyz)
         xyz = np.ascontiguousarray(xyz[np.isfinite(xyz).all(axis=-1)], dtype="<f4")
         fields = [PackedElementField(name=n, offset=4 * i, type=_FLOAT32) for i, n in enumerate("xyz")]  # type: ignore[arg-type]
         msg = PointCloud(

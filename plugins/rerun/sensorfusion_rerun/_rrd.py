@@ -31,7 +31,7 @@ import rerun as rr
 
 from sensorfusion import Frame, RigCalibration
 
-from ._scene import IMAGE_SPACE, Drawn, FrameTree, jpeg_bytes, person_rgb, rbox_corners_px
+from ._scene import IMAGE_SPACE, Drawn, FrameTree, jpeg_bytes, person_rgb, points_xyz, rbox_corners_px
 
 __all__ = ["RerunLogger", "class_id_of", "is_unix_time"]
 
@@ -270,10 +270,7 @@ class RerunLogger:
         )
 
     def _log_points(self, d: Drawn, data: Any) -> None:
-        if len(d.xyz) == 1:
-            xyz = np.asarray(data[d.xyz[0]], np.float32)
-        else:
-            xyz = np.stack([np.asarray(data[k], np.float32) for k in d.xyz], axis=-1)
+        xyz = points_xyz(data, d.xyz)
         ok = np.isfinite(xyz).all(axis=-1)
         if "person_id" in data:  # points that belong to people (floor positions): their colours
             colors = [person_rgb(int(p)) for p in np.asarray(data["person_id"])[ok]]

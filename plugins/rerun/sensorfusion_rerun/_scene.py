@@ -11,7 +11,7 @@ from __future__ import annotations
 import colorsys
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -27,6 +27,7 @@ __all__ = [
     "jpeg_bytes",
     "rbox_corners_px",
     "person_rgb",
+    "points_xyz",
     "plan_streams",
 ]
 
@@ -48,6 +49,17 @@ def person_rgb(person_id: int) -> tuple[int, int, int]:
     hue = (0.11 + person_id * _GOLDEN) % 1.0
     r, g, b = colorsys.hsv_to_rgb(hue, 0.75, 0.95)
     return round(r * 255), round(g * 255), round(b * 255)
+
+
+def points_xyz(data: Any, fields: tuple[str, ...]) -> np.ndarray:
+    """``(N, 3)`` float32 points from a frame: one ``(N, 3)`` field, one ``(N, 2)`` floor field
+    (``z = 0``), or three ``(N,)`` fields."""
+    if len(fields) == 1:
+        xyz = np.asarray(data[fields[0]], np.float32)
+        if xyz.shape[-1] == 2:
+            xyz = np.concatenate([xyz, np.zeros((*xyz.shape[:-1], 1), np.float32)], axis=-1)
+        return xyz.reshape(-1, 3)
+    return np.stack([np.asarray(data[k], np.float32) for k in fields], axis=-1).reshape(-1, 3)
 
 
 def rbox_corners_px(rboxes: np.ndarray) -> np.ndarray:
@@ -155,6 +167,8 @@ def _points_fields(spec: StreamSpec) -> tuple[str, ...]:
     for name in ("xyz_m", "xyz", "position_m"):  # radar / UART, RGB-D lifting, overhead floor points
         if name in f and f[name].shape == (3,):
             return (name,)
+    if "position_m" in f and f["position_m"].shape == (2,):  # floor positions (x, y) on z = 0
+        return ("position_m",)
     if all(k in f and f[k].shape == () for k in ("x", "y", "z")):
         return ("x", "y", "z")
     return ()

@@ -272,7 +272,8 @@ def test_source_frames_are_put_on_the_reference_clock(tmp_path: Path, vd: Any) -
 
 def test_point_layouts_of_the_other_plugins(tmp_path: Path, vd: Any) -> None:
     """RGB-D points (``xyz`` in a camera's frame), overhead floor positions (``position_m`` with a
-    ``person_id``: each person's colour) and rotated boxes in an image are drawn too."""
+    ``person_id``: each person's colour; ``(x, y)`` ones on the floor) and rotated boxes in an
+    image are drawn too."""
     from sensorfusion_rerun import person_rgb, write_mcap, write_rrd
 
     from sensorfusion import FieldSpec, Frame, FrameKind, StreamSpec
@@ -288,6 +289,11 @@ def test_point_layouts_of_the_other_plugins(tmp_path: Path, vd: Any) -> None:
     w.add_stream(rgbd, stage="rgbd")
     w.add_stream(floor, stage="loc")
     w.add_stream(rboxes, stage="det")
+    gt_floor = StreamSpec(name="gt/floor", kind=FrameKind.POINT_CLOUD, ragged=True, attrs={"frame": "world"},
+                          fields={"position_m": FieldSpec(dtype="float32", shape=(2,)), "person_id": FieldSpec(dtype="int64")})  # fmt: skip
+    w.add_stream(gt_floor)
+    floor_xy = np.array([[1.0, 2.0], [3.0, -1.0]], np.float32)
+    w.write(Frame("gt/floor", vd.t_ns(0), 0, 0, {"position_m": floor_xy, "person_id": np.array([4, 9])}))
     box = np.array([[100.0, 50.0, 20.0, 10.0, 90.0]], np.float32)  # 20 px wide along image +y
     w.write(Frame("cam0/rboxes", vd.t_ns(0), 0, 0, {"rbox": box, "person_id": np.array([4])}), stage="det")
     pts = np.array([[0.0, 0.0, 2.0], [0.1, 0.2, np.nan], [0.3, 0.1, 1.5]], np.float32)
@@ -303,6 +309,8 @@ def test_point_layouts_of_the_other_plugins(tmp_path: Path, vd: Any) -> None:
     _, colors = rrd.column("/world/ceil0/floor", "Points3D:colors")
     np.testing.assert_allclose(np.asarray(floor_pos[0]), pos)
     assert colors[0] == [(r << 24) | (g << 16) | (b << 8) | 0xFF for r, g, b in (person_rgb(4), person_rgb(9))]
+    _, gt = rrd.column("/world/gt/floor", "Points3D:positions")
+    np.testing.assert_allclose(np.asarray(gt[0]), [[1.0, 2.0, 0.0], [3.0, -1.0, 0.0]])  # (x, y) at z = 0
     _, strips = rrd.column("/world/cam0/image/rboxes", "LineStrips2D:strips")
     np.testing.assert_allclose(
         np.asarray(strips[0][0]), [[105, 40], [105, 60], [95, 60], [95, 40], [105, 40]], atol=1e-4
@@ -312,4 +320,5 @@ def test_point_layouts_of_the_other_plugins(tmp_path: Path, vd: Any) -> None:
     assert {t for t, v in result.details["topics"].items() if v["schema"] == "foxglove.PointCloud"} == {
         "/cam0/points",
         "/ceil0/floor",
+        "/gt/floor",
     }
