@@ -6,7 +6,8 @@ file). Topics (``/<sensor>/<channel>`` of each stream):
 * ``/tf`` — ``foxglove.FrameTransforms``: every calibrated sensor's ``world_from_sensor`` (parent
   ``world``, child the sensor id; ``device_from_sensor`` under a device) at the first time, and
   every ``device_pose`` frame (``world`` -> device).
-* ``/<camera>/calibration`` — ``foxglove.CameraCalibration`` (K, P, distortion) with each image.
+* ``/<camera>/calibration`` — ``foxglove.CameraCalibration`` (K, P, distortion) for every camera at
+  the first time, and again with each of its images.
 * images — ``foxglove.CompressedImage`` (JPEG) or ``foxglove.RawImage`` (``jpeg_quality: raw``);
   depth images as ``RawImage`` ``16UC1`` / ``32FC1``.
 * 2D keypoints — ``foxglove.ImageAnnotations``: per person the joints (``POINTS``) and the bones
@@ -163,6 +164,10 @@ class _McapScene:
         ]
         if tfs:
             self.write("/tf", FrameTransforms(transforms=tfs), t_ns)
+        for cam in self.tree.cameras():  # every camera's frustum, with or without images
+            cal = _calibration(t_ns, cam, self.tree.calibration)
+            if cal is not None:
+                self.write(f"/{cam}/calibration", cal, t_ns)
 
     def frame(self, d: Drawn, data: Any, t_ns: int) -> None:
         getattr(self, f"_{d.what}")(d, data, t_ns)

@@ -99,6 +99,13 @@ def test_frame_transforms_place_every_sensor_and_the_moving_device(vd: Any, mcap
 
 def test_camera_calibration_and_images(vd: Any, mcap: Any, synthetic: Any) -> None:
     _, topics = mcap
+    assert len(topics["/cam0/calibration"]) == vd.N_FRAMES + 1  # at the start, then with each image
+    fisheye = topics["/hcam/calibration"][0][2]  # a camera without images still has its frustum
+    assert (fisheye.distortion_model, fisheye.frame_id, list(fisheye.D)) == (
+        "kannala_brandt",
+        "hcam",
+        [0.05, 0.0, 0.0, 0.0],
+    )
     cal = topics["/cam0/calibration"][0][2]
     cam = vd.CALIBRATION.sensors["cam0"].camera
     assert (cal.frame_id, cal.width, cal.height, cal.distortion_model) == ("cam0", 320, 240, "plumb_bob")
@@ -172,7 +179,7 @@ def test_compressed_images_and_options(vd: Any, synthetic: Any, tmp_path: Path) 
     )
     assert result.frames == 2 and result.streams == ("cam0/image",)
     _, topics = _read(out)
-    assert sorted(topics) == ["/cam0/calibration", "/cam0/image", "/tf"]
+    assert sorted(topics) == ["/cam0/calibration", "/cam0/image", "/hcam/calibration", "/tf"]
     msg = topics["/cam0/image"][0][2]
     assert topics["/cam0/image"][0][1] == "foxglove.CompressedImage" and msg.format == "jpeg"
     assert Image.open(io.BytesIO(msg.data)).size == (320, 240)
