@@ -11,9 +11,10 @@ Entity tree (``world`` is the calibration's world frame, metres, ``+z`` up by de
 * ``world/<sensor>/<channel>`` for 3D data in a sensor's frame (a radar's points);
   ``world/<stream sensor>/<channel>`` for data in the world frame (``world/fusion/skeleton3d``).
 * Skeletons (2D and 3D) are ``Points*D`` with ``class_ids`` = person and ``keypoint_ids`` =
-  joint; the stream's ``AnnotationContext`` has one class per person id seen (its label,
-  its colour, the skeleton's joints and bones as keypoint connections), so the viewer draws
-  the bones; ``<stream>/ids`` labels each person.
+  joint; the stream's ``AnnotationContext`` (on the timeline, re-logged when someone new
+  appears) has one class per person present (its label, its colour, the skeleton's joints and
+  bones as keypoint connections), so the viewer draws the bones; ``<stream>/ids`` labels each
+  person.
 
 Time: the timeline (``sensor_time`` by default) is int64 ns on the rig's reference clock (the
 caller says which time each frame goes at, default its ``t_sensor_ns``): a timestamp timeline
@@ -117,13 +118,7 @@ class RerunLogger:
         import rerun.blueprint as rrb
 
         views2d = []
-        for origin in sorted(
-            {
-                self.entity(d).rsplit("/", 1)[0]
-                for d in self.drawn.values()
-                if d.what in ("image", "depth", "keypoints2d")
-            }
-        ):
+        for origin in sorted({self.entity(d).rsplit("/", 1)[0] for d in self.drawn.values() if d.what in IMAGE_SPACE}):
             name = origin.split("/")[-2] if origin.endswith("/image") else origin.split("/")[-1]
             views2d.append(rrb.Spatial2DView(origin=origin, name=name))
         world = rrb.Spatial3DView(origin="world", name="world")
@@ -133,8 +128,7 @@ class RerunLogger:
 
     # -- static: the rig -----------------------------------------------------------------------
     def log_rig(self) -> None:
-        """The world's axes, every sensor's pose, every camera's frustum and every skeleton
-        stream's annotation context (static)."""
+        """The world's axes, every sensor's pose and every camera's frustum (static)."""
         rec = self.rec
         rec.log("world", rr.ViewCoordinates(getattr(rr.ViewCoordinates, _WORLD_UP[self.world_up])), static=True)
         for frame in self.tree.fixed_frames():
@@ -142,9 +136,6 @@ class RerunLogger:
             assert m is not None
             rec.log(self.tree.path(frame), rr.Transform3D(translation=m[:3, 3], mat3x3=m[:3, :3]), static=True)
             self._log_camera(frame, self.tree.calibration)
-        for d in self.drawn.values():
-            if d.what in ("skeleton3d", "keypoints2d"):
-                self._log_classes(d, set())
 
     def _log_camera(self, frame: str, calibration: RigCalibration) -> None:
         cam = calibration.sensors[frame].camera
@@ -159,7 +150,10 @@ class RerunLogger:
         )
 
     def _log_classes(self, d: Drawn, class_ids: set[int]) -> None:
-        """The stream's annotation context: one class per person (label, colour, joints, bones)."""
+        """The stream's annotation context at the current time: one class per person present
+        (label, colour, joints, bones). Logged on the timeline, not static (static data would
+        win over it at every time), and only when someone new appears, so it stays as small
+        as the number of people at once however many ids a long run sees."""
         joints = list(d.skeleton.joints) if d.skeleton is not None else []
         edges = [(int(a), int(b)) for a, b in d.skeleton.edges] if d.skeleton is not None else []
         classes = []
@@ -173,7 +167,7 @@ class RerunLogger:
                     keypoint_connections=edges,
                 )
             )
-        self.rec.log(self.entity(d), rr.AnnotationContext(classes), static=True)
+        self.rec.log(self.entity(d), rr.AnnotationContext(classes))
         self._classes[d.name] = set(class_ids)
 
     # -- per frame ---------------------------------------------------------------------------------
@@ -219,9 +213,8 @@ class RerunLogger:
     def _people(self, d: Drawn, data: Any, values: np.ndarray) -> tuple[np.ndarray, list[int]]:
         pids = np.asarray(data["person_id"], np.int64) if "person_id" in data else np.full(len(values), -1)
         cids = [class_id_of(int(p), i) for i, p in enumerate(pids)]
-        new = set(cids) - self._classes.get(d.name, set())
-        if new:
-            self._log_classes(d, self._classes.get(d.name, set()) | new)
+        if not set(cids) <= self._classes.get(d.name, set()):  # someone new: the people present now
+            self._log_classes(d, set(cids))
         return pids, cids
 
     def _skeleton_points(

@@ -86,8 +86,10 @@ def test_skeletons_with_bones_ids_and_stable_colours(vd: Any, rrd: Any, syntheti
         assert classes[i] == expect_cls and joints[i] == expect_joint
     assert 4 not in joints[0][:16]  # person 3's missing joint is left out, not drawn at NaN
     # the annotation context: one class per person, the skeleton's joints and bones, its colour
-    _, ctx = rrd.column(e, "AnnotationContext:context", index=None)
-    by_id = {c["class_id"]: c["class_description"] for c in ctx[-1][0]}
+    # the annotation context: logged when people appear (frame 0: 3 and 7; 7 leaving needs none)
+    ctx_times, ctx = rrd.column(e, "AnnotationContext:context")
+    assert ctx_times == [vd.t_ns(0)]
+    by_id = {c["class_id"]: c["class_description"] for c in ctx[0][0]}
     assert set(by_id) == {3, 7}
     for pid, desc in by_id.items():
         assert desc["info"]["label"] == f"person {pid}"
@@ -108,8 +110,8 @@ def test_keypoints2d_in_the_image_with_unknown_people_kept_apart(rrd: Any, synth
     np.testing.assert_allclose(np.asarray(positions[0]), kp[..., :2][keep], atol=1e-4)
     # person 3 is class 3; the unassociated person is a class of its own (60000 + its index)
     assert classes[0] == [3] * 17 + [class_id_of(-1, 1)] * 16
-    _, ctx = rrd.column(e, "AnnotationContext:context", index=None)
-    assert {c["class_id"] for c in ctx[-1][0]} == {3, 60001}
+    _, ctx = rrd.column(e, "AnnotationContext:context")
+    assert {c["class_id"] for c in ctx[0][0]} == {3, 60001}
 
 
 def test_images_depth_radar_and_tracks(rrd: Any, synthetic: Any) -> None:
@@ -203,7 +205,7 @@ def test_unix_clock_bgr_and_grey_images_and_an_unknown_skeleton(tmp_path: Path, 
     assert times == [t0, t0 + 10_000_000, t0 + 20_000_000]  # exact int64 ns
     assert bytes(buf[0][0]) == img[:, :, ::-1].tobytes()  # BGR -> RGB
     assert "/cameras/ir0/image" in rrd.entities()  # an uncalibrated camera: its own 2D space
-    _, ctx = rrd.column("/world/odd/skeleton3d", "AnnotationContext:context", index=None)
+    _, ctx = rrd.column("/world/odd/skeleton3d", "AnnotationContext:context")
     assert ctx[-1][0][0]["class_description"]["keypoint_connections"] == []
     result = write_mcap(tmp_path / "u.zarr", tmp_path / "u.mcap", jpeg_quality=None)
     assert result.details["topics"]["/cam0/image"]["schema"] == "foxglove.RawImage"
@@ -322,3 +324,26 @@ def test_point_layouts_of_the_other_plugins(tmp_path: Path, vd: Any) -> None:
         "/ceil0/floor",
         "/gt/floor",
     }
+
+
+def test_the_annotation_context_follows_who_is_present(tmp_path: Path, vd: Any) -> None:
+    """Re-logged on the timeline when someone new appears, with the people present then: it
+    stays as small as the crowd at one time, however many ids a long run sees."""
+    from sensorfusion_rerun import write_rrd
+
+    from sensorfusion import FieldSpec, Frame, FrameKind, StreamSpec
+    from sensorfusion.store import SessionWriter
+
+    sk = StreamSpec(name="fusion/skeleton3d", kind=FrameKind.SKELETON3D, ragged=True, skeleton="coco17",
+                    fields={"joints": FieldSpec(dtype="float32", shape=(17, 3)), "person_id": FieldSpec(dtype="int64")})  # fmt: skip
+    w = SessionWriter(tmp_path / "c.zarr", rig={"name": "c"}, calibration=vd.CALIBRATION)
+    w.add_stream(sk, stage="fusion")
+    present = [[1], [2], [2], [1, 2], [5]]
+    for i, ids in enumerate(present):
+        joints = np.stack([vd.skeleton(i, p) for p in ids])
+        w.write(Frame(sk.name, vd.t_ns(i), 0, i, {"joints": joints, "person_id": np.array(ids)}), stage="fusion")
+    w.close({})
+    write_rrd(tmp_path / "c.zarr", tmp_path / "c.rrd")
+    times, ctx = vd.Rrd(tmp_path / "c.rrd").column("/world/fusion/skeleton3d", "AnnotationContext:context")
+    assert times == [vd.t_ns(0), vd.t_ns(1), vd.t_ns(3), vd.t_ns(4)]
+    assert [sorted(c["class_id"] for c in row[0]) for row in ctx] == [[1], [2], [1, 2], [5]]
