@@ -69,7 +69,9 @@ def write_rrd(
         check_people(sess, selection, options.person_ids)
         out = Path(out)
         name = Path(str(sess.path)).name
-        rec = rr.RecordingStream("sensorfusion", recording_id=f"sensorfusion:{name}")
+        # one id per session (its name and creation time): exporting it twice gives the same
+        # recording, two sessions that share a folder name stay two recordings in the viewer
+        rec = rr.RecordingStream("sensorfusion", recording_id=f"sensorfusion:{name}:{sess.created or ''}")
         try:
             logger = RerunLogger(
                 rec,

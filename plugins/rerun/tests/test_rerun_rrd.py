@@ -30,6 +30,16 @@ def test_result_names_every_drawn_stream_and_what_was_left_out(vd: Any, syntheti
     assert result.details["t_first_ns"] == vd.t_ns(0) and result.details["t_last_ns"] == vd.t_ns(vd.N_FRAMES - 1)
 
 
+def test_the_recording_is_named_after_the_session(synthetic: Any, synthetic_rrd: tuple[Path, Any]) -> None:
+    import rerun.chunk as rc
+
+    from sensorfusion.store import Session
+
+    (entry,) = rc.RrdReader(synthetic_rrd[0]).recordings()
+    assert entry.application_id == "sensorfusion"
+    assert entry.recording_id == f"sensorfusion:synthetic.zarr:{Session.open(synthetic.path).created}"
+
+
 def test_entities_and_the_sensor_time_timeline(vd: Any, rrd: Any) -> None:
     assert {
         "/world", "/world/cam0", "/world/cam0/image", "/world/cam0/image/image", "/world/cam0/image/depth",
