@@ -96,10 +96,6 @@ def _specs() -> dict[str, tuple[StreamSpec, str | None]]:
     }  # fmt: skip
 
 
-def person_values_field_names() -> list[str]:
-    return ["height_m"]
-
-
 def make_session(path: Path) -> Synthetic:
     specs = _specs()
     w = SessionWriter(path, rig={"name": "viewer-test"}, calibration=CALIBRATION)
