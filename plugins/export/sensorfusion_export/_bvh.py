@@ -39,6 +39,7 @@ __all__ = [
     "UNIT_SCALE",
     "bvh_forward_kinematics",
     "read_bvh",
+    "reroot",
     "rotations_to_euler_deg",
     "solve_bvh",
     "write_bvh",
@@ -181,6 +182,27 @@ def _angle_range_deg(a: np.ndarray, b: np.ndarray) -> float:
     return float(ang.max() - ang.min())
 
 
+def reroot(parents: tuple[int, ...], root: int) -> tuple[int, ...]:
+    """The same tree (the parent links taken as undirected bones) hung from joint ``root``."""
+    n = len(parents)
+    links: list[list[int]] = [[] for _ in range(n)]
+    for j, p in enumerate(parents):
+        if p >= 0:
+            links[j].append(p)
+            links[p].append(j)
+    out = [-2] * n
+    out[root] = -1
+    queue = [root]
+    for j in queue:
+        for k in links[j]:
+            if out[k] == -2:
+                out[k] = j
+                queue.append(k)
+    if -2 in out:
+        raise ValueError("the skeleton's parent links are not one tree")
+    return tuple(out)
+
+
 def solve_bvh(
     joints_m: np.ndarray,
     parents: tuple[int, ...],
@@ -190,7 +212,8 @@ def solve_bvh(
     units: str = "cm",
     rigid_tolerance_deg: float = 1.0,
 ) -> tuple[BvhMotion, dict[str, float]]:
-    """One person's BVH from ``joints_m (T, J, 3)`` world metres (Z up, NaN: unknown).
+    """One person's BVH from ``joints_m (T, J, 3)`` world metres (Z up, NaN: unknown) on the
+    tree ``parents`` (see :func:`reroot` to hang it from another joint).
 
     Returns:
         The BVH content and per-bone median lengths in metres (``"parent-child"`` keys).
@@ -284,7 +307,9 @@ def solve_bvh(
             cols.append(P[:, node.source] * scale)
         else:
             channels.append(list(rot_channels))
-        cols.append(rotations_to_euler_deg(L[k]))
+        # unwrapped along time (each angle by whole turns: the same rotation), so players that
+        # interpolate the channels never spin a joint the long way round between two frames
+        cols.append(np.degrees(np.unwrap(np.radians(rotations_to_euler_deg(L[k])), axis=0)))
     end_sites: dict[int, np.ndarray] = {}
     for k, node in enumerate(nodes):
         if not node.children:  # a leaf: an End Site a fifth of its bone further on
@@ -423,26 +448,30 @@ def world_from_bvh(points: np.ndarray, units: str) -> np.ndarray:
     return np.asarray(points)[..., [2, 0, 1]] / UNIT_SCALE[units]
 
 
-def export_people_bvh(motion: Motion, out: Path, *, units: str, rigid_tolerance_deg: float) -> list[dict[str, object]]:
-    """One BVH per person: ``out`` for one, ``<stem>_P<id>.bvh`` for several."""
+def export_people_bvh(
+    motion: Motion, out: Path, *, units: str, rigid_tolerance_deg: float, root: str | None = None
+) -> list[dict[str, object]]:
+    """One BVH per person: ``out`` for one, ``<stem>_P<id>.bvh`` for several; ``root``: the
+    joint to hang the hierarchy from (default: the skeleton's own root)."""
     people: list[dict[str, object]] = []
     present = motion.present()
     sk = motion.skeleton
-    root = sk.parents.index(-1)
+    parents = sk.parents if root is None else reroot(sk.parents, sk.index(root))
+    root_j = parents.index(-1)
     for k, pid in enumerate(motion.person_ids.tolist()):
         seen = np.flatnonzero(present[:, k])
         if not len(seen):
             continue
-        if not np.isfinite(motion.joints_m[:, k, root]).all(axis=-1).any():
+        if not np.isfinite(motion.joints_m[:, k, root_j]).all(axis=-1).any():
             # no root position ever: nothing to hang the hierarchy from
             people.append(
-                {"person_id": pid, "path": None, "skipped": f"its root joint {sk.joints[root]} is never seen"}
+                {"person_id": pid, "path": None, "skipped": f"its root joint {sk.joints[root_j]} is never seen"}
             )
             continue
         span = slice(int(seen[0]), int(seen[-1]) + 1)
         bvh, lengths = solve_bvh(
             motion.joints_m[span, k],
-            sk.parents,
+            parents,
             sk.joints,
             frame_time_s=1.0 / motion.rate_hz,
             units=units,

@@ -29,7 +29,15 @@ def _skeleton(session: Session, key: str) -> SkeletonSpec:
 def motions_for(session: Session, options: ExportOptions, *, fmt: str, many: bool) -> list[Motion]:
     """The streams ``options`` asks for (or the default one), loaded on their frame grids."""
     keys = pick_streams(session, options, many=many, fmt=fmt)
-    return [load_motion(session, key, options, _skeleton(session, key)) for key in keys]
+    motions = [load_motion(session, key, options, _skeleton(session, key)) for key in keys]
+    if not many and not motions[0].present().any():
+        raise ConfigError(
+            f"nobody to export: {keys[0]} holds no person"
+            + (" in that time range" if options.start_ns or options.stop_ns else ""),
+            field_path="--stream",
+            value=keys[0],
+        )
+    return motions
 
 
 def _extra(options: ExportOptions, fmt: str, known: Mapping[str, Callable[[Any], Any]]) -> dict[str, Any]:
@@ -89,13 +97,22 @@ def export_c3d(session: Session, out: Path, options: ExportOptions) -> ExportRes
 
 def export_bvh(session: Session, out: Path, options: ExportOptions) -> ExportResult:
     """BVH: one file per person (``<stem>_P<id>.bvh`` when several). Options: ``units``
-    (``cm``, default, ``m`` or ``mm``), ``rigid_tolerance_deg`` (default 1)."""
+    (``cm``, default, ``m`` or ``mm``), ``rigid_tolerance_deg`` (default 1), ``root`` (the
+    joint to hang the hierarchy from, e.g. ``left_hip``; default the skeleton's root)."""
     from ._bvh import export_people_bvh
 
-    opts = _extra(options, "bvh", {"units": _choice("cm", "m", "mm"), "rigid_tolerance_deg": float})
+    opts = _extra(options, "bvh", {"units": _choice("cm", "m", "mm"), "rigid_tolerance_deg": float, "root": str})
     (m,) = motions_for(session, options, fmt="bvh", many=False)
     units = opts.get("units", "cm")
-    people = export_people_bvh(m, out, units=units, rigid_tolerance_deg=opts.get("rigid_tolerance_deg", 1.0))
+    root = opts.get("root")
+    if root is not None and root not in m.skeleton.joints:
+        raise ConfigError(
+            f"no joint {root!r} in the {m.skeleton.name} skeleton",
+            field_path="--option",
+            value=f"root={root}",
+            choices=list(m.skeleton.joints),
+        )
+    people = export_people_bvh(m, out, units=units, rigid_tolerance_deg=opts.get("rigid_tolerance_deg", 1.0), root=root)
     details = {**_summary([m]), "units": units, "axes": "Y up (BVH x, y, z = world y, z, x)", "euler_order": "ZXY"}
     details["people"] = [p for p in people if p["path"] is not None]
     skipped = {str(p["person_id"]): p["skipped"] for p in people if p["path"] is None}

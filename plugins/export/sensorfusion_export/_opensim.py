@@ -166,6 +166,7 @@ def _run(
     lines = trc.read_text(encoding="utf-8").splitlines()
     times = [float(ln.split("\t")[1]) for ln in lines[5:] if ln.strip()]
     t_range = f"{times[0]!r} {times[-1]!r}"
+    opensim.Logger.removeFileSink()  # no opensim.log in the working folder: the log goes beside the TRC
     opensim.Logger.setLevelString("Info")
     geometry = model_p.parent / "Geometry"
     if geometry.is_dir():

@@ -17,7 +17,7 @@ from sensorfusion_export import (
 )
 from sensorfusion_export._bvh import _euler_deg_to_rotations, rotations_to_euler_deg
 
-from sensorfusion import ExportOptions, export_session
+from sensorfusion import ConfigError, ExportOptions, export_session
 from sensorfusion.plugins import get_plugin_host
 from sensorfusion.store import Session
 
@@ -135,3 +135,26 @@ def test_a_person_whose_root_is_never_seen_is_skipped(session_path, tmp_path):
     assert [p["person_id"] for p in people] == [0, 1, 2]
     assert people[1]["path"] is None and "nose" in str(people[1]["skipped"])
     assert (tmp_path / "w_P0.bvh").exists() and not (tmp_path / "w_P1.bvh").exists()
+
+
+def test_rerooted_at_a_hip_still_round_trips(session_path, tmp_path):
+    from sensorfusion_export._bvh import reroot
+
+    m, sk = _gt(session_path)
+    parents = reroot(sk.parents, sk.index("left_hip"))
+    assert parents[sk.index("left_hip")] == -1 and parents[sk.index("left_shoulder")] == sk.index("left_hip")
+    assert parents[sk.index("nose")] == sk.index("left_shoulder")  # the old root now hangs below
+    bvh, _ = solve_bvh(m.joints_m[:, 2], parents, sk.joints, frame_time_s=1 / m.rate_hz)
+    write_bvh(tmp_path / "h.bvh", bvh)
+    back = read_bvh(tmp_path / "h.bvh")
+    assert back.names[0] == "left_hip" and back.parents[0] == -1
+    pos = world_from_bvh(bvh_forward_kinematics(back), "cm")
+    idx = [back.names.index(n) for n in sk.joints]
+    assert np.linalg.norm(pos[:, idx] - m.joints_m[:, 2], axis=-1).max() < 1e-3
+    res = export_session(
+        session_path, tmp_path / "r.bvh", options=ExportOptions(person_ids=(0,), extra={"root": "left_hip"})
+    )
+    assert read_bvh(res.paths[0]).names[0] == "left_hip"
+    with pytest.raises(ConfigError) as bad:
+        export_session(session_path, tmp_path / "r.bvh", options=ExportOptions(extra={"root": "pelvis"}))
+    assert bad.value.field_path == "--option" and "left_hip" in str(bad.value)

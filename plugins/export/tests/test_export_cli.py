@@ -133,3 +133,55 @@ def test_opensim_missing_says_what_to_install(session_path, tmp_path, capsys, mo
     line = _one_line_exit_2(*_export(capsys, session_path, "--opensim", "--out", tmp_path / "o.trc"))
     assert "opensim" in line and "pip install sensorfusion-export[opensim]" in line
     assert not (tmp_path / "o.trc").exists()
+
+
+def test_a_stream_with_nobody_in_it(tmp_path, capsys):
+    from sensorfusion.fusion import skeleton3d_spec
+    from sensorfusion.plugins import get_plugin_host
+
+    sk = get_plugin_host().skeletons.get("coco17")
+    spec = skeleton3d_spec("fusion/skeleton3d", sk)
+    path = tmp_path / "empty.zarr"
+    w = SessionWriter(path, rig={"name": "empty"}, calibration=RigCalibration())
+    w.add_stream(spec, stage="fusion")
+    for i in range(4):
+        data = {
+            "joints": np.zeros((0, 17, 3), np.float32),
+            "person_id": np.zeros(0, np.int64),
+            "reprojection_error_px": np.zeros((0, 17), np.float32),
+            "views": np.zeros((0, 17), np.int8),
+        }
+        w.write(Frame(spec.name, i * 33_000_000, i * 33_000_000, i, data), stage="fusion")
+    w.close({})
+    line = _one_line_exit_2(*_export(capsys, path, "--to", "c3d"))
+    assert "nobody to export" in line and "fusion:fusion/skeleton3d" in line
+    # JSON still writes the (empty) frames
+    code, out, err = _export(capsys, path, "--to", "json", "--json", "--out", tmp_path / "e.json")
+    assert code == 0 and json.loads(out)["frames"] == 4, err
+
+
+def test_a_third_party_exporter_runs_through_the_command(session_path, tmp_path, capsys, monkeypatch):
+    import types
+
+    import sensorfusion.plugins as plugins
+    from sensorfusion import ConfigError, Exporter, ExportResult, hookimpl
+
+    def export_counts(session, out, options):
+        if options.extra:
+            raise ConfigError("no options", field_path="--option", value=str(dict(options.extra)))
+        keys = sorted(session.streams())
+        out.write_text("".join(f"{k} {session.streams()[k].count}\n" for k in keys))
+        return ExportResult("counts", (out,), frames=1, streams=tuple(keys), details={"streams": len(keys)})
+
+    plugin = types.SimpleNamespace(
+        sensorfusion_add_exporters=hookimpl(lambda: [Exporter("counts", "frame counts", ".counts", export_counts)])
+    )
+    monkeypatch.setattr(plugins, "_HOST", plugins.PluginHost(extra_plugins=[("third", plugin)]))
+    code, out, err = _export(capsys, session_path, "--out", tmp_path / "s.counts", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["format"] == "counts" and doc["details"] == {"streams": len(doc["streams"])}
+    assert "gt/skeleton3d" in (tmp_path / "s.counts").read_text()
+    line = _one_line_exit_2(*_export(capsys, session_path, "--to", "counts", "--option", "x=1"))
+    assert "--option" in line
+    monkeypatch.setattr(plugins, "_HOST", None)
