@@ -24,7 +24,10 @@ EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("rig", metavar="RIG.yaml", help="the rig file")
     p.add_argument(
-        "--out", metavar="SESSION.zarr", help="record into this session (default: sessions/<rig>-<time>.zarr)"
+        "--out",
+        metavar="SESSION.zarr",
+        help="record into this session, a folder or a URL (s3://bucket/run.zarr, memory://...); "
+        "default: $SENSORFUSION_SESSIONS or sessions/, then <rig>-<time>.zarr",
     )
     p.add_argument("--no-record", action="store_true", help="do not record a session")
     p.add_argument("--overwrite", action="store_true", help="replace an existing session at --out")
@@ -37,7 +40,9 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-frames", type=int, metavar="N", help="stop after N framesets")
     p.add_argument("--fast", action="store_true", help="as fast as possible instead of paced to the wall clock")
     p.add_argument(
-        "--replay", metavar="SESSION.zarr", help="use a recorded session as the source instead of the rig's sensors"
+        "--replay",
+        metavar="SESSION.zarr",
+        help="use a recorded session (a folder or a URL) as the source instead of the rig's sensors",
     )
     p.add_argument(
         "--skip-damaged",
@@ -63,19 +68,35 @@ def session_file_name(rig_name: str) -> str:
     return safe or "rig"
 
 
+SESSIONS_ENV = "SENSORFUSION_SESSIONS"
+"""Environment variable: where sessions go when ``--out`` is not given (a folder or a URL,
+``s3://bucket/sessions``); default ``sessions``."""
+
+
 def default_session_path(rig_name: str) -> str:
-    """``sessions/<safe rig name>-<YYYYmmdd-HHMMSS>.zarr``."""
-    return str(Path("sessions") / f"{session_file_name(rig_name)}-{time.strftime('%Y%m%d-%H%M%S')}.zarr")
+    """``<sessions>/<safe rig name>-<YYYYmmdd-HHMMSS>.zarr``; ``<sessions>`` is
+    ``$SENSORFUSION_SESSIONS`` (a folder or a URL) or ``sessions``. The name never leaves it."""
+    import os
+
+    from ..store._location import join
+
+    base = os.environ.get(SESSIONS_ENV) or "sessions"
+    return str(join(base, f"{session_file_name(rig_name)}-{time.strftime('%Y%m%d-%H%M%S')}.zarr"))
 
 
 def _check_writable(out: str) -> None:
-    """Fail before any work when the session cannot be created (read-only disk, permissions):
-    one line naming the path and the cause, exit 1."""
+    """Fail before any work when the session cannot be created (read-only disk, permissions,
+    an unreachable store URL): one line naming the path and the cause; exit 1 (2 for a URL)."""
     import errno as _errno
     import os
     import tempfile
 
-    parent = Path(out).resolve().parent
+    from ..store._location import check_reachable, is_url, location
+
+    if is_url(out):
+        check_reachable(out, field_path="--out", write=True)
+        return
+    parent = Path(str(location(out))).resolve().parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".sensorfusion-probe-", dir=parent)
@@ -98,6 +119,7 @@ def run_rig(args: argparse.Namespace) -> int:
     from ..scheduler._graph import build_rig
     from ..scheduler._runner import Runner, RunOptions
     from ..schema._config import load_rig
+    from ..store._location import is_url, location, location_exists, same_location
 
     err = sys.stderr
     try:
@@ -114,13 +136,16 @@ def run_rig(args: argparse.Namespace) -> int:
         out = None
         if not args.no_record:
             out = args.out or default_session_path(config.name)
-            if Path(out).exists() and not args.overwrite:
+            if is_url(out):
+                _check_writable(out)  # reachable first: a fast one-line error, not a 12 s retry loop
+            if location_exists(location(out)) and not args.overwrite:
                 raise ConfigError(
                     "session already exists (use --overwrite or another --out)", field_path="--out", value=out
                 )
-            if args.replay and Path(out).resolve() == Path(args.replay).resolve():
+            if args.replay and same_location(out, args.replay):
                 raise ConfigError("--out must differ from --replay", field_path="--out", value=out)
-            _check_writable(out)
+            if not is_url(out):
+                _check_writable(out)
         rig = build_rig(
             config,
             host,
@@ -128,7 +153,8 @@ def run_rig(args: argparse.Namespace) -> int:
             realtime=not args.fast,
             source_name=str(args.rig),
             replace_sources=replace_sources,
-            out_dir=str(Path(out).parent) if out else None,
+            # sinks write their files beside a local session (none for a URL)
+            out_dir=str(Path(str(location(out))).parent) if out and not is_url(out) else None,
         )
     except ConfigError as exc:
         where = "" if exc.source or exc.field_path.startswith("--") else f"{args.rig}: "
@@ -259,8 +285,11 @@ def _replay_source(path: str, *, fast: bool, host: Any, skip_damaged: bool = Fal
     from .._errors import SessionDamagedError, StoreError
     from ..scheduler._graph import SourceNode
     from ..schema._config import SensorConfig
+    from ..store._location import check_reachable, is_url, location, location_exists
 
-    if not Path(path).exists():
+    if is_url(path):
+        check_reachable(path, field_path="--replay")
+    if not location_exists(location(path)):
         raise ConfigError("session not found", field_path="--replay", value=path)
     cls = host.drivers.get("replay", field_path="--replay")
     params = cls.Params.model_validate(
@@ -347,8 +376,11 @@ def plugin_lines(records: Any, *, width: int = 80, problems: dict[str, str] | No
 def _cmd_inspect(args: argparse.Namespace) -> int:
     from .._errors import StoreError
     from ..store import format_inspect, inspect_session
+    from ..store._location import check_reachable, is_url
 
     try:
+        if is_url(args.session):
+            check_reachable(args.session)
         if args.verify and not args.json:
             from rich.progress import Progress
 
@@ -361,7 +393,7 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
                 )
         else:
             info = inspect_session(args.session, verify=args.verify)
-    except StoreError as exc:
+    except (StoreError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     if args.json:
@@ -431,7 +463,7 @@ def _cfg_plugins(p: argparse.ArgumentParser) -> None:
 
 
 def _cfg_inspect(p: argparse.ArgumentParser) -> None:
-    p.add_argument("session", metavar="SESSION", help="a session (.zarr folder)")
+    p.add_argument("session", metavar="SESSION", help="a session (.zarr folder, or a URL: s3://bucket/run.zarr)")
     p.add_argument(
         "--verify",
         action="store_true",
