@@ -8,6 +8,7 @@ import re
 import signal
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -16,7 +17,16 @@ from .._components import Command
 from .._errors import ConfigError, SensorfusionError, SessionDamagedError, StoreError
 from .._lazy import lazy
 
-__all__ = ["add_run_arguments", "core_commands", "default_session_path", "plugin_lines", "run_rig", "session_file_name"]
+__all__ = [
+    "RigOutcome",
+    "add_run_arguments",
+    "core_commands",
+    "default_session_path",
+    "execute_rig",
+    "plugin_lines",
+    "run_rig",
+    "session_file_name",
+]
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
 
@@ -113,8 +123,26 @@ def _positive(name: str, value: float | int | None) -> None:
         raise ConfigError("must be > 0", field_path=f"--{name}", value=value)
 
 
+@dataclass
+class RigOutcome:
+    """What :func:`execute_rig` did: the exit code, the run's summary (``None`` when the run
+    did not start), and the error lines (empty on success)."""
+
+    code: int
+    summary: dict[str, Any] | None = None
+    errors: list[str] = field(default_factory=list)
+
+
 def run_rig(args: argparse.Namespace) -> int:
     """``python -m sensorfusion.run``: exit 0 on success, 2 on invalid config/arguments, 1 on failure."""
+    return execute_rig(args).code
+
+
+def execute_rig(args: argparse.Namespace, *, config: Any = None, report: bool = True) -> RigOutcome:
+    """Run a rig from ``run``'s arguments (:func:`add_run_arguments`). ``config``: an already
+    loaded :class:`RigConfig` instead of reading ``args.rig`` (relative paths still resolve from
+    ``args.rig``'s folder). ``report=False``: print nothing (``sensorfusion batch``); the error
+    lines are in the outcome either way."""
     from ..plugins import get_plugin_host
     from ..scheduler._graph import build_rig
     from ..scheduler._runner import Runner, RunOptions
@@ -122,11 +150,19 @@ def run_rig(args: argparse.Namespace) -> int:
     from ..store._location import is_url, location, location_exists, same_location
 
     err = sys.stderr
+    errors: list[str] = []
+
+    def fail(line: str, code: int, summary: dict[str, Any] | None = None) -> RigOutcome:
+        errors.append(line)
+        if report:
+            print(f"error: {line}", file=err)
+        return RigOutcome(code, summary, errors)
+
     try:
         _positive("duration", args.duration)
         _positive("max-frames", args.max_frames)
         _positive("stop-timeout", args.stop_timeout)
-        config = load_rig(args.rig)
+        config = config if config is not None else load_rig(args.rig)
         host = get_plugin_host()
         replace_sources = None
         if args.replay:
@@ -158,11 +194,9 @@ def run_rig(args: argparse.Namespace) -> int:
         )
     except ConfigError as exc:
         where = "" if exc.source or exc.field_path.startswith("--") else f"{args.rig}: "
-        print(f"error: {where}{exc}", file=err)
-        return EXIT_CONFIG
+        return fail(f"{where}{exc}", EXIT_CONFIG)
     except SensorfusionError as exc:
-        print(f"error: {exc}", file=err)
-        return EXIT_FAILURE
+        return fail(str(exc), EXIT_FAILURE)
 
     duration_s = args.duration if args.duration is not None else config.duration_s
     max_framesets = args.max_frames
@@ -176,7 +210,7 @@ def run_rig(args: argparse.Namespace) -> int:
         realtime=not args.fast,
         duration_s=duration_s,
         max_framesets=max_framesets,
-        quiet=args.quiet or args.json,
+        quiet=args.quiet or args.json or not report,
         overwrite=args.overwrite,
         replay_of=args.replay,
         lossless=True if args.replay else None,  # a recording can wait: a replay loses nothing
@@ -208,30 +242,29 @@ def run_rig(args: argparse.Namespace) -> int:
         with live:
             result = runner.run(on_stats=on_stats, on_progress=progress.update)
     except SensorfusionError as exc:  # the session could not be created
-        print(f"error: {exc}", file=err)
-        return EXIT_FAILURE
+        return fail(str(exc), EXIT_FAILURE)
     finally:
         progress.stop()
         if threading_is_main():
             for s, h in previous.items():
                 signal.signal(s, h)
     summary = result.summary
-    if args.json:
+    if args.json and report:
         print(json.dumps(summary, default=str))
-    elif not args.quiet:
+    elif not options.quiet:
         live.final(summary)
         _print_headline(summary)
     if result.error is not None:
         if isinstance(result.error, SessionDamagedError):  # the input is bad, not the run
-            print(f"error: damaged session: {result.error}; --skip-damaged leaves damaged frames out", file=err)
-            return EXIT_CONFIG
-        print(f"error: {result.error}", file=err)
-        return EXIT_FAILURE
+            return fail(
+                f"damaged session: {result.error}; --skip-damaged leaves damaged frames out", EXIT_CONFIG, summary
+            )
+        return fail(str(result.error), EXIT_FAILURE, summary)
     if result.abandoned:
-        for what in result.abandoned:
-            print(f"error: {what} did not return after the stop request; abandoned", file=err)
-        return EXIT_FAILURE
-    return EXIT_OK
+        for what in result.abandoned[:-1]:
+            fail(f"{what} did not return after the stop request; abandoned", EXIT_FAILURE, summary)
+        return fail(f"{result.abandoned[-1]} did not return after the stop request; abandoned", EXIT_FAILURE, summary)
+    return RigOutcome(EXIT_OK, summary, errors)
 
 
 class _ProgressLine:
@@ -478,6 +511,12 @@ def core_commands() -> list[Command]:
         Command("plugins", "list plugins, what they provide, and why any failed to load", _cfg_plugins, _cmd_plugins),
         Command(
             "inspect", "print a session's streams, counts, time ranges, drops and events", _cfg_inspect, _cmd_inspect
+        ),
+        Command(
+            "batch",
+            "replay many sessions (or folders of videos) through a rig, one Ray task each; resumable",
+            lazy("sensorfusion._builtin.batch:configure_batch"),
+            lazy("sensorfusion._builtin.batch:run_batch"),
         ),
         Command(
             "warmup",

@@ -78,9 +78,11 @@ def join(base: str | os.PathLike[str], name: str) -> Location:
 def _fs(url: str, **extra: Any) -> tuple[Any, str]:
     """The fsspec file system of a URL and the path inside it; :class:`ConfigError` for an
     unknown protocol or a missing fsspec implementation (naming what to install)."""
-    import fsspec
-
     proto = protocol_of(url) or "file"
+    try:
+        import fsspec
+    except ImportError:
+        raise ConfigError(f"{url}: a URL needs fsspec: pip install 'sensorfusion[remote]'") from None
     try:
         return fsspec.url_to_fs(url, **extra)  # type: ignore[no-any-return]
     except ValueError as exc:
