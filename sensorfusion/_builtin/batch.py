@@ -135,8 +135,10 @@ def _stem(inp: str) -> str:
 
 
 def plan_jobs(inputs: Sequence[str], out: str, *, rig_takes_input: bool) -> list[BatchJob]:
-    """The jobs of a batch: globs expanded, each input classified, output names chosen (the
-    input's name, made safe; two inputs with the same name get a short hash of their path).
+    """The jobs of a batch: globs expanded (local matches made absolute), each input classified
+    (every input is ``${input}`` when the rig names it, else it must be a recorded session),
+    output names chosen (the input's name, made safe; two inputs with the same name get a
+    short hash of their path).
     :class:`ConfigError` for a pattern that matches nothing, a missing input, or an input that
     is not a session when the rig does not name ``${input}``."""
     found: list[str] = []
@@ -146,6 +148,7 @@ def plan_jobs(inputs: Sequence[str], out: str, *, rig_takes_input: bool) -> list
         matches = _expand(pattern)
         if not matches:
             raise ConfigError("matches nothing", field_path="SESSION_OR_GLOB", value=pattern)
+        matches = [m if is_url(m) else str(Path(str(location(m))).resolve()) for m in matches]
         found += [m for m in matches if m not in found]
     jobs: list[BatchJob] = []
     stems = [_stem(m) for m in found]
@@ -153,10 +156,10 @@ def plan_jobs(inputs: Sequence[str], out: str, *, rig_takes_input: bool) -> list
         loc = location(inp)
         if isinstance(loc, Path) and not loc.exists():
             raise ConfigError("not found", field_path="SESSION_OR_GLOB", value=inp)
-        if _is_session(inp):
-            kind = "replay"
-        elif rig_takes_input:
+        if rig_takes_input:  # the rig decides: it reads its input itself
             kind = "input"
+        elif _is_session(inp):
+            kind = "replay"
         else:
             raise ConfigError(
                 f"not a recorded session, and the rig does not name {INPUT_PLACEHOLDER} (for folders of videos)",
@@ -404,10 +407,7 @@ def run_batch(args: argparse.Namespace) -> int:
                 raise ConfigError("is a file, not a folder", field_path="--out", value=args.out)
         if not is_url(args.out):
             args.out = str(Path(str(location(args.out))).resolve())
-        inputs = [
-            i if is_url(i) or _GLOB_CHARS & set(i) else str(Path(str(location(i))).resolve()) for i in args.inputs
-        ]
-        jobs = plan_jobs(inputs, args.out, rig_takes_input=takes_input)
+        jobs = plan_jobs(args.inputs, args.out, rig_takes_input=takes_input)
         for job in jobs:
             if job.kind == "replay" and location(job.input) == location(job.output):
                 raise ConfigError("--out must differ from the inputs' folder", field_path="--out", value=args.out)

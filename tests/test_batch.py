@@ -1,0 +1,182 @@
+"""``sensorfusion batch`` on a real local Ray (one start for the module): every session
+replayed, a broken one isolated and listed, finished ones skipped on the next batch, the
+results equal to running the sessions one after another in this process, a rig that takes
+``${input}``, and the message naming what to install when Ray is missing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sensorfusion.cli import main
+from sensorfusion.store import Session
+
+ray = pytest.importorskip("ray", reason="sensorfusion[ray] is not installed")
+
+ROOT = Path(__file__).resolve().parents[1]
+SIM_RIG = ROOT / "examples" / "sim_rig.yaml"
+FRAMES = 6
+
+
+@pytest.fixture(scope="module")
+def sessions(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two short recordings of the simulated rig (seeds 1 and 2) and one broken session (a
+    Zarr group that claims to be a session and holds no streams)."""
+    d = tmp_path_factory.mktemp("batch-in")
+    rig_text = SIM_RIG.read_text()
+    for seed in (1, 2):
+        rig = d / f"rig{seed}.yaml"
+        rig.write_text(rig_text.replace("seed: 7", f"seed: {seed}"))
+        out = d / f"take{seed}.zarr"
+        assert main(["run", str(rig), "--max-frames", str(FRAMES), "--fast", "--quiet", "--out", str(out)]) == 0
+    bad = d / "broken.zarr"
+    bad.mkdir()
+    (bad / "zarr.json").write_text(
+        json.dumps({"zarr_format": 3, "node_type": "group", "attributes": {"schema_version": 2, "finished": True}})
+    )
+    return d
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    """One local Ray for every test of the module (a start costs seconds); ``batch`` uses a
+    running Ray instead of starting its own."""
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, object_store_memory=128 << 20)
+    yield
+    ray.shutdown()
+
+
+def _batch(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any], str]:
+    code = main(["batch", str(SIM_RIG), *args, "--json"])
+    out, err = capsys.readouterr()
+    return code, json.loads(out.strip().splitlines()[-1]), err
+
+
+def _by_name(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {Path(s["output"]).name: s for s in doc["sessions"]}
+
+
+def test_batch_on_ray_isolates_a_failure_and_resumes(
+    sessions: Path, local_ray: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "results"
+    code, doc, err = _batch(capsys, str(sessions / "*.zarr"), "--out", str(out), "--jobs", "2")
+    assert code == 1  # one session failed
+    assert doc["executor"] == "ray:local" and (doc["ok"], doc["failed"], doc["skipped"]) == (2, 1, 0)
+    res = _by_name(doc)
+    assert set(res) == {"broken.zarr", "take1.zarr", "take2.zarr"}
+    broken = res["broken.zarr"]
+    assert broken["status"] == "failed" and "no recorded stream" in broken["error"]
+    assert f"error: {broken['input']}: " in err  # the failure is listed with its error
+    for name in ("take1.zarr", "take2.zarr"):
+        r = res[name]
+        assert r["status"] == "ok" and r["error"] is None
+        # replaying a session re-runs what was recorded: the recorded limits
+        assert r["framesets"] == FRAMES and r["drops"] == 0
+        assert r["metric"]["name"] == "mpjpe_mm" and 0 < r["metric"]["value"] < 200
+        assert r["wall_s"] > 0
+        s = Session.open(out / name)
+        assert s.finished and s.attrs["summary"]["replay_of"] == str(sessions / name)
+        assert s.streams()["cam0/image"].count >= FRAMES
+    stamps = {n: (out / n / "zarr.json").stat().st_mtime_ns for n in ("take1.zarr", "take2.zarr")}
+
+    # a second batch skips the finished sessions (their figures from the stored summary) and
+    # tries the failed one again
+    code, doc, _ = _batch(capsys, str(sessions / "*.zarr"), "--out", str(out), "--jobs", "2")
+    assert code == 1 and (doc["ok"], doc["failed"], doc["skipped"]) == (0, 1, 2)
+    res2 = _by_name(doc)
+    for name, stamp in stamps.items():
+        assert res2[name]["status"] == "skipped"
+        assert res2[name]["metric"] == res[name]["metric"] and res2[name]["framesets"] == FRAMES
+        assert (out / name / "zarr.json").stat().st_mtime_ns == stamp  # not touched
+
+    # the table and the skip notice for a person
+    code = main(["batch", str(SIM_RIG), str(sessions / "take1.zarr"), "--out", str(out)])
+    text = capsys.readouterr().out
+    assert code == 0 and "1 of 1 sessions already finished" in text and "take1.zarr" in text and "skipped" in text
+
+
+def test_ray_results_equal_one_after_another_in_process(
+    sessions: Path, local_ray: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inputs = [str(sessions / "take1.zarr"), str(sessions / "take2.zarr")]
+    code_r, on_ray, _ = _batch(capsys, *inputs, "--out", str(tmp_path / "ray"))
+    code_l, local, _ = _batch(capsys, *inputs, "--out", str(tmp_path / "local"), "--no-ray")
+    assert code_r == code_l == 0 and local["executor"] == "local"
+    for a, b in zip(on_ray["sessions"], local["sessions"], strict=True):
+        assert (a["framesets"], a["drops"], a["metric"]) == (b["framesets"], b["drops"], b["metric"])
+
+
+def test_an_unfinished_output_runs_again(sessions: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "results"
+    take = str(sessions / "take1.zarr")
+    assert _batch(capsys, take, "--out", str(out), "--no-ray")[0] == 0
+    meta = out / "take1.zarr" / "zarr.json"
+    doc = json.loads(meta.read_text())
+    doc["attributes"]["finished"] = False  # as after a kill
+    meta.write_text(json.dumps(doc))
+    code, res, _ = _batch(capsys, take, "--out", str(out), "--no-ray")
+    assert code == 0 and res["ok"] == 1 and res["skipped"] == 0
+    assert Session.open(out / "take1.zarr").finished
+
+
+def test_a_rig_that_reads_its_input(sessions: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A rig naming ``${input}`` runs once per input (here the replay driver reads it: any
+    driver with a path parameter does the same, e.g. opencv.rig's videos)."""
+    rig = tmp_path / "per_input.yaml"
+    rig.write_text(
+        "name: per-input\nsensors:\n  - id: rec\n    driver: replay\n"
+        "    params: {path: '${input}', streams: ['gt/skeleton3d'], timing: fast}\n"
+    )
+    code = main(["batch", str(rig), str(sessions / "take*.zarr"), "--out", str(tmp_path / "o"), "--no-ray", "--json"])
+    doc = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert code == 0 and doc["ok"] == 2
+    for name in ("take1.zarr", "take2.zarr"):
+        s = Session.open(tmp_path / "o" / name)
+        assert (
+            s.finished
+            and s.streams()["gt/skeleton3d"].count == Session.open(sessions / name).streams()["gt/skeleton3d"].count
+        )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nothing-*.zarr"], "matches nothing"),
+        (["missing.zarr"], "not found"),
+        (["{rig}"], "not a recorded session"),
+        (["{sessions}/take1.zarr", "--jobs", "0"], "--jobs: must be >= 1"),
+        (["{sessions}/take1.zarr", "--no-ray", "--address", "x:1"], "--address needs Ray"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(
+    sessions: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    args = [a.format(sessions=sessions, rig=SIM_RIG) for a in args]
+    code = main(["batch", str(SIM_RIG), *args, "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and message in err[0]
+
+
+def test_without_ray_it_says_what_to_install(sessions: Path, tmp_path: Path) -> None:
+    code = (
+        "import sys; sys.modules['ray'] = None  # import ray -> ImportError, as when it is not installed\n"
+        "from sensorfusion.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "batch", str(SIM_RIG), str(sessions / "take1.zarr"), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "pip install 'sensorfusion[ray]'" in proc.stderr
+    assert not list(tmp_path.iterdir())  # nothing written
