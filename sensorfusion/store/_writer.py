@@ -347,18 +347,11 @@ class SessionWriter:
             attrs["items"] = 0
         group.attrs.update(attrs)
         config: ArrayConfigParams = {"write_empty_chunks": True}
-        arrays: dict[str, Any] = {}
+        # (name, create_array keyword arguments) of every array of the stream
+        plans: list[tuple[str, dict[str, Any]]] = []
         ts_codecs = _compressors(self.compression, self.level, 8)
         for name in _TIME_ARRAYS:
-            arrays[name] = group.create_array(
-                name,
-                shape=(0,),
-                chunks=(_TIME_CHUNK,),
-                dtype="int64",
-                compressors=ts_codecs,
-                fill_value=0,
-                config=config,
-            )
+            plans.append((name, {"shape": (0,), "chunks": (_TIME_CHUNK,), "dtype": "int64", "compressors": ts_codecs}))
         for fname, fspec in spec.fields.items():
             dtype = np.dtype(fspec.dtype)
             if spec.ragged:
@@ -367,27 +360,34 @@ class SessionWriter:
             else:
                 max_len = _MAX_FRAMES_PER_CHUNK
             chunks = _data_chunks(tuple(fspec.shape), dtype.itemsize, max_len)
-            arrays[fname] = group.create_array(
-                fname,
-                shape=(0, *fspec.shape),
-                chunks=chunks,
-                dtype=dtype,
-                compressors=_compressors(self.compression, self.level, dtype.itemsize),
-                fill_value=0,
-                config=config,
+            plans.append(
+                (
+                    fname,
+                    {
+                        "shape": (0, *fspec.shape),
+                        "chunks": chunks,
+                        "dtype": dtype,
+                        "compressors": _compressors(self.compression, self.level, dtype.itemsize),
+                    },
+                )
             )
         if spec.ragged:
-            offsets = group.create_array(
-                "offsets",
-                shape=(1,),
-                chunks=(_TIME_CHUNK,),
-                dtype="int64",
-                compressors=ts_codecs,
-                fill_value=0,
-                config=config,
+            plans.append(
+                ("offsets", {"shape": (1,), "chunks": (_TIME_CHUNK,), "dtype": "int64", "compressors": ts_codecs})
             )
-            offsets[0:1] = np.zeros(1, dtype=np.int64)
-            arrays["offsets"] = offsets
+
+        def create(name: str, kwargs: dict[str, Any]) -> Any:
+            arr = group.create_array(name, fill_value=0, config=config, **kwargs)
+            if name == "offsets":
+                arr[0:1] = np.zeros(1, dtype=np.int64)
+            return arr
+
+        if isinstance(self.path, Path):
+            arrays: dict[str, Any] = {name: create(name, kwargs) for name, kwargs in plans}
+        else:
+            # a remote store: every array costs a few round trips, so create them all at once
+            futures = {name: self._pool.submit(create, name, kwargs) for name, kwargs in plans}
+            arrays = {name: fut.result() for name, fut in futures.items()}
         ahead_ok = not spec.ragged and all(int(arrays[f].chunks[0]) == 1 for f in spec.fields)
         return _Stream(spec=spec, stage=stage, key=key, group=group, arrays=arrays, ahead_ok=ahead_ok)
 
