@@ -194,7 +194,11 @@ def _s3_vs_disk(tmp: Path, session: Path, frames: int, repeats: int) -> dict[str
         "AWS_DEFAULT_REGION": "us-east-1",
     }.items():
         os.environ.setdefault(k, v)
+    import logging
+
     from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
 
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
