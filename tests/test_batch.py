@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -126,6 +127,12 @@ def test_an_unfinished_output_runs_again(sessions: Path, tmp_path: Path, capsys:
     assert code == 0 and res["ok"] == 1 and res["skipped"] == 0
     assert Session.open(out / "take1.zarr").finished
 
+    doc = json.loads(meta.read_text())
+    doc["attributes"]["summary"]["interrupted"] = True  # finished, but stopped by a Ctrl-C
+    meta.write_text(json.dumps(doc))
+    code, res, _ = _batch(capsys, take, "--out", str(out), "--no-ray")
+    assert code == 0 and res["ok"] == 1 and res["skipped"] == 0
+
 
 def test_a_rig_that_reads_its_input(sessions: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A rig naming ``${input}`` runs once per input (here the replay driver reads it: any
@@ -154,12 +161,16 @@ def test_a_rig_that_reads_its_input(sessions: Path, tmp_path: Path, capsys: pyte
         (["{rig}"], "not a recorded session"),
         (["{sessions}/take1.zarr", "--jobs", "0"], "--jobs: must be >= 1"),
         (["{sessions}/take1.zarr", "--no-ray", "--address", "x:1"], "--address needs Ray"),
+        (["{sessions}/take1.zarr", "--address", "127.0.0.1:{closed}"], "--address: cannot reach the Ray cluster"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(
     sessions: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
 ) -> None:
-    args = [a.format(sessions=sessions, rig=SIM_RIG) for a in args]
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    args = [a.format(sessions=sessions, rig=SIM_RIG, closed=closed) for a in args]
     code = main(["batch", str(SIM_RIG), *args, "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and message in err[0]

@@ -40,11 +40,13 @@ from ..store._location import (
 __all__ = ["BatchJob", "configure_batch", "plan_jobs", "run_batch", "run_job", "run_jobs"]
 
 INPUT_PLACEHOLDER = "${input}"
+INTERRUPTED = "interrupted (Ctrl-C or SIGTERM): the session holds what ran; the next batch runs it again"
 RAY_MISSING = (
     "sensorfusion batch runs sessions on Ray, which is not installed: pip install 'sensorfusion[ray]' "
     "(or pip install 'ray>=2.9'); --no-ray runs them one after another in this process"
 )
 _GLOB_CHARS = set("*?[")
+EXIT_INTERRUPTED = 130
 
 
 @dataclass
@@ -239,7 +241,9 @@ def run_job(
         )
         outcome = execute_rig(args, config=config, report=False)
         _figures(res, outcome.summary)
-        if outcome.code == EXIT_OK:
+        if (outcome.summary or {}).get("interrupted"):  # Ctrl-C / SIGTERM: a partial result
+            res.error = INTERRUPTED
+        elif outcome.code == EXIT_OK:
             res.status = "ok"
         else:
             res.errors = list(outcome.errors)
@@ -263,7 +267,9 @@ def _skipped(job: BatchJob) -> JobResult | None:
     try:
         summary = Session.open(loc).summary or {}
     except SensorfusionError:
-        summary = {}
+        return None
+    if summary.get("interrupted"):
+        return None  # stopped by a Ctrl-C: run it again
     _figures(res, summary)
     res.wall_s = summary.get("wall_s")
     return res
@@ -290,7 +296,10 @@ def run_jobs(
 
     if not use_ray:
         for i, job in enumerate(jobs):
-            done(i, JobResult(**run_job(rig, asdict(job), options)))
+            res = JobResult(**run_job(rig, asdict(job), options))
+            done(i, res)
+            if res.error == INTERRUPTED:  # the run took the Ctrl-C: the batch stops too
+                raise KeyboardInterrupt
         return [results[i] for i in range(len(jobs))]
 
     import ray
@@ -302,7 +311,12 @@ def run_jobs(
         while queue and len(pending) < jobs_at_once:
             i, job = queue.pop(0)
             pending[task.remote(rig, asdict(job), options)] = i
-        ready, _ = ray.wait(list(pending), num_returns=1)
+        try:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+        except KeyboardInterrupt:
+            for ref in pending:  # on a cluster too: nothing keeps running for a batch that stopped
+                ray.cancel(ref, force=True)
+            raise
         for ref in ready:
             i = pending.pop(ref)
             try:
@@ -319,6 +333,25 @@ def run_jobs(
                     ),
                 )
     return [results[i] for i in range(len(jobs))]
+
+
+def _check_address(address: str, timeout_s: float = 5.0) -> None:
+    """A Ray address (``host:port``, ``ray://host:port``) that does not accept a connection is
+    a :class:`ConfigError` at once (Ray itself retries for minutes); ``auto``: not probed."""
+    import socket
+
+    if address in ("auto", "local"):
+        return
+    hostport = address.split("://", 1)[-1].rstrip("/")
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ConfigError("expected HOST:PORT or ray://HOST:PORT", field_path="--address", value=address)
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}", field_path="--address"
+        ) from None
 
 
 def _start_ray(address: str | None, jobs: int) -> bool:
@@ -389,6 +422,8 @@ def run_batch(args: argparse.Namespace) -> int:
                 return EXIT_CONFIG
         if args.no_ray and args.address:
             raise ConfigError("--address needs Ray (leave out --no-ray)", field_path="--address")
+        if args.address:
+            _check_address(args.address)
         rig_path = str(Path(args.rig).resolve())
         load_rig(rig_path)  # the rig file itself: one error now, not one per session
         rig_text = Path(rig_path).read_text(encoding="utf-8")
@@ -434,7 +469,7 @@ def run_batch(args: argparse.Namespace) -> int:
             f"{len(skipped)} of {len(jobs)} sessions already finished in {args.out}: skipped (--redo runs them again)"
         )
     options = {"duration": args.duration, "max_frames": args.max_frames, "skip_damaged": args.skip_damaged}
-    n_jobs = args.jobs or os.cpu_count() or 1
+    n_jobs = 1 if not use_ray else args.jobs or os.cpu_count() or 1
     started = False
     results: list[JobResult] = []
     try:
@@ -460,14 +495,24 @@ def run_batch(args: argparse.Namespace) -> int:
                 disable=not show,
             ) as bar:
                 task = bar.add_task("sessions", total=len(todo), failed=0)
-                failed = 0
+                failed = ran = 0
 
                 def on_done(res: JobResult) -> None:
-                    nonlocal failed
+                    nonlocal failed, ran
                     failed += res.status == "failed"
+                    ran += res.status == "ok"
                     bar.update(task, advance=1, failed=failed)
 
-                results = run_jobs(rig_path, todo, options, use_ray=use_ray, jobs_at_once=n_jobs, on_done=on_done)
+                try:
+                    results = run_jobs(rig_path, todo, options, use_ray=use_ray, jobs_at_once=n_jobs, on_done=on_done)
+                except KeyboardInterrupt:
+                    bar.stop()
+                    print(
+                        f"error: interrupted after {ran} of {len(todo)} sessions; finished ones "
+                        f"stay in {args.out} and the next batch skips them",
+                        file=err,
+                    )
+                    return EXIT_INTERRUPTED
     finally:
         if started:
             import ray
