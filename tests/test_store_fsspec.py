@@ -79,10 +79,15 @@ def _same_session(a: Session, b: Session) -> None:
 
 def test_record_inspect_replay_on_s3_equal_local(s3: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     url = f"s3://{BUCKET}/take.zarr"
-    assert _run("--max-frames", str(FRAMES), "--out", url) == 0
+    # to S3 through the writer in its own process (as live runs record: it gets the URL and
+    # the environment naming the endpoint), to disk through the writer thread
+    in_child = tmp_path / "rig-writer-process.yaml"
+    in_child.write_text(SIM_RIG.read_text().replace("record:\n", "record:\n  writer: process\n", 1))
+    assert main(["run", str(in_child), "--fast", "--quiet", "--max-frames", str(FRAMES), "--out", url]) == 0
     assert _run("--max-frames", str(FRAMES), "--out", str(tmp_path / "take.zarr")) == 0
     on_s3, local = Session.open(url), Session.open(tmp_path / "take.zarr")
     assert on_s3.finished and on_s3.path == url
+    assert on_s3.rig["record"]["writer"] == "process"
     _same_session(on_s3, local)
 
     # inspect: the same streams and counts, every chunk read back and checked
