@@ -28,10 +28,12 @@ FRAMES = 6
 
 @pytest.fixture(scope="module")
 def sessions(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two short recordings of the simulated rig (seeds 1 and 2) and one broken session (a
+    """Two short recordings of a small simulated rig (seeds 1 and 2) and one broken session (a
     Zarr group that claims to be a session and holds no streams)."""
     d = tmp_path_factory.mktemp("batch-in")
-    rig_text = SIM_RIG.read_text()
+    # small: two 160x120 cameras, two people (the batch replays them through the demo rig)
+    rig_text = SIM_RIG.read_text().replace("cameras: 4", "cameras: 2").replace("people: 3", "people: 2")
+    rig_text = rig_text.replace("width: 640", "width: 160").replace("height: 480", "height: 120")
     for seed in (1, 2):
         rig = d / f"rig{seed}.yaml"
         rig.write_text(rig_text.replace("seed: 7", f"seed: {seed}"))
