@@ -104,6 +104,10 @@ def test_batch_on_ray_isolates_a_failure_and_resumes(
     code = main(["batch", str(SIM_RIG), str(sessions / "take1.zarr"), "--out", str(out)])
     text = capsys.readouterr().out
     assert code == 0 and "1 of 1 sessions already finished" in text and "take1.zarr" in text and "skipped" in text
+    # --redo runs it again; in a log (no terminal) each finished session is a line on stderr
+    code = main(["batch", str(SIM_RIG), str(sessions / "take1.zarr"), "--out", str(out), "--redo", "--no-ray"])
+    captured = capsys.readouterr()
+    assert code == 0 and "[1/1] take1.zarr ok" in captured.err and "1 ok, 0 failed, 0 skipped" in captured.out
 
 
 def test_ray_results_equal_one_after_another_in_process(

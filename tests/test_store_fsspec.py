@@ -237,3 +237,20 @@ def test_an_unreachable_store_is_one_line_exit_2_at_once(args: list[str], messag
 def test_a_missing_bucket_is_named(s3: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert _run("--out", "s3://no-such-bucket/x.zarr") == 2
     assert "bucket 'no-such-bucket' does not exist" in capsys.readouterr().err
+
+
+def test_default_sessions_place_may_be_a_url(
+    small_rig: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``$SENSORFUSION_SESSIONS`` replaces ``sessions/``; the rig's name is still made safe."""
+    import fsspec
+
+    base = f"memory://sf-default-{time.time_ns()}"
+    monkeypatch.setenv("SENSORFUSION_SESSIONS", base)
+    hostile = small_rig.parent / "hostile.yaml"
+    hostile.write_text(small_rig.read_text().replace("name: sim-demo", "name: ../../etc/x"))
+    assert _run("--max-frames", "2", rig=hostile) == 0
+    fs, path = fsspec.url_to_fs(base)
+    (made,) = fs.ls(path, detail=False)
+    assert made.rsplit("/", 1)[-1].startswith("etc_x-") and made.endswith(".zarr")
+    assert Session.open(f"memory://{made.lstrip('/')}").finished

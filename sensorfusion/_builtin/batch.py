@@ -497,11 +497,17 @@ def run_batch(args: argparse.Namespace) -> int:
                 task = bar.add_task("sessions", total=len(todo), failed=0)
                 failed = ran = 0
 
+                lines = show and not err.isatty()  # a log (CI, a file): one line per session instead of a bar
+
                 def on_done(res: JobResult) -> None:
                     nonlocal failed, ran
                     failed += res.status == "failed"
                     ran += res.status == "ok"
                     bar.update(task, advance=1, failed=failed)
+                    if lines:
+                        name = res.output.rstrip("/").rsplit("/", 1)[-1]
+                        wall = "" if res.wall_s is None else f" {res.wall_s:.1f} s"
+                        print(f"[{ran + failed}/{len(todo)}] {name} {res.status}{wall}", file=err, flush=True)
 
                 try:
                     results = run_jobs(rig_path, todo, options, use_ray=use_ray, jobs_at_once=n_jobs, on_done=on_done)
