@@ -454,6 +454,9 @@ def run_batch(args: argparse.Namespace) -> int:
     except SensorfusionError as exc:
         print(f"error: {exc}", file=err)
         return EXIT_FAILURE
+    except OSError as exc:  # --out cannot be created (permissions, a read-only disk)
+        print(f"error: --out: cannot create {args.out}: {exc.strerror or exc}", file=err)
+        return EXIT_FAILURE
 
     todo: list[BatchJob] = []
     skipped: dict[str, JobResult] = {}
