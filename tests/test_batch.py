@@ -197,3 +197,15 @@ def test_without_ray_it_says_what_to_install(sessions: Path, tmp_path: Path) -> 
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "pip install 'sensorfusion[ray]'" in proc.stderr
     assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_a_task_needs_only_the_rig_text(sessions: Path, tmp_path: Path) -> None:
+    """A cluster's node need not hold the rig file: the task gets its text."""
+    from sensorfusion._builtin.batch import BatchJob, run_job
+
+    job = BatchJob(input=str(sessions / "take1.zarr"), kind="replay", output=str(tmp_path / "t.zarr"), name="t")
+    nowhere = str(tmp_path / "not-on-this-node" / "rig.yaml")
+    res = run_job(nowhere, job.__dict__, {"rig_text": SIM_RIG.read_text()})
+    assert res["status"] == "ok" and res["framesets"] == FRAMES, res
+    res = run_job(nowhere, job.__dict__, {})  # without the text: the missing file is the error
+    assert res["status"] == "failed" and "not found" in res["error"]

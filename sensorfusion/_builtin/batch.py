@@ -211,20 +211,26 @@ def run_job(
     options: dict[str, Any],
 ) -> dict[str, Any]:
     """Run one job (a Ray task, or in this process): the rig over ``job``'s input, recorded
-    to ``job["output"]``. Never raises: every failure is the result's ``error``."""
+    to ``job["output"]``. ``options["rig_text"]``: the rig file's text, read by the caller (a
+    cluster's nodes need not have the file; relative paths in it still resolve from its folder).
+    Never raises: every failure is the result's ``error``."""
     from ..cli._commands import execute_rig
     from ..schema._config import load_rig
 
     t0 = time.perf_counter()
     res = JobResult(input=job["input"], output=job["output"], status="failed")
     try:
-        config = None
+        text = options.get("rig_text")
+        if text is None:
+            if not Path(rig).is_file():
+                raise ConfigError("rig file not found on this node", value=rig)
+            text = Path(rig).read_text(encoding="utf-8")
         replay = None
         if job["kind"] == "replay":
             replay = job["input"]
         else:
-            text = Path(rig).read_text(encoding="utf-8").replace(INPUT_PLACEHOLDER, str(job["input"]))
-            config = load_rig(text=text)
+            text = text.replace(INPUT_PLACEHOLDER, str(job["input"]))
+        config = load_rig(rig, text=text)
         args = argparse.Namespace(
             rig=rig,
             out=job["output"],
@@ -471,7 +477,12 @@ def run_batch(args: argparse.Namespace) -> int:
         print(
             f"{len(skipped)} of {len(jobs)} sessions already finished in {args.out}: skipped (--redo runs them again)"
         )
-    options = {"duration": args.duration, "max_frames": args.max_frames, "skip_damaged": args.skip_damaged}
+    options = {
+        "duration": args.duration,
+        "max_frames": args.max_frames,
+        "skip_damaged": args.skip_damaged,
+        "rig_text": rig_text,
+    }
     n_jobs = 1 if not use_ray else args.jobs or os.cpu_count() or 1
     started = False
     results: list[JobResult] = []
