@@ -209,3 +209,37 @@ def test_a_task_needs_only_the_rig_text(sessions: Path, tmp_path: Path) -> None:
     assert res["status"] == "ok" and res["framesets"] == FRAMES, res
     res = run_job(nowhere, job.__dict__, {})  # without the text: the missing file is the error
     assert res["status"] == "failed" and "not found" in res["error"]
+
+
+def test_a_folder_of_videos_per_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The opencv.rig driver over each trial folder's videos (``${input}/cam0.avi``...), real
+    files written with OpenCV; each trial's session holds its own videos' frames."""
+    cv2 = pytest.importorskip("cv2")
+    from sensorfusion.plugins import get_plugin_host
+
+    if "opencv.rig" not in get_plugin_host().drivers.names():
+        pytest.skip("sensorfusion-opencv is not installed")
+    import numpy as np
+
+    levels = {"trialA": 40, "trialB": 200}
+    for trial, level in levels.items():
+        (tmp_path / trial).mkdir()
+        for cam in ("cam0", "cam1"):
+            vw = cv2.VideoWriter(str(tmp_path / trial / f"{cam}.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (32, 24))
+            for _ in range(8):
+                vw.write(np.full((24, 32, 3), level, np.uint8))
+            vw.release()
+    rig = tmp_path / "videos.yaml"
+    rig.write_text(
+        "name: videos\nsensors:\n  - id: rig\n    driver: opencv.rig\n"
+        "    params: {views: {cam0: '${input}/cam0.avi', cam1: '${input}/cam1.avi'}}\n"
+    )
+    out = tmp_path / "out"
+    code = main(["batch", str(rig), str(tmp_path / "trial*"), "--out", str(out), "--no-ray", "--json"])
+    doc = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert code == 0 and doc["ok"] == 2, doc
+    for trial, level in levels.items():
+        s = Session.open(out / f"{trial}.zarr")
+        assert s.finished and s.streams()["cam0/image"].count == s.streams()["cam1/image"].count == 8
+        first = next(iter(s.read("cam1/image")))
+        assert abs(float(first.data["image"].mean()) - level) < 10  # this trial's video, not the other's
