@@ -115,7 +115,13 @@ def main() -> int:
 
         s3: dict[str, float] = {}
         if not args.skip_s3:
-            s3 = _s3_vs_disk(tmp, inputs[0], args.frames, args.repeats)
+            try:
+                import moto.server  # noqa: F401
+                import s3fs  # noqa: F401
+            except ImportError:
+                print("S3 comparison left out: pip install 'sensorfusion[remote]' 'moto[server]'", file=sys.stderr)
+            else:
+                s3 = _s3_vs_disk(tmp, inputs[0], args.frames, args.repeats)
 
         load = os.getloadavg()
         n = args.sessions
