@@ -21,7 +21,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .._errors import ConfigError
+from .._errors import ConfigError, StoreError
 
 __all__ = [
     "Location",
@@ -117,7 +117,11 @@ def location_exists(loc: Location) -> bool:
     if isinstance(loc, Path):
         return loc.exists()
     fs, path = _fs(loc)
-    return bool(fs.exists(f"{path}/zarr.json"))
+    try:
+        return bool(fs.exists(f"{path}/zarr.json"))
+    except Exception as exc:  # permissions, a server error: one line, not a traceback
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise StoreError(f"cannot read {loc}: {type(exc).__name__}: {text[:300]}") from exc
 
 
 def session_finished(loc: Location) -> bool:
