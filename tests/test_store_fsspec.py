@@ -254,3 +254,21 @@ def test_default_sessions_place_may_be_a_url(
     (made,) = fs.ls(path, detail=False)
     assert made.rsplit("/", 1)[-1].startswith("etc_x-") and made.endswith(".zarr")
     assert Session.open(f"memory://{made.lstrip('/')}").finished
+
+
+def test_a_missing_fsspec_package_is_named(tmp_path: Path) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("gcsfs") is not None:
+        pytest.skip("gcsfs is installed (this checks the message when it is not)")
+    proc = _cli("inspect", "gs://bucket/run.zarr", env={})
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1
+    assert "gs:// needs a package that is not installed" in lines[0] and "gcsfs" in lines[0]
+
+
+def test_batch_into_memory_needs_one_process(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("ray")
+    code = main(["batch", str(SIM_RIG), str(SIM_RIG), "--out", "memory://x/out"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "Ray workers cannot write there (use --no-ray" in err[0]
