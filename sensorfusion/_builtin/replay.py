@@ -37,7 +37,7 @@ class ReplayParams(BaseModel):
     """Parameters of the ``replay`` driver.
 
     Attributes:
-        path: the recorded session (``*.zarr``).
+        path: the recorded session (``*.zarr``), a folder or a URL (``s3://bucket/run.zarr``).
         streams: glob patterns of recorded source stream names to replay.
         timing: ``recorded`` paces frames with their recorded inter-arrival gaps;
             ``fast`` replays as fast as the pipeline takes them (also when the run is

@@ -8,6 +8,7 @@ import re
 import signal
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -16,7 +17,16 @@ from .._components import Command
 from .._errors import ConfigError, SensorfusionError, SessionDamagedError, StoreError
 from .._lazy import lazy
 
-__all__ = ["add_run_arguments", "core_commands", "default_session_path", "plugin_lines", "run_rig", "session_file_name"]
+__all__ = [
+    "RigOutcome",
+    "add_run_arguments",
+    "core_commands",
+    "default_session_path",
+    "execute_rig",
+    "plugin_lines",
+    "run_rig",
+    "session_file_name",
+]
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
 
@@ -24,7 +34,10 @@ EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("rig", metavar="RIG.yaml", help="the rig file")
     p.add_argument(
-        "--out", metavar="SESSION.zarr", help="record into this session (default: sessions/<rig>-<time>.zarr)"
+        "--out",
+        metavar="SESSION.zarr",
+        help="record into this session, a folder or a URL (s3://bucket/run.zarr, memory://...); "
+        "default: $SENSORFUSION_SESSIONS or sessions/, then <rig>-<time>.zarr",
     )
     p.add_argument("--no-record", action="store_true", help="do not record a session")
     p.add_argument("--overwrite", action="store_true", help="replace an existing session at --out")
@@ -37,7 +50,9 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-frames", type=int, metavar="N", help="stop after N framesets")
     p.add_argument("--fast", action="store_true", help="as fast as possible instead of paced to the wall clock")
     p.add_argument(
-        "--replay", metavar="SESSION.zarr", help="use a recorded session as the source instead of the rig's sensors"
+        "--replay",
+        metavar="SESSION.zarr",
+        help="use a recorded session (a folder or a URL) as the source instead of the rig's sensors",
     )
     p.add_argument(
         "--skip-damaged",
@@ -63,19 +78,35 @@ def session_file_name(rig_name: str) -> str:
     return safe or "rig"
 
 
+SESSIONS_ENV = "SENSORFUSION_SESSIONS"
+"""Environment variable: where sessions go when ``--out`` is not given (a folder or a URL,
+``s3://bucket/sessions``); default ``sessions``."""
+
+
 def default_session_path(rig_name: str) -> str:
-    """``sessions/<safe rig name>-<YYYYmmdd-HHMMSS>.zarr``."""
-    return str(Path("sessions") / f"{session_file_name(rig_name)}-{time.strftime('%Y%m%d-%H%M%S')}.zarr")
+    """``<sessions>/<safe rig name>-<YYYYmmdd-HHMMSS>.zarr``; ``<sessions>`` is
+    ``$SENSORFUSION_SESSIONS`` (a folder or a URL) or ``sessions``. The name never leaves it."""
+    import os
+
+    from ..store._location import join
+
+    base = os.environ.get(SESSIONS_ENV) or "sessions"
+    return str(join(base, f"{session_file_name(rig_name)}-{time.strftime('%Y%m%d-%H%M%S')}.zarr"))
 
 
 def _check_writable(out: str) -> None:
-    """Fail before any work when the session cannot be created (read-only disk, permissions):
-    one line naming the path and the cause, exit 1."""
+    """Fail before any work when the session cannot be created (read-only disk, permissions,
+    an unreachable store URL): one line naming the path and the cause; exit 1 (2 for a URL)."""
     import errno as _errno
     import os
     import tempfile
 
-    parent = Path(out).resolve().parent
+    from ..store._location import check_reachable, is_url, location
+
+    if is_url(out):
+        check_reachable(out, field_path="--out", write=True)
+        return
+    parent = Path(str(location(out))).resolve().parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".sensorfusion-probe-", dir=parent)
@@ -92,19 +123,46 @@ def _positive(name: str, value: float | int | None) -> None:
         raise ConfigError("must be > 0", field_path=f"--{name}", value=value)
 
 
+@dataclass
+class RigOutcome:
+    """What :func:`execute_rig` did: the exit code, the run's summary (``None`` when the run
+    did not start), and the error lines (empty on success)."""
+
+    code: int
+    summary: dict[str, Any] | None = None
+    errors: list[str] = field(default_factory=list)
+
+
 def run_rig(args: argparse.Namespace) -> int:
     """``python -m sensorfusion.run``: exit 0 on success, 2 on invalid config/arguments, 1 on failure."""
+    return execute_rig(args).code
+
+
+def execute_rig(args: argparse.Namespace, *, config: Any = None, report: bool = True) -> RigOutcome:
+    """Run a rig from ``run``'s arguments (:func:`add_run_arguments`). ``config``: an already
+    loaded :class:`RigConfig` instead of reading ``args.rig`` (relative paths still resolve from
+    ``args.rig``'s folder). ``report=False``: print nothing (``sensorfusion batch``); the error
+    lines are in the outcome either way."""
     from ..plugins import get_plugin_host
     from ..scheduler._graph import build_rig
     from ..scheduler._runner import Runner, RunOptions
     from ..schema._config import load_rig
+    from ..store._location import is_url, location, location_exists, same_location
 
     err = sys.stderr
+    errors: list[str] = []
+
+    def fail(line: str, code: int, summary: dict[str, Any] | None = None) -> RigOutcome:
+        errors.append(line)
+        if report:
+            print(f"error: {line}", file=err)
+        return RigOutcome(code, summary, errors)
+
     try:
         _positive("duration", args.duration)
         _positive("max-frames", args.max_frames)
         _positive("stop-timeout", args.stop_timeout)
-        config = load_rig(args.rig)
+        config = config if config is not None else load_rig(args.rig)
         host = get_plugin_host()
         replace_sources = None
         if args.replay:
@@ -114,13 +172,16 @@ def run_rig(args: argparse.Namespace) -> int:
         out = None
         if not args.no_record:
             out = args.out or default_session_path(config.name)
-            if Path(out).exists() and not args.overwrite:
+            if is_url(out):
+                _check_writable(out)  # reachable first: a fast one-line error, not a 12 s retry loop
+            if location_exists(location(out)) and not args.overwrite:
                 raise ConfigError(
                     "session already exists (use --overwrite or another --out)", field_path="--out", value=out
                 )
-            if args.replay and Path(out).resolve() == Path(args.replay).resolve():
+            if args.replay and same_location(out, args.replay):
                 raise ConfigError("--out must differ from --replay", field_path="--out", value=out)
-            _check_writable(out)
+            if not is_url(out):
+                _check_writable(out)
         rig = build_rig(
             config,
             host,
@@ -128,15 +189,14 @@ def run_rig(args: argparse.Namespace) -> int:
             realtime=not args.fast,
             source_name=str(args.rig),
             replace_sources=replace_sources,
-            out_dir=str(Path(out).parent) if out else None,
+            # sinks write their files beside a local session (none for a URL)
+            out_dir=str(Path(str(location(out))).parent) if out and not is_url(out) else None,
         )
     except ConfigError as exc:
         where = "" if exc.source or exc.field_path.startswith("--") else f"{args.rig}: "
-        print(f"error: {where}{exc}", file=err)
-        return EXIT_CONFIG
+        return fail(f"{where}{exc}", EXIT_CONFIG)
     except SensorfusionError as exc:
-        print(f"error: {exc}", file=err)
-        return EXIT_FAILURE
+        return fail(str(exc), EXIT_FAILURE)
 
     duration_s = args.duration if args.duration is not None else config.duration_s
     max_framesets = args.max_frames
@@ -150,7 +210,7 @@ def run_rig(args: argparse.Namespace) -> int:
         realtime=not args.fast,
         duration_s=duration_s,
         max_framesets=max_framesets,
-        quiet=args.quiet or args.json,
+        quiet=args.quiet or args.json or not report,
         overwrite=args.overwrite,
         replay_of=args.replay,
         lossless=True if args.replay else None,  # a recording can wait: a replay loses nothing
@@ -182,30 +242,29 @@ def run_rig(args: argparse.Namespace) -> int:
         with live:
             result = runner.run(on_stats=on_stats, on_progress=progress.update)
     except SensorfusionError as exc:  # the session could not be created
-        print(f"error: {exc}", file=err)
-        return EXIT_FAILURE
+        return fail(str(exc), EXIT_FAILURE)
     finally:
         progress.stop()
         if threading_is_main():
             for s, h in previous.items():
                 signal.signal(s, h)
     summary = result.summary
-    if args.json:
+    if args.json and report:
         print(json.dumps(summary, default=str))
-    elif not args.quiet:
+    elif not options.quiet:
         live.final(summary)
         _print_headline(summary)
     if result.error is not None:
         if isinstance(result.error, SessionDamagedError):  # the input is bad, not the run
-            print(f"error: damaged session: {result.error}; --skip-damaged leaves damaged frames out", file=err)
-            return EXIT_CONFIG
-        print(f"error: {result.error}", file=err)
-        return EXIT_FAILURE
+            return fail(
+                f"damaged session: {result.error}; --skip-damaged leaves damaged frames out", EXIT_CONFIG, summary
+            )
+        return fail(str(result.error), EXIT_FAILURE, summary)
     if result.abandoned:
-        for what in result.abandoned:
-            print(f"error: {what} did not return after the stop request; abandoned", file=err)
-        return EXIT_FAILURE
-    return EXIT_OK
+        for what in result.abandoned[:-1]:
+            fail(f"{what} did not return after the stop request; abandoned", EXIT_FAILURE, summary)
+        return fail(f"{result.abandoned[-1]} did not return after the stop request; abandoned", EXIT_FAILURE, summary)
+    return RigOutcome(EXIT_OK, summary, errors)
 
 
 class _ProgressLine:
@@ -259,8 +318,11 @@ def _replay_source(path: str, *, fast: bool, host: Any, skip_damaged: bool = Fal
     from .._errors import SessionDamagedError, StoreError
     from ..scheduler._graph import SourceNode
     from ..schema._config import SensorConfig
+    from ..store._location import check_reachable, is_url, location, location_exists
 
-    if not Path(path).exists():
+    if is_url(path):
+        check_reachable(path, field_path="--replay")
+    if not location_exists(location(path)):
         raise ConfigError("session not found", field_path="--replay", value=path)
     cls = host.drivers.get("replay", field_path="--replay")
     params = cls.Params.model_validate(
@@ -347,8 +409,11 @@ def plugin_lines(records: Any, *, width: int = 80, problems: dict[str, str] | No
 def _cmd_inspect(args: argparse.Namespace) -> int:
     from .._errors import StoreError
     from ..store import format_inspect, inspect_session
+    from ..store._location import check_reachable, is_url
 
     try:
+        if is_url(args.session):
+            check_reachable(args.session)
         if args.verify and not args.json:
             from rich.progress import Progress
 
@@ -361,7 +426,7 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
                 )
         else:
             info = inspect_session(args.session, verify=args.verify)
-    except StoreError as exc:
+    except (StoreError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     if args.json:
@@ -431,7 +496,7 @@ def _cfg_plugins(p: argparse.ArgumentParser) -> None:
 
 
 def _cfg_inspect(p: argparse.ArgumentParser) -> None:
-    p.add_argument("session", metavar="SESSION", help="a session (.zarr folder)")
+    p.add_argument("session", metavar="SESSION", help="a session (.zarr folder, or a URL: s3://bucket/run.zarr)")
     p.add_argument(
         "--verify",
         action="store_true",
@@ -446,6 +511,12 @@ def core_commands() -> list[Command]:
         Command("plugins", "list plugins, what they provide, and why any failed to load", _cfg_plugins, _cmd_plugins),
         Command(
             "inspect", "print a session's streams, counts, time ranges, drops and events", _cfg_inspect, _cmd_inspect
+        ),
+        Command(
+            "batch",
+            "replay many sessions (or folders of videos) through a rig, one Ray task each; resumable",
+            lazy("sensorfusion._builtin.batch:configure_batch"),
+            lazy("sensorfusion._builtin.batch:run_batch"),
         ),
         Command(
             "warmup",

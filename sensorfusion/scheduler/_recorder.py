@@ -79,10 +79,13 @@ class Recorder:
         """Create the session (raises :class:`StoreError` naming the path and the cause) and
         start the recorder thread."""
         from ..store import SessionWriter
+        from ..store._location import protocol_of
         from ..store._remote import RemoteSessionWriter
 
         rec = self.rig.config.record
         in_process = rec.writer == "process" or (rec.writer == "auto" and self.live)
+        if in_process and protocol_of(self.out) == "memory":
+            in_process = False  # memory:// lives in this process: a child's writes would be lost
         factory: Any = RemoteSessionWriter if in_process else SessionWriter
         self.writer_kind = "process" if in_process else "thread"
         try:

@@ -11,7 +11,6 @@ import heapq
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,6 +21,7 @@ from .._errors import SessionDamagedError, StoreError
 from ..schema._calibration import RigCalibration
 from ..schema._streams import Frame, StreamSpec
 from ._integrity import Damage, FrameMap, chunk_rows, read_checked, verify_array
+from ._location import Location, location, zarr_store
 from ._writer import SCHEMA_VERSION, stream_key
 
 __all__ = ["MIGRATIONS", "Session", "StreamInfo"]
@@ -312,12 +312,12 @@ class Session:
     """A recorded session, opened read-only with :meth:`open`.
 
     Attributes:
-        path: the session directory.
+        path: the session directory (a :class:`~pathlib.Path`), or its URL (``str``).
         schema_version: the layout version the session was written with.
         attrs: the root attributes, migrated to the current schema version.
     """
 
-    def __init__(self, path: Path, root: Any, attrs: dict[str, Any], schema_version: int) -> None:
+    def __init__(self, path: Location, root: Any, attrs: dict[str, Any], schema_version: int) -> None:
         self.path = path
         self._root = root
         self.attrs = attrs
@@ -327,10 +327,11 @@ class Session:
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> Session:
-        """Open a session; :class:`StoreError` when ``path`` is not one or is too new."""
-        p = Path(path)
+        """Open a session; :class:`StoreError` when ``path`` is not one or is too new.
+        ``path``: a local folder, or a URL of any fsspec file system (``s3://bucket/run.zarr``)."""
+        p = location(path)
         try:
-            root = zarr.open_group(p, mode="r", zarr_format=3)
+            root = zarr.open_group(zarr_store(p, read_only=True), mode="r", zarr_format=3)
         except Exception as exc:
             raise StoreError(f"{p} is not a sensorfusion session (no Zarr v3 group there: {exc})") from exc
         attrs = dict(root.attrs)

@@ -146,18 +146,19 @@ class RemoteSessionWriter:
 
     # -- replies ----------------------------------------------------------------------------------
     def _read_replies(self, out: BinaryIO) -> None:
-        for line in out:
-            try:
-                msg = json.loads(line)
-            except ValueError:
-                continue
-            with self._cond:
-                if "stats" in msg:
-                    self._stats = msg["stats"]
-                if "error" in msg:
-                    self._fail(msg)
-                self._replies.append(msg)
-                self._cond.notify_all()
+        with out:  # closed at the child's end (an unclosed pipe is a ResourceWarning)
+            for line in out:
+                try:
+                    msg = json.loads(line)
+                except ValueError:
+                    continue
+                with self._cond:
+                    if "stats" in msg:
+                        self._stats = msg["stats"]
+                    if "error" in msg:
+                        self._fail(msg)
+                    self._replies.append(msg)
+                    self._cond.notify_all()
         with self._cond:
             rc = self._proc.wait()
             if not self._closing and self._error is None:
@@ -167,8 +168,9 @@ class RemoteSessionWriter:
             self._cond.notify_all()
 
     def _read_stderr(self, err: BinaryIO) -> None:
-        for line in err:
-            self._stderr_tail.append(line.decode(errors="replace").rstrip())
+        with err:
+            for line in err:
+                self._stderr_tail.append(line.decode(errors="replace").rstrip())
 
     def _fail(self, msg: Mapping[str, Any]) -> None:
         if self._error is not None:

@@ -17,8 +17,8 @@ Layout (see ``docs/architecture.md``, "Session store")::
       events/          attrs: events = [{t_ns, kind, source, message, ...}, ...]
 
 Crash safety: every file of a Zarr ``LocalStore`` is written to a temporary name and
-renamed into place, so each chunk and each ``zarr.json`` is either the old or the new
-version. A commit first grows the arrays and writes the new frames, and only then
+renamed into place (on an object store behind a URL, ``s3://...``, every object is one PUT),
+so each chunk and each ``zarr.json`` is either the old or the new version. A commit first grows the arrays and writes the new frames, and only then
 rewrites each stream's ``count``; readers never look past ``count``. After a kill the
 session opens and everything up to the last commit reads back; arrays may be longer
 than ``count`` and whatever lies past it is ignored.
@@ -49,6 +49,7 @@ from zarr.codecs import BloscCodec, Crc32cCodec, ZstdCodec
 from .._errors import ConfigError, StoreError
 from ..schema._calibration import RigCalibration
 from ..schema._streams import Frame, StreamSpec
+from ._location import Location, location, location_exists, zarr_store
 
 if TYPE_CHECKING:
     from zarr.core.array_spec import ArrayConfigParams
@@ -205,7 +206,8 @@ class SessionWriter:
     small pool that appends several streams at once).
 
     Args:
-        path: the session directory (``*.zarr``), created.
+        path: the session directory (``*.zarr``), created; or a URL of an fsspec file system
+            (``s3://bucket/run.zarr``, ``memory://...``; see ``sensorfusion.store._location``).
         rig: the rig configuration as a JSON-serialisable dict (stored as ``rig``).
         calibration: the rig calibration (stored as ``calibration``).
         compression: ``zstd`` (level ``level``), ``lz4`` (Blosc-LZ4) or ``none``.
@@ -246,7 +248,7 @@ class SessionWriter:
             raise ConfigError("must be > 0", field_path="record.commit_interval_s", value=commit_interval_s)
         if max_buffer_mb <= 0:
             raise ConfigError("must be > 0", field_path="max_buffer_mb", value=max_buffer_mb)
-        self.path = Path(path)
+        self.path: Location = location(path)
         self.compression: Compression = compression
         self.level = level
         self.commit_interval_s = float(commit_interval_s)
@@ -254,7 +256,11 @@ class SessionWriter:
         if when_full not in ("drop", "wait"):
             raise ConfigError("unknown policy", field_path="when_full", value=when_full, choices=["drop", "wait"])
         self.when_full = when_full
-        if self.path.exists() and not overwrite:
+        try:
+            there = location_exists(self.path)
+        except Exception as exc:
+            raise StoreError(f"cannot create session at {self.path}: {exc}") from exc
+        if there and not overwrite:
             raise StoreError(f"{self.path} already exists (pass overwrite=True to replace it)")
         cal = calibration.model_dump(mode="json") if calibration is not None else None
         root_attrs = {
@@ -269,7 +275,8 @@ class SessionWriter:
             "stats": {},
         }
         try:
-            self._root = zarr.open_group(self.path, mode="w" if overwrite else "w-", zarr_format=3)
+            store = zarr_store(self.path, read_only=False)
+            self._root = zarr.open_group(store, mode="w" if overwrite else "w-", zarr_format=3)
             self._root.attrs.update(root_attrs)
             self._root.require_group("streams")
             self._events_group = self._root.require_group("events")
@@ -340,18 +347,11 @@ class SessionWriter:
             attrs["items"] = 0
         group.attrs.update(attrs)
         config: ArrayConfigParams = {"write_empty_chunks": True}
-        arrays: dict[str, Any] = {}
+        # (name, create_array keyword arguments) of every array of the stream
+        plans: list[tuple[str, dict[str, Any]]] = []
         ts_codecs = _compressors(self.compression, self.level, 8)
         for name in _TIME_ARRAYS:
-            arrays[name] = group.create_array(
-                name,
-                shape=(0,),
-                chunks=(_TIME_CHUNK,),
-                dtype="int64",
-                compressors=ts_codecs,
-                fill_value=0,
-                config=config,
-            )
+            plans.append((name, {"shape": (0,), "chunks": (_TIME_CHUNK,), "dtype": "int64", "compressors": ts_codecs}))
         for fname, fspec in spec.fields.items():
             dtype = np.dtype(fspec.dtype)
             if spec.ragged:
@@ -360,27 +360,34 @@ class SessionWriter:
             else:
                 max_len = _MAX_FRAMES_PER_CHUNK
             chunks = _data_chunks(tuple(fspec.shape), dtype.itemsize, max_len)
-            arrays[fname] = group.create_array(
-                fname,
-                shape=(0, *fspec.shape),
-                chunks=chunks,
-                dtype=dtype,
-                compressors=_compressors(self.compression, self.level, dtype.itemsize),
-                fill_value=0,
-                config=config,
+            plans.append(
+                (
+                    fname,
+                    {
+                        "shape": (0, *fspec.shape),
+                        "chunks": chunks,
+                        "dtype": dtype,
+                        "compressors": _compressors(self.compression, self.level, dtype.itemsize),
+                    },
+                )
             )
         if spec.ragged:
-            offsets = group.create_array(
-                "offsets",
-                shape=(1,),
-                chunks=(_TIME_CHUNK,),
-                dtype="int64",
-                compressors=ts_codecs,
-                fill_value=0,
-                config=config,
+            plans.append(
+                ("offsets", {"shape": (1,), "chunks": (_TIME_CHUNK,), "dtype": "int64", "compressors": ts_codecs})
             )
-            offsets[0:1] = np.zeros(1, dtype=np.int64)
-            arrays["offsets"] = offsets
+
+        def create(name: str, kwargs: dict[str, Any]) -> Any:
+            arr = group.create_array(name, fill_value=0, config=config, **kwargs)
+            if name == "offsets":
+                arr[0:1] = np.zeros(1, dtype=np.int64)
+            return arr
+
+        if isinstance(self.path, Path):
+            arrays: dict[str, Any] = {name: create(name, kwargs) for name, kwargs in plans}
+        else:
+            # a remote store: every array costs a few round trips, so create them all at once
+            futures = {name: self._pool.submit(create, name, kwargs) for name, kwargs in plans}
+            arrays = {name: fut.result() for name, fut in futures.items()}
         ahead_ok = not spec.ragged and all(int(arrays[f].chunks[0]) == 1 for f in spec.fields)
         return _Stream(spec=spec, stage=stage, key=key, group=group, arrays=arrays, ahead_ok=ahead_ok)
 
