@@ -231,7 +231,9 @@ class Exporters:
         exporter = self.get(format) if format is not None else self.for_output(str(out))
         sess = session if isinstance(session, Session) else Session.open(session)
         if out is None:
-            out = sess.path.with_name(sess.path.name.removesuffix(".zarr") + exporter.suffix)
+            # beside a local session; for a session at a URL, in the current folder
+            base = sess.path if isinstance(sess.path, Path) else Path(str(sess.path).rstrip("/").rsplit("/", 1)[-1])
+            out = base.with_name(base.name.removesuffix(".zarr") + exporter.suffix)
         out_path = Path(out)
         missing = exporter.missing()
         if missing:

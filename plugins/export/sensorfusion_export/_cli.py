@@ -98,16 +98,19 @@ def _options(args: argparse.Namespace, session: Any) -> dict[str, Any]:
 def _export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from sensorfusion import ExportOptions
+    from sensorfusion import ExportOptions, StoreError
     from sensorfusion.plugins import get_plugin_host
     from sensorfusion.store import Session
 
     host = get_plugin_host()
     exporters = host.exporters
     fmt = exporters.get(args.to).name if args.to is not None else None  # an unknown name fails first
-    if not Path(args.session).exists():
-        raise ConfigError("no session there", field_path="SESSION", value=args.session)
-    session = Session.open(args.session)
+    try:  # a folder or a URL (sessions live on any fsspec store)
+        session = Session.open(args.session)
+    except StoreError as e:
+        if "://" not in str(args.session) and not Path(args.session).exists():
+            raise ConfigError("no session there", field_path="SESSION", value=args.session) from e
+        raise ConfigError(str(e), field_path="SESSION") from e
     opts = _options(args, session)
     show = not (args.quiet or args.json) and sys.stderr.isatty()
     progress = None
