@@ -45,6 +45,11 @@ setup() {
   if [ ! -x "$VENV/bin/python" ]; then
     "$PY" -m venv "$VENV"
   fi
+  # pip >= 25: older resolvers (Python 3.11's bundled pip 23.2) do not let an editable requested
+  # with extras (-e plugins/interop[test]) satisfy another distribution's dependency on it
+  if ! "$VENV/bin/python" -c 'import sys, pip; sys.exit(int(pip.__version__.split(".")[0]) < 25)' 2>/dev/null; then
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check 'pip>=25,<27'
+  fi
   local stamp="$VENV/.sensorfusion-installed"
   local want
   want=$(stamp_input | sha256sum | cut -d' ' -f1)
