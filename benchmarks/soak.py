@@ -82,8 +82,12 @@ def _phase(name: str, args: list[str], session: Path, sample_s: float, timeout_s
         raise SystemExit(f"{name} phase failed (exit {proc.returncode}):\n{err[-3000:]}")
     summary = json.loads(out.strip().splitlines()[-1])
     arr = np.array(samples, dtype=float) if samples else np.zeros((0, 4))
-    # a sample only once the run is past its warm-up (the writer process exists)
-    steady = arr[arr[:, 2] > 0] if len(arr) else arr
+    # a sample only once the run is past its warm-up: the writer process exists (a live run);
+    # a --fast run writes in its own process, so there: after the first 10 % of the samples
+    if len(arr) and (arr[:, 2] > 0).any():
+        steady = arr[arr[:, 2] > 0]
+    else:
+        steady = arr[len(arr) // 10 :]
     t = steady[:, 0] - steady[0, 0] if len(steady) else np.zeros(0)
     run_slope, run_noise = _slope(t, steady[:, 1]) if len(steady) else (float("nan"), float("nan"))
     writer_slope, writer_noise = _slope(t, steady[:, 2]) if len(steady) else (float("nan"), float("nan"))

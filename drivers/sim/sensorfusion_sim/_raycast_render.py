@@ -29,7 +29,7 @@ from sensorfusion.geometry import Camera, project, unproject
 from sensorfusion.schema import Transform
 
 from ._people import body_capsules
-from ._render import PERSON_COLOURS
+from ._render import PERSON_COLOURS, room_along_rays
 
 __all__ = ["RayCastBuffers", "RayCastRenderer", "capsule_surface_points"]
 
@@ -272,34 +272,4 @@ def _background(
     rays: np.ndarray, origin: np.ndarray, room_m: tuple[float, float], room_height_m: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """The empty room along every ray: RGB ``(H, W, 3)`` uint8 and ray distance ``(H, W)`` float32."""
-    h, w = rays.shape[:2]
-    hx, hy = room_m[0] / 2.0, room_m[1] / 2.0
-    lam = np.full((h, w), np.inf)
-    plane = np.full((h, w), -1, dtype=np.int8)
-    bounds = ((0, -hx, hx), (1, -hy, hy), (2, 0.0, room_height_m))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for axis, lo, hi in bounds:
-            comp = rays[..., axis]
-            for k, level in enumerate((lo, hi)):
-                cand = (level - origin[axis]) / comp
-                ok = (cand > 0) & np.isfinite(cand) & (cand < lam)
-                lam = np.where(ok, cand, lam)
-                plane = np.where(ok, 2 * axis + k, plane)
-        hit = origin + lam[..., None] * rays
-    image = np.empty((h, w, 3), dtype=np.float32)
-    wall_colours = np.array(
-        [[200, 196, 186], [186, 192, 200], [196, 200, 186], [200, 188, 196], [120, 120, 118], [235, 235, 235]],
-        dtype=np.float32,
-    )
-    image[:] = wall_colours[np.clip(plane, 0, 5)]
-    floor = plane == 4
-    with np.errstate(invalid="ignore"):
-        checker = (np.floor(hit[..., 0] / 0.5) + np.floor(hit[..., 1] / 0.5)) % 2 == 0
-    image[floor & checker] = (150, 150, 146)
-    image[floor & ~checker] = (105, 105, 102)
-    shade = np.clip(1.1 - 0.04 * np.where(np.isfinite(lam), lam, 0.0), 0.7, 1.0)
-    image *= shade[..., None]
-    valid = np.all(np.isfinite(rays), axis=-1)
-    image[~valid] = 0.0
-    distance = np.where(np.isfinite(lam) & valid, lam, np.inf).astype(np.float32)
-    return np.clip(image, 0, 255).astype(np.uint8), distance
+    return room_along_rays(rays, origin, room_m, room_height_m)

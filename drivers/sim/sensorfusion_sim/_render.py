@@ -26,7 +26,7 @@ from sensorfusion.schema import PinholeCamera, Transform
 
 from ._people import body_capsules
 
-__all__ = ["PERSON_COLOURS", "CameraRenderer", "RenderBuffers"]
+__all__ = ["PERSON_COLOURS", "CameraRenderer", "RenderBuffers", "room_along_rays"]
 
 # One colour per person id (RGB), cycled.
 PERSON_COLOURS = np.array(
@@ -242,31 +242,52 @@ def _background(
     m = world_from_camera.matrix
     d = d_cam @ m[:3, :3].T  # world direction whose camera-z component is 1
     origin = m[:3, 3]
+    return room_along_rays(d, origin, room_m, room_height_m, valid)
+
+
+def room_along_rays(
+    rays: np.ndarray,
+    origin: np.ndarray,
+    room_m: tuple[float, float],
+    room_height_m: float,
+    valid: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The empty room (walls, ceiling, a checkered floor) along world rays ``(H, W, 3)`` from
+    ``origin``: RGB ``(H, W, 3)`` uint8 and the ray parameter of the hit ``(H, W)`` float32 (the
+    distance for unit rays, the depth for rays whose camera-z component is 1; inf where a pixel
+    is not ``valid`` or has no ray). Shared by the pinhole-family and the ray-cast renderers."""
+    h, w = rays.shape[:2]
+    if valid is None:
+        valid = np.all(np.isfinite(rays), axis=-1)
     hx, hy = room_m[0] / 2.0, room_m[1] / 2.0
     lam = np.full((h, w), np.inf)
     plane = np.full((h, w), -1, dtype=np.int8)
     bounds = ((0, -hx, hx), (1, -hy, hy), (2, 0.0, room_height_m))
     with np.errstate(divide="ignore", invalid="ignore"):
         for axis, lo, hi in bounds:
-            comp = d[..., axis]
+            comp = rays[..., axis]
             for k, level in enumerate((lo, hi)):
                 cand = (level - origin[axis]) / comp
                 ok = (cand > 0) & np.isfinite(cand) & (cand < lam)
                 lam = np.where(ok, cand, lam)
                 plane = np.where(ok, 2 * axis + k, plane)
-    hit = origin + lam[..., None] * d
+        hit = origin + lam[..., None] * rays
     image = np.empty((h, w, 3), dtype=np.float32)
-    wall_colours = np.array(
-        [[200, 196, 186], [186, 192, 200], [196, 200, 186], [200, 188, 196], [120, 120, 118], [235, 235, 235]],
-        dtype=np.float32,
-    )
-    image[:] = wall_colours[np.clip(plane, 0, 5)]
+    image[:] = _WALL_COLOURS[np.clip(plane, 0, 5)]
     floor = plane == 4
-    checker = (np.floor(hit[..., 0] / 0.5) + np.floor(hit[..., 1] / 0.5)) % 2 == 0
+    with np.errstate(invalid="ignore"):
+        checker = (np.floor(hit[..., 0] / 0.5) + np.floor(hit[..., 1] / 0.5)) % 2 == 0
     image[floor & checker] = (150, 150, 146)
     image[floor & ~checker] = (105, 105, 102)
-    shade = np.clip(1.1 - 0.04 * lam, 0.7, 1.0)
+    shade = np.clip(1.1 - 0.04 * np.where(np.isfinite(lam), lam, 0.0), 0.7, 1.0)
     image *= shade[..., None]
-    image[~valid] = 0.0  # beyond the distortion model's range: nothing is imaged there
-    depth = np.where(np.isfinite(lam) & valid, lam, np.inf).astype(np.float32)
-    return np.clip(image, 0, 255).astype(np.uint8), depth
+    image[~valid] = 0.0  # beyond the camera model's range: nothing is imaged there
+    distance = np.where(np.isfinite(lam) & valid, lam, np.inf).astype(np.float32)
+    return np.clip(image, 0, 255).astype(np.uint8), distance
+
+
+#: the room's -x, +x, -y, +y walls, the floor (under its checker) and the ceiling
+_WALL_COLOURS = np.array(
+    [[200, 196, 186], [186, 192, 200], [196, 200, 186], [200, 188, 196], [120, 120, 118], [235, 235, 235]],
+    dtype=np.float32,
+)
