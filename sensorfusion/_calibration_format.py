@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ._errors import ConfigError, PluginError
+from ._named import NamedRegistry
 from .schema._calibration import RigCalibration
 
 __all__ = ["CalibrationFormat", "CalibrationFormats", "SNIFF_BYTES"]
@@ -66,58 +67,18 @@ class CalibrationFormat:
     description: str = ""
 
 
-class CalibrationFormats:
+class CalibrationFormats(NamedRegistry[CalibrationFormat]):
     """The installed calibration formats, by name and alias (built by the plugin host)."""
 
     def __init__(self, *, core_plugins: frozenset[str] = frozenset()) -> None:
-        self._formats: dict[str, tuple[CalibrationFormat, str]] = {}
-        self._aliases: dict[str, str] = {}
+        super().__init__("calibration format")
         self._core_plugins = core_plugins
-
-    # -- registration -------------------------------------------------------------------
-    def check(self, fmt: CalibrationFormat, plugin: str) -> None:
-        """Raise :class:`ValueError` if ``fmt`` cannot be added (its name or an alias is taken)."""
-        for key in (fmt.name, *fmt.aliases):
-            owner = self._owner(key)
-            if owner is not None and owner != plugin:
-                raise ValueError(f"calibration format {key!r} is already registered by plugin {owner!r}")
-
-    def add(self, fmt: CalibrationFormat, plugin: str) -> None:
-        self.check(fmt, plugin)
-        self._formats[fmt.name] = (fmt, plugin)
-        for alias in fmt.aliases:
-            self._aliases[alias] = fmt.name
-
-    def _owner(self, key: str) -> str | None:
-        name = self._aliases.get(key, key)
-        return self._formats[name][1] if name in self._formats else None
-
-    # -- lookup -------------------------------------------------------------------------
-    def names(self) -> list[str]:
-        """Format names in registration order (the core's own first)."""
-        return list(self._formats)
-
-    def choices(self) -> list[str]:
-        """Every name a user may type: names, then aliases."""
-        return [*self._formats, *self._aliases]
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and self._aliases.get(key, key) in self._formats
-
-    def __iter__(self) -> Any:
-        return iter([f for f, _ in self._formats.values()])
-
-    def __len__(self) -> int:
-        return len(self._formats)
-
-    def plugin_of(self, name: str) -> str:
-        return self._formats[self._aliases.get(name, name)][1]
 
     def get(self, name: str, *, field_path: str = "format", source: str | None = None) -> CalibrationFormat:
         """The format called ``name`` (or an alias of it); unknown: a ``ConfigError`` listing
         the installed ones."""
-        key = self._aliases.get(name, name)
-        if key not in self._formats:
+        fmt = self.find(name)
+        if fmt is None:
             raise ConfigError(
                 "unknown calibration format" + self._hint(),
                 field_path=field_path,
@@ -125,10 +86,10 @@ class CalibrationFormats:
                 choices=self.choices(),
                 source=source,
             )
-        return self._formats[key][0]
+        return fmt
 
     def _hint(self) -> str:
-        if all(plugin in self._core_plugins for _, plugin in self._formats.values()):
+        if all(plugin in self._core_plugins for _, plugin in self.with_plugins()):
             return " (the peers' formats come with the calibration toolkit: pip install sensorfusion-calibration)"
         return ""
 
@@ -143,7 +104,7 @@ class CalibrationFormats:
             with p.open("rb") as fh:
                 head = fh.read(SNIFF_BYTES).decode("utf-8", errors="replace")
         claims = []
-        for fmt, plugin in self._formats.values():
+        for fmt, plugin in self.with_plugins():
             if fmt.sniff is None or (p.is_dir() and not fmt.folder):
                 continue
             try:

@@ -12,13 +12,14 @@ from __future__ import annotations
 import errno
 import os
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._errors import ConfigError, MissingDependencyError, PluginError, SensorfusionError
 from ._lazy import Lazy
+from ._named import NamedRegistry
 
 if TYPE_CHECKING:
     from .store import Session
@@ -128,14 +129,12 @@ class Exporter:
         return Lazy("x:x", requires=self.requires).missing()
 
 
-class Exporters:
+class Exporters(NamedRegistry[Exporter]):
     """The installed exporters, by name and alias (built by the plugin host)."""
 
     def __init__(self) -> None:
-        self._items: dict[str, tuple[Exporter, str]] = {}
-        self._aliases: dict[str, str] = {}
+        super().__init__("exporter")
 
-    # -- registration -------------------------------------------------------------------
     def check(self, exporter: Exporter, plugin: str) -> None:
         """Raise :class:`ValueError` if ``exporter`` cannot be added (bad fields, name taken)."""
         if not exporter.name or not isinstance(exporter.name, str):
@@ -144,53 +143,20 @@ class Exporters:
             raise ValueError(f"exporter {exporter.name!r}: suffix must be lower case and start with '.'")
         if not callable(exporter.export):
             raise ValueError(f"exporter {exporter.name!r}: export is not callable")
-        for key in (exporter.name, *exporter.aliases):
-            owner = self._owner(key)
-            if owner is not None and owner != plugin:
-                raise ValueError(f"exporter {key!r} is already registered by plugin {owner!r}")
-
-    def add(self, exporter: Exporter, plugin: str) -> None:
-        self.check(exporter, plugin)
-        self._items[exporter.name] = (exporter, plugin)
-        for alias in exporter.aliases:
-            self._aliases[alias] = exporter.name
-
-    def _owner(self, key: str) -> str | None:
-        name = self._aliases.get(key, key)
-        return self._items[name][1] if name in self._items else None
-
-    # -- lookup -------------------------------------------------------------------------
-    def names(self) -> list[str]:
-        """Exporter names in registration order."""
-        return list(self._items)
-
-    def choices(self) -> list[str]:
-        return [*self._items, *self._aliases]
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and self._aliases.get(key, key) in self._items
-
-    def __iter__(self) -> Iterator[Exporter]:
-        return iter([e for e, _ in self._items.values()])
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def plugin_of(self, name: str) -> str:
-        return self._items[self._aliases.get(name, name)][1]
+        super().check(exporter, plugin)
 
     def get(self, name: str, *, field_path: str = "--to") -> Exporter:
         """The exporter called ``name`` (or an alias); unknown: a ``ConfigError`` listing them."""
-        key = self._aliases.get(name, name)
-        if key not in self._items:
+        exporter = self.find(name)
+        if exporter is None:
             raise ConfigError(
                 "unknown export format"
-                + ("" if self._items else " (none is installed: pip install sensorfusion-export)"),
+                + ("" if len(self) else " (none is installed: pip install sensorfusion-export)"),
                 field_path=field_path,
                 value=name,
                 choices=self.choices(),
             )
-        return self._items[key][0]
+        return exporter
 
     def for_output(self, out: str | Path) -> Exporter:
         """The exporter whose ``suffix`` ends ``out``'s name (``walk.c3d`` -> ``c3d``)."""
