@@ -72,6 +72,10 @@ DEPTH_ENCODINGS: tuple[str, ...] = ("16UC1", "32FC1")
 """Encodings that are depth by REP 118 (16UC1 millimetres, 32FC1 metres); they become ``depth`` streams
 unless the topic's ``kind`` says ``image``."""
 DISTORTION_MODELS: tuple[str, ...] = ("plumb_bob", "rational_polynomial", "equidistant", "none", "")
+#: librealsense's own names in the bags it records (rs2_distortion names) for the models above:
+#: its Brown-Conrady is OpenCV's k1 k2 p1 p2 k3 (plumb_bob), Kannala-Brandt4 is equidistant.
+#: Its inverse / modified Brown-Conrady have no camera model here (an UnknownDistortion).
+LIBREALSENSE_MODELS: dict[str, str] = {"Brown Conrady": "plumb_bob", "Kannala Brandt4": "equidistant", "None": "none"}
 """``CameraInfo.distortion_model`` values the driver turns into camera models."""
 
 
@@ -348,6 +352,7 @@ def camera_from_info(msg: Any, *, rectified: bool = False) -> PinholeCamera | Ka
         fx, cx, w = fx / bx, cx / bx, w // bx
         fy, cy, h = fy / by, cy / by, h // by
     base = {"width": w, "height": h, "fx": float(fx), "fy": float(fy), "cx": float(cx), "cy": float(cy)}
+    model = LIBREALSENSE_MODELS.get(model, model)
     if rectified or (model in ("none", "") and not any(d)):
         return PinholeCamera(**base)
     if model == "plumb_bob" or model == "rational_polynomial":
@@ -362,5 +367,5 @@ def camera_from_info(msg: Any, *, rectified: bool = False) -> PinholeCamera | Ka
         return KannalaBrandtCamera(**base, **dict(zip(["k1", "k2", "k3", "k4"], d[:4], strict=False)))
     raise UnknownDistortion(
         f"distortion model {model!r} has no camera model here (supported: plumb_bob, rational_polynomial, "
-        "equidistant; none / empty without coefficients)"
+        "equidistant; none / empty without coefficients; librealsense's Brown Conrady and Kannala Brandt4)"
     )
