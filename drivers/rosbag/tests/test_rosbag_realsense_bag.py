@@ -57,7 +57,7 @@ def test_the_real_realsense_bag_matches_librealsense(tmp_path: Path, run_rig: Ca
     }
     r = rig(BAG, topics=topics)
     r["sync"] = {"reference": "rs/depth", "tolerance_ms": 200}
-    rc, summary, err = run_rig(r)
+    rc, _summary, err = run_rig(r)
     assert rc == 0, err
     s = Session.open(tmp_path / "out.zarr")
     depth = [f["depth_m"] for f in s.read("rs/depth")]
